@@ -1,0 +1,49 @@
+/* Checkpoints: the model's tensors in a safetensors file.
+ *
+ * Format: 8-byte little-endian header length N, N bytes of JSON header,
+ * then raw little-endian F32 data.  The header maps each tensor name of
+ * model.h to {"dtype":"F32","shape":[...],"data_offsets":[begin,end]} and
+ * holds "__metadata__" (string -> string) with at least "format":
+ * "rnnjam-lstm-v1", "seq_length", "hidden" and "pitch_scale".
+ *
+ * Loading validates everything and reports exactly what is wrong; saving is
+ * atomic (temporary file in the same directory, fsync, rename, fsync of the
+ * directory), so a crash never leaves a half-written file under the name.
+ */
+#ifndef RNNJAM_CKPT_H
+#define RNNJAM_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "err.h"
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest JSON header accepted (bytes): bounds the allocation made from a
+ * length read out of the file. */
+#define RNJ_CKPT_HEADER_MAX (1u << 20)
+
+/* Load the checkpoint at `path` into an initialised `model` (rnj_model_init).
+ * On failure `model`'s parameters are unspecified but still owned, and
+ * `err` says "PATH: what is wrong (expected ...)".  Returns 0, a negative
+ * errno (open/read) or RNJ_EFORMAT / RNJ_ESHAPE / RNJ_ELIMIT. */
+RNJ_EXTERN int rnj_ckpt_load(rnj_model_t *model, const char *path, char *err);
+
+/* The same from memory; `name` is used in messages. */
+RNJ_EXTERN int rnj_ckpt_load_mem(rnj_model_t *model, const uint8_t *buf,
+                                 size_t len, const char *name, char *err);
+
+/* Write `model` (tensors and all metadata) atomically to `path`.
+ * Returns 0 or a negative errno with `err` naming the failing call. */
+RNJ_EXTERN int rnj_ckpt_save(const rnj_model_t *model, const char *path,
+                             char *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

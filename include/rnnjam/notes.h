@@ -1,0 +1,71 @@
+/* Notes as the tutorial gets them from pretty_midi.
+ *
+ * A note is (pitch, start, end, step, duration) in seconds, with
+ * step = start - previous start (0 for the first) and duration = end - start.
+ * The rules (pretty_midi's, so that a model trained here and one trained by
+ * the tutorial see the same data) are spelled out in src/notes.c and pinned
+ * by tests/test-notes.c.
+ */
+#ifndef RNNJAM_NOTES_H
+#define RNNJAM_NOTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rnj_smf_s;
+
+typedef struct rnj_note_s {
+  double start;    /* seconds */
+  double end;      /* seconds */
+  double step;     /* start - previous start; 0 for the first */
+  double duration; /* end - start */
+  uint8_t pitch;   /* 0..127 */
+  uint8_t velocity;
+  uint8_t channel;
+  uint8_t program;
+} rnj_note_t;
+
+typedef struct rnj_notes_s {
+  rnj_note_t *v; /* owned */
+  size_t n;
+  size_t cap;
+} rnj_notes_t;
+
+/* Which notes to take. */
+#define RNJ_NOTES_ALL_INSTRUMENTS (-1)
+
+/* Zero a list (no allocation). */
+RNJ_EXTERN void rnj_notes_init(rnj_notes_t *notes);
+RNJ_EXTERN void rnj_notes_free(rnj_notes_t *notes);
+
+/* Append one note (start/end set; step/duration are recomputed by
+ * rnj_notes_finish).  Returns 0, RNJ_ENOMEM or RNJ_ELIMIT. */
+RNJ_EXTERN int rnj_notes_push(rnj_notes_t *notes, const rnj_note_t *note);
+
+/* Recompute step and duration of every note from start/end, in order. */
+RNJ_EXTERN void rnj_notes_finish(rnj_notes_t *notes);
+
+/* Extract notes from a parsed file.  `instrument` is
+ * RNJ_NOTES_ALL_INSTRUMENTS (every non-drum instrument, merged and sorted by
+ * (start, pitch, end)) or the index of one instrument in pretty_midi's order
+ * (stable-sorted by start).  Returns 0, RNJ_ENOTFOUND (no such instrument,
+ * `err` says how many there are) or RNJ_ENOMEM. */
+RNJ_EXTERN int rnj_notes_from_smf(rnj_notes_t *notes,
+                                  const struct rnj_smf_s *smf, int instrument,
+                                  char *err);
+
+/* Read `path` and extract its notes (rnj_smf_read_file + the above). */
+RNJ_EXTERN int rnj_notes_from_file(rnj_notes_t *notes, const char *path,
+                                   int instrument, char *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,16 @@
+/* rnnjam: everything in one include. */
+#ifndef RNNJAM_H
+#define RNNJAM_H
+
+#include "rnnjam/common.h"
+#include "rnnjam/err.h"
+#include "rnnjam/alloc.h"
+#include "rnnjam/model.h"
+#include "rnnjam/smf.h"
+#include "rnnjam/notes.h"
+#include "rnnjam/ckpt.h"
+#include "rnnjam/lstm.h"
+#include "rnnjam/sample.h"
+#include "rnnjam/loss.h"
+
+#endif

@@ -1,0 +1,3 @@
+/* ckpt: placeholder until the module lands. */
+#include "internal.h"
+#include "rnnjam/ckpt.h"

@@ -1,0 +1,152 @@
+/* Whole-file reads with a size bound, and atomic writes.
+ *
+ * Every file rnnjam writes (checkpoints, .mid, .wav) goes through
+ * rnj__write_atomic so that a crash, a kill or a full disk never leaves a
+ * half-written file under the final name: the old file stays intact until
+ * the rename, which POSIX makes atomic within one directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int rnj__read_file(const char *path, size_t max_bytes, uint8_t **buf,
+                   size_t *len, char *err) {
+  struct stat st;
+  uint8_t *b;
+  size_t got = 0;
+  int fd;
+  int rc;
+
+  *buf = NULL;
+  *len = 0;
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return rnj_errorf(err, -errno, "%s: cannot open: %s", path,
+                      strerror(errno));
+  if (fstat(fd, &st) < 0) {
+    rc = rnj_errorf(err, -errno, "%s: cannot stat: %s", path,
+                    strerror(errno));
+    goto fail_fd;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    rc = rnj_errorf(err, -EISDIR, "%s: not a regular file", path);
+    goto fail_fd;
+  }
+  if ((uint64_t)st.st_size > max_bytes) {
+    rc = rnj_errorf(err, RNJ_ELIMIT,
+                    "%s: file is %lld bytes, more than the limit of %zu",
+                    path, (long long)st.st_size, max_bytes);
+    goto fail_fd;
+  }
+  b = rnj__malloc((size_t)st.st_size + 1);
+  if (!b) {
+    rc = rnj_errorf(err, RNJ_ENOMEM, "%s: out of memory", path);
+    goto fail_fd;
+  }
+  /* Read what fstat promised; a file that shrinks meanwhile is just
+   * shorter, one that grows is cut at the size we sized the buffer for. */
+  while (got < (size_t)st.st_size) {
+    ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      rc = rnj_errorf(err, -errno, "%s: read: %s", path, strerror(errno));
+      rnj__free(b);
+      goto fail_fd;
+    }
+    if (r == 0)
+      break;
+    got += (size_t)r;
+  }
+  close(fd);
+  b[got] = 0;
+  *buf = b;
+  *len = got;
+  return 0;
+
+fail_fd:
+  close(fd);
+  return rc;
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+  const uint8_t *c = p;
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -errno;
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int rnj__write_atomic(const char *path, const struct iovec *iov, int iovcnt,
+                      char *err) {
+  char tmp[PATH_MAX];
+  char dir[PATH_MAX];
+  int fd;
+  int dfd;
+  int rc;
+  int i;
+
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+    return rnj_errorf(err, -ENAMETOOLONG, "%s: path too long", path);
+  fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0)
+    return rnj_errorf(err, -errno, "%s: cannot create a temporary file: %s",
+                      path, strerror(errno));
+  for (i = 0; i < iovcnt; i++) {
+    rc = write_all(fd, iov[i].iov_base, iov[i].iov_len);
+    if (rc < 0) {
+      rnj_errorf(err, rc, "%s: write: %s", path, strerror(-rc));
+      goto fail_tmp;
+    }
+  }
+  /* Data must be on disk before the rename makes it visible, or a power
+   * cut could leave the new name pointing at an empty file. */
+  if (fsync(fd) < 0) {
+    rc = rnj_errorf(err, -errno, "%s: fsync: %s", path, strerror(errno));
+    goto fail_tmp;
+  }
+  /* mkostemp creates 0600; give the file the usual umask-based mode. */
+  {
+    mode_t um = umask(0);
+    umask(um);
+    (void)fchmod(fd, 0666 & ~um);
+  }
+  if (close(fd) < 0) {
+    fd = -1;
+    rc = rnj_errorf(err, -errno, "%s: close: %s", path, strerror(errno));
+    goto fail_tmp;
+  }
+  fd = -1;
+  if (rename(tmp, path) < 0) {
+    rc = rnj_errorf(err, -errno, "%s: rename: %s", path, strerror(errno));
+    goto fail_tmp;
+  }
+  /* Make the rename itself durable. */
+  snprintf(dir, sizeof dir, "%s", path);
+  dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+
+fail_tmp:
+  if (fd >= 0)
+    close(fd);
+  unlink(tmp);
+  return rc;
+}

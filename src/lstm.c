@@ -1,0 +1,3 @@
+/* lstm: placeholder until the module lands. */
+#include "internal.h"
+#include "rnnjam/lstm.h"

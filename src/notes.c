@@ -1,0 +1,3 @@
+/* notes: placeholder until the module lands. */
+#include "internal.h"
+#include "rnnjam/notes.h"

@@ -1,0 +1,39 @@
+/* The rnnjam tool: one binary, one file per sub-command. */
+#ifndef RNNJAM_TOOL_H
+#define RNNJAM_TOOL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rnnjam/rnnjam.h"
+
+/* Exit codes: 0 success, 1 failure (bad input, I/O), 2 usage error. */
+#define EXIT_USAGE 2
+
+typedef int (*cmd_fn)(int argc, char **argv);
+
+int cmd_notes(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Print "rnnjam: <msg>" on stderr. */
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse helpers: on a bad value they print which option and what was
+ * expected, and return -1. */
+int parse_int(const char *opt, const char *s, long min, long max, long *out);
+int parse_u64(const char *opt, const char *s, uint64_t *out);
+int parse_double(const char *opt, const char *s, double min, double max,
+                 double *out);
+
+/* The default checkpoint: $RNNJAM_MODEL, else the installed
+ * $(pkgdatadir)/models/default.safetensors. */
+const char *default_model_path(void);
+
+/* Load a checkpoint and build its inference object; prints the error. */
+int load_model(const char *path, rnj_model_t *model, rnj_lstm_t **lstm,
+               rnj_kernel_t kernel);
+
+#endif
