@@ -1,5 +1,6 @@
 /* model: the tensor table matches the Keras layout and the parameter count,
  * and metadata behaves. */
+#include "rnnjam/err.h"
 #include "rnnjam/model.h"
 #include "test.h"
 

@@ -5,6 +5,7 @@
 #include "rnnjam/common.h"
 #include "rnnjam/err.h"
 #include "rnnjam/alloc.h"
+#include "rnnjam/files.h"
 #include "rnnjam/model.h"
 #include "rnnjam/smf.h"
 #include "rnnjam/notes.h"
