@@ -1,6 +1,224 @@
-/* rnnjam bench: placeholder until it lands. */
+/* rnnjam bench: how fast the model runs here.
+ *
+ * Stream step: one LSTM step on the previous note, the heads and the
+ * sampler, i.e. all the daemon does to answer one note; each of >= 100,000
+ * steps is timed on its own after a warm-up, on one thread pinned to the
+ * CPU it started on, so p99 shows the tail a musician would hear.
+ * Window: seq_length steps from a zero state plus the heads (the tutorial's
+ * generation).  Figures are medians and percentiles, never asserted: this
+ * machine is shared and noisy.
+ */
+#include <getopt.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "tool.h"
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a;
+  double y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+typedef struct {
+  double p50, p90, p99, p999, max, mean;
+} stats_t;
+
+static stats_t summarize(double *v, size_t n) {
+  stats_t s;
+  double sum = 0;
+  size_t i;
+  qsort(v, n, sizeof *v, cmp_double);
+  for (i = 0; i < n; i++)
+    sum += v[i];
+  s.p50 = v[n / 2];
+  s.p90 = v[(size_t)((double)n * 0.90)];
+  s.p99 = v[(size_t)((double)n * 0.99)];
+  s.p999 = v[(size_t)((double)n * 0.999)];
+  s.max = v[n - 1];
+  s.mean = sum / (double)n;
+  return s;
+}
+
+static void help(FILE *f) {
+  fprintf(f,
+          "usage: rnnjam bench [CKPT] [--steps N] [--windows N] "
+          "[--kernel K] [--json]\n\n"
+          "Measure one stream step (LSTM step + heads + sampling) and one\n"
+          "window of seq_length notes, on one thread.  CKPT defaults to the\n"
+          "installed model.\n\n"
+          "  --steps N     timed stream steps (default 200000, at least "
+          "100000)\n"
+          "  --windows N   timed windows (default 5000)\n"
+          "  --kernel K    auto|portable|avx2|avx512\n"
+          "  --json        one JSON object for machines\n");
+}
+
 int cmd_bench(int argc, char **argv) {
-  tool_error("bench: not yet");
-  return 1;
+  enum { O_STEPS = 256, O_WINDOWS, O_KERNEL, O_JSON };
+  static const struct option opts[] = {
+      {"steps", required_argument, 0, O_STEPS},
+      {"windows", required_argument, 0, O_WINDOWS},
+      {"kernel", required_argument, 0, O_KERNEL},
+      {"json", no_argument, 0, O_JSON},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  long steps = 200000;
+  long nwin = 5000;
+  rnj_kernel_t kernel = RNJ_KERNEL_AUTO;
+  int json = 0;
+  const char *ckpt;
+  rnj_model_t model;
+  rnj_lstm_t *lstm = NULL;
+  rnj_lstm_state_t state;
+  rnj_lstm_out_t y;
+  rnj_sampler_t sampler;
+  double *t = NULL;
+  float *win = NULL;
+  stats_t st;
+  stats_t sw;
+  double t0;
+  double notes_per_s_stream;
+  double notes_per_s_window;
+  int pitch = 60;
+  float step = 0.25f;
+  float duration = 0.5f;
+  int seq;
+  int cpu;
+  int rc = 1;
+  int c;
+  long i;
+
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case O_STEPS:
+      if (parse_int("--steps", optarg, 100000, 100000000, &steps) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_WINDOWS:
+      if (parse_int("--windows", optarg, 100, 10000000, &nwin) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_KERNEL:
+      if (parse_kernel(optarg, &kernel) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_JSON: json = 1; break;
+    case 'h': help(stdout); return 0;
+    default: help(stderr); return EXIT_USAGE;
+    }
+  }
+  if (optind < argc - 1) {
+    tool_error("bench: expected at most one checkpoint");
+    return EXIT_USAGE;
+  }
+  ckpt = optind < argc ? argv[optind] : default_model_path();
+  if (load_model(ckpt, &model, &lstm, kernel) < 0)
+    return 1;
+  seq = model.seq_length;
+
+  /* One thread on one CPU: migrations would show up as false tail. */
+  cpu = sched_getcpu();
+  if (cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    (void)sched_setaffinity(0, sizeof set, &set);
+  }
+
+  t = malloc((size_t)(steps > nwin ? steps : nwin) * sizeof *t);
+  win = calloc((size_t)seq * RNJ_MODEL_INPUT, sizeof *win);
+  if (!t || !win) {
+    tool_error("out of memory");
+    goto done;
+  }
+  rnj_sampler_init(&sampler, 1);
+  rnj_lstm_reset(&state);
+
+  /* Stream: each step feeds back the note it sampled, as generation does. */
+  for (i = -20000; i < steps; i++) {
+    float x[RNJ_MODEL_INPUT];
+    double a = now_ns();
+    rnj_lstm_input(x, pitch, step, duration);
+    rnj_lstm_step(lstm, &state, x, &y);
+    rnj_sample_note(&sampler, &y, &pitch, &step, &duration);
+    if (i >= 0)
+      t[i] = (now_ns() - a) / 1e3;
+    /* keep the state in a musical range whatever the weights do */
+    if (step > 4.0f)
+      step = 4.0f;
+    if (duration > 4.0f)
+      duration = 4.0f;
+  }
+  st = summarize(t, (size_t)steps);
+
+  t0 = now_ns();
+  for (i = 0; i < 20000; i++) {
+    float x[RNJ_MODEL_INPUT];
+    rnj_lstm_input(x, pitch, step, duration);
+    rnj_lstm_step(lstm, &state, x, &y);
+    rnj_sample_note(&sampler, &y, &pitch, &step, &duration);
+    step = step > 4.0f ? 4.0f : step;
+    duration = duration > 4.0f ? 4.0f : duration;
+  }
+  notes_per_s_stream = 20000 / ((now_ns() - t0) / 1e9);
+
+  for (i = 0; i < seq; i++)
+    rnj_lstm_input(win + i * RNJ_MODEL_INPUT, 60 + (int)(i % 12), 0.25, 0.5);
+  for (i = -500; i < nwin; i++) {
+    double a = now_ns();
+    rnj_lstm_window(lstm, win, seq, &y);
+    rnj_sample_note(&sampler, &y, &pitch, &step, &duration);
+    if (i >= 0)
+      t[i] = (now_ns() - a) / 1e3;
+    memmove(win, win + RNJ_MODEL_INPUT,
+            (size_t)(seq - 1) * RNJ_MODEL_INPUT * sizeof *win);
+    rnj_lstm_input(win + (seq - 1) * RNJ_MODEL_INPUT, pitch,
+                   step > 4.0f ? 4.0f : step,
+                   duration > 4.0f ? 4.0f : duration);
+  }
+  sw = summarize(t, (size_t)nwin);
+  notes_per_s_window = 1e6 / sw.mean;
+
+  if (json) {
+    printf("{\"checkpoint\": \"%s\", \"kernel\": \"%s\", \"threads\": 1, "
+           "\"stream_steps\": %ld, \"stream_p50_us\": %.3f, "
+           "\"stream_p90_us\": %.3f, \"stream_p99_us\": %.3f, "
+           "\"stream_p999_us\": %.3f, \"stream_max_us\": %.3f, "
+           "\"stream_mean_us\": %.3f, \"window_length\": %d, "
+           "\"windows\": %ld, \"window_p50_us\": %.3f, "
+           "\"window_p99_us\": %.3f, \"stream_notes_per_s\": %.0f, "
+           "\"window_notes_per_s\": %.0f}\n",
+           ckpt, rnj_kernel_name(rnj_lstm_kernel(lstm)), steps, st.p50,
+           st.p90, st.p99, st.p999, st.max, st.mean, seq, nwin, sw.p50,
+           sw.p99, notes_per_s_stream, notes_per_s_window);
+  } else {
+    printf("checkpoint: %s\nkernel: %s, 1 thread\n\n", ckpt,
+           rnj_kernel_name(rnj_lstm_kernel(lstm)));
+    printf("stream step + heads + sampling (%ld steps):\n"
+           "  p50 %.2f us   p90 %.2f us   p99 %.2f us   p99.9 %.2f us   "
+           "max %.1f us\n",
+           steps, st.p50, st.p90, st.p99, st.p999, st.max);
+    printf("window of %d notes + heads + sampling (%ld windows):\n"
+           "  p50 %.2f us   p99 %.2f us\n",
+           seq, nwin, sw.p50, sw.p99);
+    printf("generated notes per second: %.0f (stream), %.0f (window)\n",
+           notes_per_s_stream, notes_per_s_window);
+  }
+  rc = 0;
+
+done:
+  free(t);
+  free(win);
+  rnj_lstm_delete(lstm);
+  rnj_model_free(&model);
+  return rc;
 }

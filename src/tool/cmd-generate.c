@@ -1,6 +1,303 @@
-/* rnnjam generate: placeholder until it lands. */
+/* rnnjam generate: the tutorial's generation, into a MIDI file.
+ *
+ * The model is seeded with the first seq_length notes of a MIDI file; each
+ * generated note (pitch sampled at the given temperature, step and duration
+ * clamped at 0) joins the context with its pitch scaled by 1/128 like the
+ * seed's notes (the tutorial's code forgets that scaling; we do not).
+ * start = previous start + step, end = start + duration.
+ *
+ * Two ways to run the model: "window" re-runs the last seq_length notes from
+ * a zero state for every prediction (what the model was trained on);
+ * "stream" carries (h, c) and costs one LSTM step per note (what rnnjamd
+ * does live).
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "tool.h"
+
+#define MAX_NOTES 1000000
+
+static void help(FILE *f) {
+  fprintf(f,
+      "usage: rnnjam generate [CKPT] [--seed-midi FILE.mid] [-o OUT.mid]\n"
+      "                       [options]\n\n"
+      "Continue the first notes of a MIDI file with the model and write the\n"
+      "generated notes as MIDI.  CKPT defaults to the installed model (or\n"
+      "$RNNJAM_MODEL); FILE.mid defaults to the bundled seed phrase.\n\n"
+      "  --seed-midi FILE    the file whose first notes seed the model\n"
+      "  --instrument N      take the seed from instrument N only\n"
+      "  -o, --output OUT    the MIDI file to write\n"
+      "  --csv               print the generated notes as CSV on stdout\n"
+      "  --notes N           how many notes to generate (default 120)\n"
+      "  --temperature T     sampling temperature (default 2.0)\n"
+      "  --top-k K           sample among the K most likely pitches only\n"
+      "  --pitch-min P, --pitch-max P   limit the pitch range\n"
+      "  --seed S            random seed (default: from the clock; printed)\n"
+      "  --mode window|stream  (default window, as the tutorial)\n"
+      "  --include-seed      write the seed notes before the generation\n"
+      "  --program P         General MIDI program of the output (default 0)\n"
+      "  --velocity V        velocity of the output notes (default 100)\n"
+      "  --kernel K          auto|portable|avx2|avx512 (default auto)\n");
+}
+
+static const char *default_seed_path(void) {
+  const char *env = getenv("RNNJAM_SEED_MIDI");
+  if (env && *env)
+    return env;
+  return RNJ_PKGDATADIR "/models/seed.mid";
+}
+
 int cmd_generate(int argc, char **argv) {
-  tool_error("generate: not yet");
-  return 1;
+  enum { O_SEED_MIDI = 256, O_INSTR, O_CSV, O_NOTES, O_TEMP, O_TOPK, O_PMIN,
+         O_PMAX, O_SEED, O_MODE, O_INCL, O_PROG, O_VEL, O_KERNEL };
+  static const struct option opts[] = {
+      {"seed-midi", required_argument, 0, O_SEED_MIDI},
+      {"instrument", required_argument, 0, O_INSTR},
+      {"output", required_argument, 0, 'o'},
+      {"csv", no_argument, 0, O_CSV},
+      {"notes", required_argument, 0, O_NOTES},
+      {"temperature", required_argument, 0, O_TEMP},
+      {"top-k", required_argument, 0, O_TOPK},
+      {"pitch-min", required_argument, 0, O_PMIN},
+      {"pitch-max", required_argument, 0, O_PMAX},
+      {"seed", required_argument, 0, O_SEED},
+      {"mode", required_argument, 0, O_MODE},
+      {"include-seed", no_argument, 0, O_INCL},
+      {"program", required_argument, 0, O_PROG},
+      {"velocity", required_argument, 0, O_VEL},
+      {"kernel", required_argument, 0, O_KERNEL},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  const char *ckpt = NULL;
+  const char *seed_midi = NULL;
+  const char *out_path = NULL;
+  long instrument = RNJ_NOTES_ALL_INSTRUMENTS;
+  long n_gen = 120;
+  long top_k = 0;
+  long pmin = 0;
+  long pmax = 127;
+  long program = 0;
+  long velocity = 100;
+  double temperature = 2.0;
+  uint64_t seed = 0;
+  int have_seed = 0;
+  int stream = 0;
+  int csv = 0;
+  int include_seed = 0;
+  rnj_kernel_t kernel = RNJ_KERNEL_AUTO;
+  char err[RNJ_ERR_LEN];
+  rnj_model_t model;
+  rnj_lstm_t *lstm = NULL;
+  rnj_notes_t seed_notes;
+  rnj_notes_t out;
+  rnj_sampler_t sampler;
+  rnj_lstm_state_t state;
+  rnj_lstm_out_t y;
+  rnj_smf_write_opts_t wopts;
+  float *win = NULL;
+  double prev_start = 0;
+  int seq;
+  int rc = 1;
+  int c;
+  long i;
+
+  while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    switch (c) {
+    case O_SEED_MIDI: seed_midi = optarg; break;
+    case O_INSTR:
+      if (parse_int("--instrument", optarg, 0, 1000000, &instrument) < 0)
+        return EXIT_USAGE;
+      break;
+    case 'o': out_path = optarg; break;
+    case O_CSV: csv = 1; break;
+    case O_NOTES:
+      if (parse_int("--notes", optarg, 1, MAX_NOTES, &n_gen) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_TEMP:
+      if (parse_double("--temperature", optarg, 1e-6, 1e6, &temperature) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_TOPK:
+      if (parse_int("--top-k", optarg, 0, 128, &top_k) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_PMIN:
+      if (parse_int("--pitch-min", optarg, 0, 127, &pmin) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_PMAX:
+      if (parse_int("--pitch-max", optarg, 0, 127, &pmax) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_SEED:
+      if (parse_u64("--seed", optarg, &seed) < 0)
+        return EXIT_USAGE;
+      have_seed = 1;
+      break;
+    case O_MODE:
+      if (!strcmp(optarg, "stream"))
+        stream = 1;
+      else if (!strcmp(optarg, "window"))
+        stream = 0;
+      else {
+        tool_error("--mode: expected window or stream, got '%s'", optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case O_INCL: include_seed = 1; break;
+    case O_PROG:
+      if (parse_int("--program", optarg, 0, 127, &program) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_VEL:
+      if (parse_int("--velocity", optarg, 1, 127, &velocity) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_KERNEL:
+      if (parse_kernel(optarg, &kernel) < 0)
+        return EXIT_USAGE;
+      break;
+    case 'h': help(stdout); return 0;
+    default: help(stderr); return EXIT_USAGE;
+    }
+  }
+  if (optind < argc)
+    ckpt = argv[optind++];
+  if (optind < argc) {
+    tool_error("generate: unexpected argument '%s'", argv[optind]);
+    return EXIT_USAGE;
+  }
+  if (!out_path && !csv) {
+    tool_error("generate: say where the notes go: -o OUT.mid and/or --csv");
+    return EXIT_USAGE;
+  }
+  if (pmin > pmax) {
+    tool_error("--pitch-min %ld is above --pitch-max %ld", pmin, pmax);
+    return EXIT_USAGE;
+  }
+  if (!ckpt)
+    ckpt = default_model_path();
+  if (!seed_midi)
+    seed_midi = default_seed_path();
+  if (!have_seed) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    seed = (uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)ts.tv_nsec;
+    seed %= 1000000000u; /* short enough to retype */
+    fprintf(stderr, "rnnjam: seed %llu (repeat with --seed %llu)\n",
+            (unsigned long long)seed, (unsigned long long)seed);
+  }
+
+  rnj_notes_init(&seed_notes);
+  rnj_notes_init(&out);
+  if (load_model(ckpt, &model, &lstm, kernel) < 0)
+    return 1;
+  seq = model.seq_length;
+  if (rnj_notes_from_file(&seed_notes, seed_midi, (int)instrument, err) < 0) {
+    tool_error("%s", err);
+    goto done;
+  }
+  if (seed_notes.n < (size_t)seq) {
+    tool_error("%s: %zu notes, the model needs at least %d to start from",
+               seed_midi, seed_notes.n, seq);
+    goto done;
+  }
+
+  rnj_sampler_init(&sampler, seed);
+  sampler.temperature = (float)temperature;
+  sampler.top_k = (int)top_k;
+  sampler.pitch_min = (int)pmin;
+  sampler.pitch_max = (int)pmax;
+  if (rnj_sampler_check(&sampler, err) < 0) {
+    tool_error("%s", err);
+    goto done;
+  }
+
+  win = malloc((size_t)seq * RNJ_MODEL_INPUT * sizeof *win);
+  if (!win) {
+    tool_error("out of memory");
+    goto done;
+  }
+  rnj_lstm_reset(&state);
+  for (i = 0; i < seq; i++) {
+    const rnj_note_t *n = &seed_notes.v[i];
+    rnj_lstm_input(win + i * RNJ_MODEL_INPUT, n->pitch, n->step, n->duration);
+    if (stream)
+      rnj_lstm_step(lstm, &state, win + i * RNJ_MODEL_INPUT,
+                    i == seq - 1 ? &y : NULL);
+    if (include_seed && rnj_notes_push(&out, n) < 0) {
+      tool_error("out of memory");
+      goto done;
+    }
+  }
+  if (include_seed)
+    prev_start = seed_notes.v[seq - 1].start;
+
+  for (i = 0; i < n_gen; i++) {
+    rnj_note_t note;
+    int pitch;
+    float step;
+    float duration;
+    if (!stream)
+      rnj_lstm_window(lstm, win, seq, &y);
+    rnj_sample_note(&sampler, &y, &pitch, &step, &duration);
+    memset(&note, 0, sizeof note);
+    note.pitch = (uint8_t)pitch;
+    note.start = prev_start + step;
+    note.end = note.start + duration;
+    prev_start = note.start;
+    if (rnj_notes_push(&out, &note) < 0) {
+      tool_error("out of memory");
+      goto done;
+    }
+    if (stream) {
+      float x[RNJ_MODEL_INPUT];
+      rnj_lstm_input(x, pitch, step, duration);
+      rnj_lstm_step(lstm, &state, x, &y);
+    } else {
+      memmove(win, win + RNJ_MODEL_INPUT,
+              (size_t)(seq - 1) * RNJ_MODEL_INPUT * sizeof *win);
+      rnj_lstm_input(win + (seq - 1) * RNJ_MODEL_INPUT, pitch, step,
+                     duration);
+    }
+  }
+  rnj_notes_finish(&out);
+
+  if (csv) {
+    printf("pitch,start,end,step,duration\n");
+    for (i = 0; i < (long)out.n; i++)
+      printf("%d,%.6f,%.6f,%.6f,%.6f\n", out.v[i].pitch, out.v[i].start,
+             out.v[i].end, out.v[i].step, out.v[i].duration);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+      tool_error("generate: writing to stdout failed");
+      goto done;
+    }
+  }
+  if (out_path) {
+    rnj_smf_write_opts_init(&wopts);
+    wopts.program = (int)program;
+    wopts.velocity = (int)velocity;
+    if (rnj_smf_write_notes(out_path, out.v, out.n, &wopts, err) < 0) {
+      tool_error("%s", err);
+      goto done;
+    }
+    double last = 0;
+    for (i = 0; i < (long)out.n; i++)
+      last = out.v[i].end > last ? out.v[i].end : last;
+    fprintf(stderr, "rnnjam: wrote %zu notes (%.1f s) to %s\n", out.n, last,
+            out_path);
+  }
+  rc = 0;
+
+done:
+  free(win);
+  rnj_notes_free(&seed_notes);
+  rnj_notes_free(&out);
+  rnj_lstm_delete(lstm);
+  rnj_model_free(&model);
+  return rc;
 }

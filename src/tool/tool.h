@@ -28,6 +28,9 @@ int parse_u64(const char *opt, const char *s, uint64_t *out);
 int parse_double(const char *opt, const char *s, double min, double max,
                  double *out);
 
+/* --kernel auto|portable|avx2|avx512 */
+int parse_kernel(const char *s, rnj_kernel_t *k);
+
 /* The default checkpoint: $RNNJAM_MODEL, else the installed
  * $(pkgdatadir)/models/default.safetensors. */
 const char *default_model_path(void);

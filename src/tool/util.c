@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tool.h"
 
@@ -86,4 +87,17 @@ int load_model(const char *path, rnj_model_t *model, rnj_lstm_t **lstm,
     }
   }
   return 0;
+}
+
+int parse_kernel(const char *s, rnj_kernel_t *k) {
+  static const char *names[] = {"auto", "portable", "avx2", "avx512"};
+  int i;
+  for (i = 0; i < 4; i++)
+    if (!strcmp(s, names[i])) {
+      *k = (rnj_kernel_t)i;
+      return 0;
+    }
+  tool_error("--kernel: expected auto, portable, avx2 or avx512, got '%s'",
+             s);
+  return -1;
 }
