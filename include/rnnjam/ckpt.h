@@ -28,18 +28,33 @@ extern "C" {
  * length read out of the file. */
 #define RNJ_CKPT_HEADER_MAX (1u << 20)
 
-/* Load the checkpoint at `path` into an initialised `model` (rnj_model_init).
- * On failure `model`'s parameters are unspecified but still owned, and
- * `err` says "PATH: what is wrong (expected ...)".  Returns 0, a negative
- * errno (open/read) or RNJ_EFORMAT / RNJ_ESHAPE / RNJ_ELIMIT. */
+/* Largest checkpoint file rnj_ckpt_load reads (bytes).  A real one is about
+ * 330 KiB; the bound refuses a huge or wrong file before allocating. */
+#define RNJ_CKPT_FILE_MAX (64u << 20)
+
+/* Accepted range of the "seq_length" metadata (window length in notes). */
+#define RNJ_CKPT_SEQ_LENGTH_MAX 10000
+
+/* Load the checkpoint at `path` into an initialised `model` (rnj_model_init):
+ * every parameter, model->meta (all "__metadata__" entries, in file order)
+ * and model->seq_length.  Nothing in `model` changes unless the whole file
+ * is valid.  On failure `err` says "PATH: what is wrong (expected ...)".
+ * Returns 0, a negative errno (open/read), RNJ_ELIMIT (file, header or
+ * metadata too large), RNJ_ESHAPE (a tensor's shape) or RNJ_EFORMAT
+ * (anything else).  Not RT-safe (reads a file, allocates). */
 RNJ_EXTERN int rnj_ckpt_load(rnj_model_t *model, const char *path, char *err);
 
-/* The same from memory; `name` is used in messages. */
+/* The same from the `len` bytes at `buf` (borrowed, not kept); `name`
+ * (may be NULL) stands for the path in messages. */
 RNJ_EXTERN int rnj_ckpt_load_mem(rnj_model_t *model, const uint8_t *buf,
                                  size_t len, const char *name, char *err);
 
-/* Write `model` (tensors and all metadata) atomically to `path`.
- * Returns 0 or a negative errno with `err` naming the failing call. */
+/* Write `model` (tensors and all metadata) atomically to `path`.  The
+ * "seq_length" entry is written from model->seq_length.  The same model
+ * always gives the same bytes.  Refuses (RNJ_EINVAL, nothing written) a
+ * model that rnj_ckpt_load would reject: a NaN or Inf parameter, or
+ * metadata that is missing, wrong or too large.  Otherwise returns 0,
+ * RNJ_ENOMEM or a negative errno with `err` naming the failing call. */
 RNJ_EXTERN int rnj_ckpt_save(const rnj_model_t *model, const char *path,
                              char *err);
 
