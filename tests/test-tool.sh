@@ -1,2 +1,133 @@
 #!/bin/sh
-echo "SKIP: not written yet"; exit 77
+# The rnnjam tool as a user runs it: every sub-command's help, the happy
+# paths on project-made files, and the one-line errors on bad input.
+set -u
+B=${RNJ_BUILDDIR:-.}
+S=${RNJ_SRCDIR:-.}
+D=${RNJ_TEST_DATA:-$S/tests/data}
+RNJ="$B/rnnjam"
+MODEL="$D/ref-model.safetensors"
+SEED="$S/models/seed.mid"
+T=$(mktemp -d "${TMPDIR:-/tmp}/rnj-tool.XXXXXX") || exit 99
+trap 'rm -rf "$T"' EXIT
+fails=0
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+# expect_fail NAME EXIT-CODE PATTERN CMD...: fails with that code, one line
+# on stderr matching PATTERN
+expect_fail() {
+  name=$1 code=$2 pat=$3
+  shift 3
+  "$@" >"$T/out" 2>"$T/err"
+  rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "$name: exit $rc, expected $code ($(head -c 300 "$T/err"))"
+  elif ! grep -q -- "$pat" "$T/err"; then
+    fail "$name: stderr lacks '$pat': $(head -c 300 "$T/err")"
+  else
+    ok "$name"
+  fi
+}
+
+[ -x "$RNJ" ] || { echo "ERROR: $RNJ not built"; exit 99; }
+[ -f "$MODEL" ] || { echo "ERROR: $MODEL missing"; exit 99; }
+[ -f "$SEED" ] || { echo "ERROR: $SEED missing"; exit 99; }
+
+# --- help and version
+"$RNJ" --version | grep -q '^rnnjam [0-9]' && ok version || fail version
+for c in notes generate eval inspect bench; do
+  if "$RNJ" "$c" --help | grep -q "usage: rnnjam $c"; then ok "$c --help"
+  else fail "$c --help"; fi
+done
+expect_fail "unknown command" 2 "unknown command 'frobnicate'" "$RNJ" frobnicate
+
+# --- notes
+"$RNJ" notes "$SEED" >"$T/seed.csv" || fail "notes on the seed phrase"
+head -1 "$T/seed.csv" | grep -qx 'pitch,start,end,step,duration' \
+  && ok "notes header" || fail "notes header: $(head -1 "$T/seed.csv")"
+n=$(($(wc -l <"$T/seed.csv") - 1))
+[ "$n" -ge 26 ] && ok "notes: $n notes" || fail "notes: only $n notes"
+# the first note starts the piece: step 0; every row has 5 fields and
+# seconds with 6 decimals
+sed -n 2p "$T/seed.csv" | grep -Eq '^[0-9]+,[0-9]+\.[0-9]{6},[0-9]+\.[0-9]{6},0\.000000,[0-9]+\.[0-9]{6}$' \
+  && ok "notes: first row shape" || fail "notes: first row $(sed -n 2p "$T/seed.csv")"
+awk -F, 'NR > 1 && (NF != 5 || $4 < 0 || $5 <= 0) { bad = 1 } END { exit bad }' \
+  "$T/seed.csv" && ok "notes: every row valid" || fail "notes: a bad row"
+expect_fail "notes: missing file" 1 "nope.mid" "$RNJ" notes "$T/nope.mid"
+printf 'this is not MIDI at all' >"$T/bad.mid"
+expect_fail "notes: not MIDI" 1 "bad.mid" "$RNJ" notes "$T/bad.mid"
+expect_fail "notes: no file" 2 "expected one MIDI file" "$RNJ" notes
+expect_fail "notes: bad --instrument" 2 "--instrument" "$RNJ" notes --instrument x "$SEED"
+expect_fail "notes: instrument out of range" 1 "instrument" "$RNJ" notes --instrument 99 "$SEED"
+
+# --- inspect
+"$RNJ" inspect "$MODEL" >"$T/inspect" 2>&1 || fail "inspect"
+grep -q '^parameters: 84354$' "$T/inspect" && ok "inspect: parameter count" \
+  || fail "inspect: $(cat "$T/inspect")"
+grep -q 'lstm.recurrent_kernel *\[128,512\]' "$T/inspect" && ok "inspect: shapes" \
+  || fail "inspect: shapes"
+grep -q 'format: rnnjam-lstm-v1' "$T/inspect" && ok "inspect: metadata" \
+  || fail "inspect: metadata"
+head -c 100 "$MODEL" >"$T/short.safetensors"
+expect_fail "inspect: truncated checkpoint" 1 "short.safetensors" "$RNJ" inspect "$T/short.safetensors"
+
+# --- generate
+"$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 50 -o "$T/a.mid" 2>"$T/err" \
+  || fail "generate: $(cat "$T/err")"
+"$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 50 -o "$T/b.mid" 2>/dev/null
+"$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 8 --notes 50 -o "$T/c.mid" 2>/dev/null
+cmp -s "$T/a.mid" "$T/b.mid" && ok "generate: same seed, same file" \
+  || fail "generate: same seed gave different files"
+cmp -s "$T/a.mid" "$T/c.mid" && fail "generate: different seeds, same file" \
+  || ok "generate: different seeds differ"
+g=$("$RNJ" notes "$T/a.mid" | tail -n +2 | wc -l)
+[ "$g" -eq 50 ] && ok "generate: 50 notes read back" || fail "generate: read back $g notes"
+"$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 50 --csv >"$T/gen.csv" 2>/dev/null
+[ "$(tail -n +2 "$T/gen.csv" | wc -l)" -eq 50 ] && ok "generate --csv" || fail "generate --csv"
+# pitches in the written file are the generated ones (stable order: by start)
+cut -d, -f1 "$T/gen.csv" | tail -n +2 | sort >"$T/p1"
+"$RNJ" notes "$T/a.mid" | cut -d, -f1 | tail -n +2 | sort >"$T/p2"
+cmp -s "$T/p1" "$T/p2" && ok "generate: file holds the generated pitches" \
+  || fail "generate: pitches differ between --csv and the file"
+"$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 30 --mode stream -o "$T/s.mid" 2>/dev/null \
+  && ok "generate --mode stream" || fail "generate --mode stream"
+"$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 10 --include-seed --csv 2>/dev/null >"$T/inc.csv"
+[ "$(tail -n +2 "$T/inc.csv" | wc -l)" -eq 35 ] && ok "generate --include-seed" \
+  || fail "generate --include-seed: $(tail -n +2 "$T/inc.csv" | wc -l) notes"
+"$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 200 --pitch-min 60 --pitch-max 72 --csv 2>/dev/null \
+  | tail -n +2 | awk -F, '$1 < 60 || $1 > 72 { bad = 1 } END { exit bad }' \
+  && ok "generate: pitch range" || fail "generate: pitch outside --pitch-min/max"
+expect_fail "generate: no output" 2 "-o OUT.mid" "$RNJ" generate "$MODEL" --seed-midi "$SEED"
+expect_fail "generate: bad temperature" 2 "--temperature" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --temperature -1 -o "$T/x.mid"
+expect_fail "generate: bad mode" 2 "--mode" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --mode sideways -o "$T/x.mid"
+expect_fail "generate: missing checkpoint" 1 "missing.safetensors" "$RNJ" generate "$T/missing.safetensors" --seed-midi "$SEED" -o "$T/x.mid"
+expect_fail "generate: bad seed file" 1 "bad.mid" "$RNJ" generate "$MODEL" --seed-midi "$T/bad.mid" -o "$T/x.mid"
+expect_fail "generate: unwritable output" 1 "nodir/out.mid" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 1 -o "$T/nodir/out.mid"
+[ ! -e "$T/x.mid" ] && ok "generate: no file left by failures" || fail "generate: a failed run left x.mid"
+
+# --- eval
+"$RNJ" eval "$MODEL" "$SEED" --json >"$T/eval.json" 2>"$T/err" || fail "eval: $(cat "$T/err")"
+grep -Eq '^\{"windows": [0-9]+, "loss": [-0-9.e]+, "pitch": [-0-9.e]+, "step": [-0-9.e]+, "duration": [-0-9.e]+\}$' "$T/eval.json" \
+  && ok "eval --json shape" || fail "eval --json: $(cat "$T/eval.json")"
+w=$(sed 's/.*"windows": \([0-9]*\).*/\1/' "$T/eval.json")
+[ "$w" -eq $((n - 25)) ] && ok "eval: $w windows = notes - 25" || fail "eval: $w windows for $n notes"
+cp "$SEED" "$T/dir1.mid"; mkdir "$T/sub"; cp "$SEED" "$T/sub/dir2.MID"
+"$RNJ" eval "$MODEL" "$T/dir1.mid" "$T/sub" --json --threads 2 >"$T/eval2.json" 2>/dev/null
+w2=$(sed 's/.*"windows": \([0-9]*\).*/\1/' "$T/eval2.json")
+[ "$w2" -eq $((2 * w)) ] && ok "eval: files and folders" || fail "eval: $w2 windows from two copies"
+l1=$(sed 's/.*"loss": \([^,]*\),.*/\1/' "$T/eval.json")
+l2=$(sed 's/.*"loss": \([^,]*\),.*/\1/' "$T/eval2.json")
+[ "$l1" = "$l2" ] && ok "eval: two copies, same mean" || fail "eval: mean $l1 vs $l2"
+expect_fail "eval: no files" 2 "expected MIDI files" "$RNJ" eval "$MODEL"
+
+# --- bench (figures are not asserted: this machine is shared)
+"$RNJ" bench "$MODEL" --steps 100000 --windows 200 --json >"$T/bench.json" 2>"$T/err" \
+  || fail "bench: $(cat "$T/err")"
+grep -q '"stream_p99_us": [0-9.]*' "$T/bench.json" && ok "bench --json" \
+  || fail "bench: $(cat "$T/bench.json")"
+expect_fail "bench: too few steps" 2 "--steps" "$RNJ" bench "$MODEL" --steps 10
+
+echo "$fails failure(s)"
+[ "$fails" -eq 0 ]
