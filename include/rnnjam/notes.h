@@ -41,12 +41,20 @@ typedef struct rnj_notes_s {
 /* Which notes to take. */
 #define RNJ_NOTES_ALL_INSTRUMENTS (-1)
 
+/* A list holds at most this many notes (RNJ_ELIMIT past it), 168 MB;
+ * the whole corpus has about 770,000.  It bounds what one bad file can
+ * make a reader allocate. */
+#define RNJ_NOTES_MAX ((size_t)4 << 20)
+
 /* Zero a list (no allocation). */
 RNJ_EXTERN void rnj_notes_init(rnj_notes_t *notes);
+
+/* Release the notes and zero the list; safe twice and on a zeroed list. */
 RNJ_EXTERN void rnj_notes_free(rnj_notes_t *notes);
 
 /* Append one note (start/end set; step/duration are recomputed by
- * rnj_notes_finish).  Returns 0, RNJ_ENOMEM or RNJ_ELIMIT. */
+ * rnj_notes_finish).  The array grows geometrically.
+ * Returns 0, RNJ_ENOMEM or RNJ_ELIMIT (RNJ_NOTES_MAX reached). */
 RNJ_EXTERN int rnj_notes_push(rnj_notes_t *notes, const rnj_note_t *note);
 
 /* Recompute step and duration of every note from start/end, in order. */
@@ -55,13 +63,21 @@ RNJ_EXTERN void rnj_notes_finish(rnj_notes_t *notes);
 /* Extract notes from a parsed file.  `instrument` is
  * RNJ_NOTES_ALL_INSTRUMENTS (every non-drum instrument, merged and sorted by
  * (start, pitch, end)) or the index of one instrument in pretty_midi's order
- * (stable-sorted by start).  Returns 0, RNJ_ENOTFOUND (no such instrument,
- * `err` says how many there are) or RNJ_ENOMEM. */
+ * (stable-sorted by start).  An instrument is (program, channel, track);
+ * instruments are counted in the order their first note ends, drums
+ * (channel 9, MIDI channel 10) included.  Each note carries its
+ * instrument's channel and program; step and duration are filled in.
+ * `notes` must be initialized; its contents are replaced (its buffer is
+ * reused) and on failure it is left empty.  Not RT-safe.
+ * Returns 0, RNJ_EINVAL (instrument < -1), RNJ_ENOTFOUND (no such
+ * instrument, `err` says how many there are), RNJ_ELIMIT (more than
+ * RNJ_NOTES_MAX notes) or RNJ_ENOMEM. */
 RNJ_EXTERN int rnj_notes_from_smf(rnj_notes_t *notes,
                                   const struct rnj_smf_s *smf, int instrument,
                                   char *err);
 
-/* Read `path` and extract its notes (rnj_smf_read_file + the above). */
+/* Read `path` and extract its notes (rnj_smf_read_file + the above);
+ * returns the errors of both, with `err` naming `path`. */
 RNJ_EXTERN int rnj_notes_from_file(rnj_notes_t *notes, const char *path,
                                    int instrument, char *err);
 
