@@ -12,6 +12,7 @@
 #include "rnnjam/ckpt.h"
 #include "rnnjam/lstm.h"
 #include "rnnjam/sample.h"
+#include "rnnjam/plot.h"
 #include "rnnjam/loss.h"
 
 #endif
