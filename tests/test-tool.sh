@@ -129,5 +129,40 @@ grep -q '"stream_p99_us": [0-9.]*' "$T/bench.json" && ok "bench --json" \
   || fail "bench: $(cat "$T/bench.json")"
 expect_fail "bench: too few steps" 2 "--steps" "$RNJ" bench "$MODEL" --steps 10
 
+# --- plot
+# png_size FILE: "WIDTHxHEIGHT" from the PNG header (IHDR at byte 16)
+png_size() {
+  od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }'
+}
+is_png() { [ "$(od -An -c -j1 -N3 "$1" | tr -d ' ')" = PNG ]; }
+if "$RNJ" plot --help | grep -q "usage: rnnjam plot"; then ok "plot --help"
+else fail "plot --help"; fi
+"$RNJ" plot roll "$SEED" -o "$T/roll.png" 2>"$T/err" || fail "plot roll: $(cat "$T/err")"
+is_png "$T/roll.png" && [ "$(png_size "$T/roll.png")" = 1200x480 ] \
+  && ok "plot roll: 1200x480 PNG" || fail "plot roll: $(png_size "$T/roll.png")"
+"$RNJ" plot roll "$SEED" --compare "$T/a.mid" --seconds 5 --width 640 --height 500 \
+  -o "$T/cmp.png" 2>"$T/err" || fail "plot roll --compare: $(cat "$T/err")"
+[ "$(png_size "$T/cmp.png")" = 640x500 ] && ok "plot roll --compare, sized" \
+  || fail "plot roll --compare: $(png_size "$T/cmp.png")"
+"$RNJ" plot roll "$SEED" -o "$T/roll.svg" 2>/dev/null
+grep -q '<svg' "$T/roll.svg" && ok "plot roll: SVG" || fail "plot roll: no SVG"
+"$RNJ" plot dist "$T/dir1.mid" "$T/sub" --clip -o "$T/dist.png" 2>"$T/err" \
+  && is_png "$T/dist.png" && ok "plot dist: files and folders" || fail "plot dist: $(cat "$T/err")"
+"$RNJ" plot dist "$SEED" --compare "$T/a.mid" --step-max 1 -o "$T/dist2.png" 2>"$T/err" \
+  && is_png "$T/dist2.png" && ok "plot dist --compare" || fail "plot dist --compare: $(cat "$T/err")"
+printf '{"epoch": 1, "train_loss": 0.9, "val_loss": 1.0}\n{"epoch": 2, "train_loss": 0.7, "val_loss": 0.8}\n' >"$T/log.jsonl"
+"$RNJ" plot loss "$T/log.jsonl" -o "$T/loss.png" 2>"$T/err" && is_png "$T/loss.png" \
+  && ok "plot loss" || fail "plot loss: $(cat "$T/err")"
+printf '{"lr": 0.005}\n' >"$T/nolosses.jsonl"
+expect_fail "plot loss: no loss keys" 1 "nolosses.jsonl: no line has any of train_loss" \
+  "$RNJ" plot loss "$T/nolosses.jsonl" -o "$T/y.png"
+expect_fail "plot: unwritable output" 1 "nodir/y.png" "$RNJ" plot roll "$SEED" -o "$T/nodir/y.png"
+expect_fail "plot: not .png or .svg" 2 "expected -o OUT.png or -o OUT.svg" "$RNJ" plot roll "$SEED" -o "$T/y.jpg"
+expect_fail "plot: no kind" 2 "expected roll, dist or loss" "$RNJ" plot
+expect_fail "plot: bad --width" 2 "--width" "$RNJ" plot roll "$SEED" --width 5 -o "$T/y.png"
+expect_fail "plot roll: missing file" 1 "nope.mid" "$RNJ" plot roll "$T/nope.mid" -o "$T/y.png"
+[ ! -e "$T/y.png" ] && [ -z "$(find "$T" -name '*.tmp.*')" ] \
+  && ok "plot: nothing left by failures" || fail "plot: a failed run left a file"
+
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]

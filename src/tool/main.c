@@ -16,6 +16,7 @@ static const struct {
     {"eval", cmd_eval, "the model's loss over MIDI files"},
     {"inspect", cmd_inspect, "show a checkpoint's tensors and metadata"},
     {"bench", cmd_bench, "measure inference speed"},
+    {"plot", cmd_plot, "draw a piano roll, note histograms or loss curves"},
 };
 
 static void usage(FILE *f) {
