@@ -1292,6 +1292,11 @@ static void draw_loss_panel(cairo_t *cr, const loss_ctx_t *c,
   if (fr.x1 <= fr.x0) {
     fr.x0 -= 0.5;
     fr.x1 += 0.5;
+  } else {
+    /* A little room, so the first and last points are not on the axes. */
+    double room = (fr.x1 - fr.x0) * 0.02;
+    fr.x0 -= room;
+    fr.x1 += room;
   }
   fr.y0 = lo - pad;
   fr.y1 = hi + pad;
