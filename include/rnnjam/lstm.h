@@ -57,9 +57,19 @@ RNJ_EXTERN int rnj_lstm_new(rnj_lstm_t **out, const rnj_model_t *model,
 /* Release what rnj_lstm_new made.  NULL is fine. */
 RNJ_EXTERN void rnj_lstm_delete(rnj_lstm_t *lstm);
 
-/* The kernel in use, and its name ("portable", "avx2", "avx512"). */
+/* The kernel in use, and its name ("portable", "avx2", "avx512"; "auto"
+ * for RNJ_KERNEL_AUTO).  The name is static. */
 RNJ_EXTERN rnj_kernel_t rnj_lstm_kernel(const rnj_lstm_t *lstm);
 RNJ_EXTERN const char *rnj_kernel_name(rnj_kernel_t kernel);
+
+/* 1 if rnj_lstm_new can use `kernel` on this CPU (RNJ_KERNEL_AUTO and
+ * RNJ_KERNEL_PORTABLE always), else 0.  Thread-safe. */
+RNJ_EXTERN int rnj_kernel_supported(rnj_kernel_t kernel);
+
+/* The kernel named `name` (as rnj_kernel_name spells it, e.g. from a
+ * --kernel option) into *kernel.  Returns 0, or RNJ_EINVAL for an unknown
+ * name (then *kernel is untouched).  Says nothing about CPU support. */
+RNJ_EXTERN int rnj_kernel_parse(const char *name, rnj_kernel_t *kernel);
 
 /* Zero h and c.  RT-safe. */
 RNJ_EXTERN void rnj_lstm_reset(rnj_lstm_state_t *state);
