@@ -14,5 +14,6 @@
 #include "rnnjam/sample.h"
 #include "rnnjam/plot.h"
 #include "rnnjam/loss.h"
+#include "rnnjam/train.h"
 
 #endif

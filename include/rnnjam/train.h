@@ -1,0 +1,277 @@
+/* Training: the tutorial's model, loss and optimiser on note windows.
+ *
+ * A window is seq_length consecutive notes of one file (inputs
+ * (pitch/128, step, duration)) and the note after it (targets: pitch class,
+ * step, duration).  The loss is the tutorial's (loss.h), averaged over the
+ * batch; the optimiser is Keras' Adam.  Initialisation follows Keras:
+ * glorot-uniform kernels, an orthogonal recurrent kernel, zero biases with
+ * the LSTM's forget-gate bias at 1.
+ *
+ * Layers come in _forward/_backward pairs over batched matrix products
+ * (OpenBLAS SGEMM); the batch is split over the trainer's own threads, each
+ * with its own gradient, summed in a fixed order, so the same seed and the
+ * same thread count give the same weights bit for bit.
+ *
+ * Objects:
+ *   rnj_train_data_t   every file's notes, as model inputs and targets;
+ *   rnj_train_split_t  the windows of the training and validation files;
+ *   rnj_train_t        weights, gradient, Adam moments and the workers.
+ * rnj_train_fit runs the epochs: shuffling, validation, checkpoints, early
+ * stopping and resume.  Nothing here prints; progress goes to a callback.
+ * None of this is RT-safe: it allocates, writes files and starts threads.
+ */
+#ifndef RNNJAM_TRAIN_H
+#define RNNJAM_TRAIN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "err.h"
+#include "loss.h"
+#include "model.h"
+#include "notes.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RNJ_TRAIN_MAX_THREADS 64
+#define RNJ_TRAIN_MAX_BATCH 65536
+#define RNJ_TRAIN_MAX_SEQ_LENGTH 10000
+#define RNJ_TRAIN_PATH_LEN 4096
+
+/* ------------------------------------------------------------ config */
+
+typedef struct rnj_train_config_s {
+  int epochs;       /* 50 */
+  int batch;        /* 64 windows */
+  int seq_length;   /* 25 notes in, the 26th predicted */
+  double lr;        /* 0.005 */
+  double beta1;     /* 0.9 */
+  double beta2;     /* 0.999 */
+  double epsilon;   /* 1e-7, Keras' placement (see rnj_train_step) */
+  double val_split; /* 0.1 of the files */
+  int patience;     /* 5 epochs without a better validation loss; 0: never
+                       stop early */
+  uint64_t seed;    /* 42: initial weights, file split and every shuffle */
+  int threads;      /* 1 */
+} rnj_train_config_t;
+
+/* The tutorial's hyper-parameters, one thread. */
+RNJ_EXTERN void rnj_train_config_default(rnj_train_config_t *cfg);
+
+/* Check every field's range; `err` names the first bad one.
+ * Returns 0 or RNJ_EINVAL. */
+RNJ_EXTERN int rnj_train_config_check(const rnj_train_config_t *cfg,
+                                      char *err);
+
+/* -------------------------------------------------------------- data */
+
+typedef struct rnj_train_data_s {
+  float *x;        /* (n_notes, 3) model inputs: pitch/128, step, duration */
+  uint8_t *pitch;  /* (n_notes) the pitch itself, the class target */
+  size_t n_notes;
+  size_t *first;   /* (n_files + 1) index of each file's first note */
+  char **names;    /* (n_files) owned copies, for messages */
+  size_t n_files;
+  size_t cap_notes;
+  size_t cap_files;
+} rnj_train_data_t;
+
+/* Zero a data set (no allocation). */
+RNJ_EXTERN void rnj_train_data_init(rnj_train_data_t *data);
+
+/* Release everything; safe twice. */
+RNJ_EXTERN void rnj_train_data_free(rnj_train_data_t *data);
+
+/* Append one file's notes (copied; `name` is copied too).  Files too short
+ * for a window simply contribute none.  Returns 0, RNJ_ENOMEM or
+ * RNJ_ELIMIT (more than 2^32 - 1 notes in all). */
+RNJ_EXTERN int rnj_train_data_add(rnj_train_data_t *data,
+                                  const rnj_notes_t *notes, const char *name);
+
+/* Append raw inputs: `n` notes of (pitch, step, duration). */
+RNJ_EXTERN int rnj_train_data_add_raw(rnj_train_data_t *data,
+                                      const uint8_t *pitch, const float *step,
+                                      const float *duration, size_t n,
+                                      const char *name);
+
+/* ------------------------------------------------------------- split */
+
+/* Windows are named by the index of their first note in the data set;
+ * the targets are the note seq_length after it, in the same file. */
+typedef struct rnj_train_split_s {
+  uint32_t *train; /* (n_train) window starts, in data order */
+  size_t n_train;
+  uint32_t *val;   /* (n_val) */
+  size_t n_val;
+  uint8_t *is_val; /* (n_files) 1 for a validation file */
+  size_t n_train_files; /* files with at least one window */
+  size_t n_val_files;
+} rnj_train_split_t;
+
+/* Split `data` by file: round(val_split * files) files (at least one when
+ * there are two or more files and val_split > 0, at most all but one),
+ * chosen by a shuffle seeded from `seed`, go to validation.  Files
+ * without a window take no part.  Returns 0, RNJ_ENOMEM or RNJ_ENODATA
+ * (no window at all, `err` says why). */
+RNJ_EXTERN int rnj_train_split_init(rnj_train_split_t *split,
+                                    const rnj_train_data_t *data,
+                                    int seq_length, double val_split,
+                                    uint64_t seed, char *err);
+
+/* Release; safe twice. */
+RNJ_EXTERN void rnj_train_split_free(rnj_train_split_t *split);
+
+/* The training windows of `epoch` in their shuffled order, written to
+ * `out` (n_train entries).  A function of (seed, epoch) alone, so a resumed
+ * run replays exactly the order the interrupted one had. */
+RNJ_EXTERN void rnj_train_split_shuffle(const rnj_train_split_t *split,
+                                        uint64_t seed, int epoch,
+                                        uint32_t *out);
+
+/* ----------------------------------------------------------- trainer */
+
+typedef struct rnj_train_impl_s rnj_train_impl_t;
+
+typedef struct rnj_train_s {
+  rnj_train_config_t cfg;
+  rnj_model_t model; /* the weights being trained */
+  float *grad;       /* (RNJ_MODEL_NPARAMS) the last batch's gradient of
+                        the mean loss, in the model's layout */
+  float *m;          /* (RNJ_MODEL_NPARAMS) Adam's first moment */
+  float *v;          /* (RNJ_MODEL_NPARAMS) Adam's second moment */
+  long step;         /* Adam updates done */
+  rnj_train_impl_t *impl; /* workers and their buffers */
+} rnj_train_t;
+
+/* Check `cfg`, allocate every buffer for batches of up to cfg->batch
+ * windows of cfg->seq_length notes, start cfg->threads - 1 worker threads
+ * and initialise the weights from cfg->seed (Keras' initialisers).
+ * OpenBLAS is set to one thread: the trainer splits the batch itself.
+ * `tr` is caller-allocated.  Returns 0, RNJ_EINVAL, RNJ_ENOMEM or a
+ * negative errno (thread creation), with `err` set. */
+RNJ_EXTERN int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
+                              char *err);
+
+/* Stop the workers and release everything; safe on a zeroed trainer and
+ * twice. */
+RNJ_EXTERN void rnj_train_free(rnj_train_t *tr);
+
+/* Forward and backward over the `n` windows (n <= cfg.batch): tr->grad
+ * becomes the gradient of the mean loss, `loss` (may be NULL) its value
+ * before any update.  Returns 0 or RNJ_EINVAL. */
+RNJ_EXTERN int rnj_train_grad(rnj_train_t *tr, const rnj_train_data_t *data,
+                              const uint32_t *windows, size_t n,
+                              rnj_loss_t *loss);
+
+/* One Adam update from tr->grad, as Keras (and TF's ApplyAdam) does it:
+ *   t += 1,  lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+ *   m += (g - m) (1 - beta1),  v += (g^2 - v) (1 - beta2)
+ *   p -= lr_t m / (sqrt(v) + epsilon)
+ * (epsilon outside the bias correction, unlike PyTorch's Adam). */
+RNJ_EXTERN void rnj_train_step(rnj_train_t *tr);
+
+/* rnj_train_grad then rnj_train_step, in one pass over the workers. */
+RNJ_EXTERN int rnj_train_batch(rnj_train_t *tr, const rnj_train_data_t *data,
+                               const uint32_t *windows, size_t n,
+                               rnj_loss_t *loss);
+
+/* The mean loss over `n` windows (any n), forward only. */
+RNJ_EXTERN int rnj_train_eval(rnj_train_t *tr, const rnj_train_data_t *data,
+                              const uint32_t *windows, size_t n,
+                              rnj_loss_t *loss);
+
+/* The OpenBLAS kernel set in use (e.g. "SkylakeX", "Haswell") and the
+ * element-wise kernels' instruction set ("avx512", "avx2", "portable").
+ * Static strings. */
+RNJ_EXTERN const char *rnj_train_blas(void);
+RNJ_EXTERN const char *rnj_train_kernels(void);
+
+/* --------------------------------------------------------------- fit */
+
+typedef enum {
+  RNJ_TRAIN_EVENT_BATCH = 0, /* after each training batch */
+  RNJ_TRAIN_EVENT_EPOCH = 1  /* after an epoch's validation and saves */
+} rnj_train_event_t;
+
+typedef struct rnj_train_progress_s {
+  rnj_train_event_t event;
+  int epoch;            /* 0-based */
+  int epochs;
+  size_t batch;         /* batches of this epoch done */
+  size_t batches;       /* batches per epoch */
+  rnj_loss_t train;     /* mean over this epoch's batches so far */
+  rnj_loss_t val;       /* EPOCH only, when has_val */
+  int has_val;
+  double seconds;       /* wall time of this epoch (this process's part) */
+  double windows_per_s; /* training windows per second of batch time */
+  double lr;
+  int improved;         /* EPOCH: best so far, the checkpoint was written */
+  int bad_epochs;       /* EPOCH: epochs since the best */
+} rnj_train_progress_t;
+
+typedef void (*rnj_train_progress_cb)(const rnj_train_progress_t *progress,
+                                      void *arg);
+
+typedef enum {
+  RNJ_TRAIN_DONE = 0,        /* all epochs run */
+  RNJ_TRAIN_EARLY_STOP = 1,  /* patience ran out; best weights restored */
+  RNJ_TRAIN_INTERRUPTED = 2  /* *stop was set; state saved for resume */
+} rnj_train_status_t;
+
+typedef struct rnj_train_fit_s {
+  const char *out;     /* best checkpoint (by validation loss) */
+  int resume;          /* continue from the state file beside `out` */
+  rnj_train_progress_cb progress; /* may be NULL */
+  void *arg;
+  volatile sig_atomic_t *stop; /* checked after every batch; may be NULL */
+} rnj_train_fit_t;
+
+typedef struct rnj_train_result_s {
+  rnj_train_status_t status;
+  int epochs_done;
+  int best_epoch;       /* 0-based, -1 if none */
+  double best_loss;     /* monitored: validation, or training without */
+  int resumed_epoch;    /* where a resume started, -1 for a fresh run */
+  size_t resumed_batch;
+} rnj_train_result_t;
+
+/* The companion files of checkpoint `out`: with X = `out` less a
+ * ".safetensors" suffix, X.last.safetensors (the weights after the latest
+ * epoch) and X.state (everything resume needs: weights, best weights,
+ * Adam moments and step, epoch and batch, partial sums, best loss and
+ * patience count, config and a fingerprint of the data).  Buffers of
+ * RNJ_TRAIN_PATH_LEN bytes.  Returns 0 or RNJ_ELIMIT (path too long). */
+RNJ_EXTERN int rnj_train_paths(const char *out, char *last, char *state);
+
+/* Train tr->model on `split` of `data` for tr->cfg.epochs epochs, each an
+ * independent shuffle of the training windows in full batches (the
+ * remainder is dropped, as the tutorial's drop_remainder=True).  After
+ * every epoch: validation loss, the best weights to fit->out, the latest
+ * to the .last file and the state file, all written atomically, then the
+ * EPOCH callback.  The monitored loss is the validation loss (the
+ * training loss when there are no validation windows).  Patience runs out
+ * -> the best weights are restored into tr->model.  When *fit->stop
+ * becomes non-zero, the current batch finishes, the state is saved and the
+ * call returns RNJ_TRAIN_INTERRUPTED in `result`.
+ *
+ * A fresh run writes the state file before the first batch, so a path
+ * that cannot be written fails before any training.  With fit->resume the
+ * state file must exist and match tr->cfg (batch, seq_length, lr, betas,
+ * epsilon, val_split, seed) and the data; epochs, patience and threads may
+ * differ (a different thread count changes the rounding, not the maths).
+ * Metadata already in tr->model is kept; "epochs", "train_loss",
+ * "val_loss" (and parts), "best_epoch", "seed", "batch", "lr" are added.
+ * Returns 0 (see result->status) or a negative code with `err` set. */
+RNJ_EXTERN int rnj_train_fit(rnj_train_t *tr, const rnj_train_data_t *data,
+                             const rnj_train_split_t *split,
+                             const rnj_train_fit_t *fit,
+                             rnj_train_result_t *result, char *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1882 @@
+/* The trainer: Keras' LSTM(128) and heads, forward and backward through
+ * time over a batch of windows, and Keras' Adam (see train.h).
+ *
+ * Where the time goes: three matrix products per time step and window
+ * row, each 2 * 128 * 512 flops -- the gates' recurrent product forward
+ * (h_{t-1} U), the gradient back into h (dz U^T) and the weight gradient
+ * (h^T dz) -- about 10 MFLOP a window of 25.  The first two are one SGEMM
+ * per step over the whole (sub-)batch, (rows, 128) x (128, 512); the third
+ * is one SGEMM over all steps at once, K = (T - 1) rows.  The input
+ * projection x W + b (K = 3) is fused into the element-wise gate kernel
+ * instead of a GEMM of its own: that GEMM ran at a third of peak and cost a
+ * pass over memory; the same goes for the input-weight and bias gradients.
+ * The element-wise kernels (gates, cell, softmax, Adam) are plain loops the
+ * compiler vectorises, built three times (AVX-512, AVX2+FMA, baseline) and
+ * picked at init; exp is our own branch-free polynomial so they vectorise.
+ *
+ * Threads: the batch is cut into one slice of rows per worker (the caller's
+ * thread is worker 0); each slice runs the whole forward and backward with
+ * single-threaded OpenBLAS into its own gradient, then each worker sums one
+ * range of the parameters over all workers in worker order and applies
+ * Adam to it.  The sums' order depends only on the worker count, so a seed
+ * and a thread count fix every bit.
+ *
+ * Limits: one LSTM layer of RNJ_MODEL_HIDDEN cells (the model of model.h);
+ * the whole history of a batch is kept for backpropagation (about 0.3 MB a
+ * window row, 3.5 MB for a row slice of 32 at 25 steps).
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "internal.h"
+#include "rnnjam/ckpt.h"
+#include "rnnjam/train.h"
+
+#define H RNJ_MODEL_HIDDEN
+#define G RNJ_MODEL_GATES
+#define P RNJ_MODEL_PITCHES
+#define NPARAMS RNJ_MODEL_NPARAMS
+
+/* ------------------------------------------------------------------ RNG */
+
+/* xoshiro256** seeded through splitmix64.  Every stream is derived from
+ * (seed, stream id) alone, so nothing but the seed needs saving to replay
+ * one; tests/reference_train.py reimplements this to shuffle identically. */
+typedef struct {
+  uint64_t s[4];
+} rng_t;
+
+#define STREAM_INIT 1
+#define STREAM_SPLIT 2
+#define STREAM_EPOCH 1000
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static void rng_seed(rng_t *r, uint64_t seed, uint64_t stream) {
+  uint64_t x = seed ^ (stream * 0xd1342543de82ef95ull);
+  int i;
+  for (i = 0; i < 4; i++)
+    r->s[i] = splitmix64(&x);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(rng_t *r) {
+  uint64_t *s = r->s;
+  uint64_t out = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return out;
+}
+
+/* Uniform in [0, 1) with 53 bits. */
+static double rng_uniform(rng_t *r) {
+  return (double)(rng_next(r) >> 11) * 0x1p-53;
+}
+
+/* Uniform in [0, n): the high half of a 128-bit product.  The bias is
+ * below n / 2^64, far under anything a shuffle could show. */
+static uint64_t rng_below(rng_t *r, uint64_t n) {
+  return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+}
+
+static void shuffle_u32(rng_t *r, uint32_t *a, size_t n) {
+  size_t i;
+  for (i = n; i > 1; i--) {
+    size_t j = (size_t)rng_below(r, i);
+    uint32_t t = a[i - 1];
+    a[i - 1] = a[j];
+    a[j] = t;
+  }
+}
+
+/* ---------------------------------------------------------------- config */
+
+void rnj_train_config_default(rnj_train_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->epochs = 50;
+  cfg->batch = 64;
+  cfg->seq_length = RNJ_MODEL_SEQ_LENGTH;
+  cfg->lr = 0.005;
+  cfg->beta1 = 0.9;
+  cfg->beta2 = 0.999;
+  cfg->epsilon = 1e-7;
+  cfg->val_split = 0.1;
+  cfg->patience = 5;
+  cfg->seed = 42; /* the tutorial's tf.random.set_seed(42) */
+  cfg->threads = 1;
+}
+
+int rnj_train_config_check(const rnj_train_config_t *cfg, char *err) {
+  if (cfg->epochs < 1)
+    return rnj_errorf(err, RNJ_EINVAL, "epochs: %d (expected >= 1)",
+                      cfg->epochs);
+  if (cfg->batch < 1 || cfg->batch > RNJ_TRAIN_MAX_BATCH)
+    return rnj_errorf(err, RNJ_EINVAL, "batch: %d (expected 1..%d)",
+                      cfg->batch, RNJ_TRAIN_MAX_BATCH);
+  if (cfg->seq_length < 1 || cfg->seq_length > RNJ_TRAIN_MAX_SEQ_LENGTH)
+    return rnj_errorf(err, RNJ_EINVAL, "seq_length: %d (expected 1..%d)",
+                      cfg->seq_length, RNJ_TRAIN_MAX_SEQ_LENGTH);
+  if (!(cfg->lr > 0 && cfg->lr < 1e3))
+    return rnj_errorf(err, RNJ_EINVAL, "lr: %g (expected > 0)", cfg->lr);
+  if (!(cfg->beta1 >= 0 && cfg->beta1 < 1) ||
+      !(cfg->beta2 >= 0 && cfg->beta2 < 1))
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "betas: %g, %g (expected each in [0, 1))", cfg->beta1,
+                      cfg->beta2);
+  if (!(cfg->epsilon > 0 && cfg->epsilon < 1))
+    return rnj_errorf(err, RNJ_EINVAL, "epsilon: %g (expected in (0, 1))",
+                      cfg->epsilon);
+  if (!(cfg->val_split >= 0 && cfg->val_split < 1))
+    return rnj_errorf(err, RNJ_EINVAL, "val_split: %g (expected in [0, 1))",
+                      cfg->val_split);
+  if (cfg->patience < 0)
+    return rnj_errorf(err, RNJ_EINVAL, "patience: %d (expected >= 0)",
+                      cfg->patience);
+  if (cfg->threads < 1 || cfg->threads > RNJ_TRAIN_MAX_THREADS)
+    return rnj_errorf(err, RNJ_EINVAL, "threads: %d (expected 1..%d)",
+                      cfg->threads, RNJ_TRAIN_MAX_THREADS);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ data */
+
+void rnj_train_data_init(rnj_train_data_t *data) {
+  memset(data, 0, sizeof *data);
+}
+
+void rnj_train_data_free(rnj_train_data_t *data) {
+  size_t i;
+  for (i = 0; i < data->n_files; i++)
+    rnj__free(data->names[i]);
+  rnj__free(data->names);
+  rnj__free(data->first);
+  rnj__free(data->x);
+  rnj__free(data->pitch);
+  memset(data, 0, sizeof *data);
+}
+
+/* Room for `n` more notes and one more file. */
+static int data_reserve(rnj_train_data_t *d, size_t n) {
+  if (d->n_notes + n >= UINT32_MAX)
+    return RNJ_ELIMIT;
+  if (d->n_notes + n > d->cap_notes) {
+    size_t cap = d->cap_notes ? d->cap_notes : 4096;
+    float *x;
+    uint8_t *p;
+    while (cap < d->n_notes + n)
+      cap *= 2;
+    x = rnj__realloc(d->x, cap * 3 * sizeof *x);
+    if (!x)
+      return RNJ_ENOMEM;
+    d->x = x;
+    p = rnj__realloc(d->pitch, cap);
+    if (!p)
+      return RNJ_ENOMEM;
+    d->pitch = p;
+    d->cap_notes = cap;
+  }
+  if (d->n_files + 1 >= d->cap_files) {
+    size_t cap = d->cap_files ? 2 * d->cap_files : 64;
+    size_t *f = rnj__realloc(d->first, (cap + 1) * sizeof *f);
+    char **nm;
+    if (!f)
+      return RNJ_ENOMEM;
+    d->first = f;
+    nm = rnj__realloc(d->names, cap * sizeof *nm);
+    if (!nm)
+      return RNJ_ENOMEM;
+    d->names = nm;
+    d->cap_files = cap;
+  }
+  return 0;
+}
+
+static int data_push_file(rnj_train_data_t *d, size_t n, const char *name) {
+  size_t len = strlen(name ? name : "");
+  char *copy = rnj__malloc(len + 1);
+  if (!copy)
+    return RNJ_ENOMEM;
+  memcpy(copy, name ? name : "", len + 1);
+  d->names[d->n_files] = copy;
+  d->first[d->n_files] = d->n_notes;
+  d->n_notes += n;
+  d->n_files++;
+  d->first[d->n_files] = d->n_notes;
+  return 0;
+}
+
+int rnj_train_data_add(rnj_train_data_t *data, const rnj_notes_t *notes,
+                       const char *name) {
+  size_t i;
+  int rc = data_reserve(data, notes->n);
+  if (rc)
+    return rc;
+  for (i = 0; i < notes->n; i++) {
+    const rnj_note_t *nt = &notes->v[i];
+    float *x = data->x + (data->n_notes + i) * 3;
+    x[0] = (float)nt->pitch / RNJ_MODEL_PITCH_SCALE;
+    x[1] = (float)nt->step;
+    x[2] = (float)nt->duration;
+    data->pitch[data->n_notes + i] = nt->pitch;
+  }
+  return data_push_file(data, notes->n, name);
+}
+
+int rnj_train_data_add_raw(rnj_train_data_t *data, const uint8_t *pitch,
+                           const float *step, const float *duration,
+                           size_t n, const char *name) {
+  size_t i;
+  int rc = data_reserve(data, n);
+  if (rc)
+    return rc;
+  for (i = 0; i < n; i++) {
+    float *x = data->x + (data->n_notes + i) * 3;
+    x[0] = (float)(pitch[i] & 127) / RNJ_MODEL_PITCH_SCALE;
+    x[1] = step[i];
+    x[2] = duration[i];
+    data->pitch[data->n_notes + i] = pitch[i] & 127;
+  }
+  return data_push_file(data, n, name);
+}
+
+/* ----------------------------------------------------------------- split */
+
+void rnj_train_split_free(rnj_train_split_t *split) {
+  rnj__free(split->train);
+  rnj__free(split->val);
+  rnj__free(split->is_val);
+  memset(split, 0, sizeof *split);
+}
+
+static size_t file_windows(const rnj_train_data_t *d, size_t f, int seq) {
+  size_t n = d->first[f + 1] - d->first[f];
+  return n > (size_t)seq ? n - (size_t)seq : 0;
+}
+
+int rnj_train_split_init(rnj_train_split_t *split,
+                         const rnj_train_data_t *data, int seq_length,
+                         double val_split, uint64_t seed, char *err) {
+  uint32_t *files = NULL;
+  size_t n_used = 0;
+  size_t n_val = 0;
+  size_t f;
+  size_t i;
+  rng_t r;
+
+  memset(split, 0, sizeof *split);
+  if (seq_length < 1)
+    return rnj_errorf(err, RNJ_EINVAL, "seq_length: %d", seq_length);
+  split->is_val = rnj__calloc(data->n_files ? data->n_files : 1, 1);
+  files = rnj__malloc((data->n_files ? data->n_files : 1) * sizeof *files);
+  if (!split->is_val || !files)
+    goto fail_nomem;
+  for (f = 0; f < data->n_files; f++)
+    if (file_windows(data, f, seq_length) > 0)
+      files[n_used++] = (uint32_t)f;
+  if (n_used == 0) {
+    rnj__free(files);
+    rnj_train_split_free(split);
+    return rnj_errorf(err, RNJ_ENODATA,
+                      "no file has more than %d notes (%zu files)",
+                      seq_length, data->n_files);
+  }
+  if (n_used > 1 && val_split > 0) {
+    n_val = (size_t)floor(val_split * (double)n_used + 0.5);
+    if (n_val < 1)
+      n_val = 1;
+    if (n_val > n_used - 1)
+      n_val = n_used - 1;
+  }
+  rng_seed(&r, seed, STREAM_SPLIT);
+  shuffle_u32(&r, files, n_used);
+  for (i = 0; i < n_val; i++)
+    split->is_val[files[i]] = 1;
+  for (f = 0; f < data->n_files; f++) {
+    size_t w = file_windows(data, f, seq_length);
+    if (!w)
+      continue;
+    if (split->is_val[f]) {
+      split->n_val += w;
+      split->n_val_files++;
+    } else {
+      split->n_train += w;
+      split->n_train_files++;
+    }
+  }
+  split->train = rnj__malloc((split->n_train + 1) * sizeof *split->train);
+  split->val = rnj__malloc((split->n_val + 1) * sizeof *split->val);
+  if (!split->train || !split->val)
+    goto fail_nomem;
+  split->n_train = split->n_val = 0;
+  for (f = 0; f < data->n_files; f++) {
+    size_t w = file_windows(data, f, seq_length);
+    for (i = 0; i < w; i++) {
+      uint32_t s = (uint32_t)(data->first[f] + i);
+      if (split->is_val[f])
+        split->val[split->n_val++] = s;
+      else
+        split->train[split->n_train++] = s;
+    }
+  }
+  rnj__free(files);
+  return 0;
+
+fail_nomem:
+  rnj__free(files);
+  rnj_train_split_free(split);
+  return rnj_errorf(err, RNJ_ENOMEM, "split: out of memory");
+}
+
+void rnj_train_split_shuffle(const rnj_train_split_t *split, uint64_t seed,
+                             int epoch, uint32_t *out) {
+  rng_t r;
+  memcpy(out, split->train, split->n_train * sizeof *out);
+  rng_seed(&r, seed, STREAM_EPOCH + (uint64_t)epoch);
+  shuffle_u32(&r, out, split->n_train);
+}
+
+/* ------------------------------------------------------- vector kernels */
+
+/* The kernels are built at -O3 whatever CFLAGS say (a default -O2 would
+ * leave Adam's loop scalar), and floating-point compares may be
+ * if-converted (they trap on nothing we care about: no FP exception is
+ * ever unmasked here), without which GCC refuses to vectorise the clamps
+ * below for AVX2 and SSE2.  Neither changes a result: no reassociation,
+ * no contraction beyond the default. */
+#pragma GCC push_options
+#pragma GCC optimize("O3", "no-trapping-math")
+
+/* exp(x) = 2^n exp(r), |r| <= ln2 / 2, with Cephes' minimax polynomial
+ * for exp(r) (about 1 ulp) and no branch, so loops over it vectorise.
+ * x is clamped to [-87, 88], where 2^n stays a normal float. */
+static inline float vexp(float x) {
+  float fn;
+  float r;
+  float p;
+  float s;
+  int32_t bits;
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  /* Adding and removing 1.5 * 2^23 rounds to the nearest integer. */
+  fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  r = x - fn * 0.693359375f;
+  r = r + fn * 2.12194440e-4f;
+  p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  bits = ((int32_t)fn + 127) << 23;
+  memcpy(&s, &bits, sizeof s);
+  return p * s;
+}
+
+static inline float vsigmoid(float x) { return 1.0f / (1.0f + vexp(-x)); }
+
+/* Absolute error ~1e-7 near 0 (where a relative bound would need a
+ * second formula); tanh's use here only ever needs the absolute one. */
+static inline float vtanh(float x) {
+  return 1.0f - 2.0f / (vexp(2.0f * x) + 1.0f);
+}
+
+/* The kernels' bodies are written once as always-inline functions and
+ * instantiated per instruction set below. */
+#define INLINE static inline __attribute__((always_inline))
+
+/* One row of one time step of the LSTM cell.  GCC trusts `restrict` on
+ * parameters (not on locals), which is what lets these loops vectorise.
+ * z:  (4H) in: h_{t-1} U (or zeros); out: the i, f, g, o activations
+ * w:  (3, 4H) kernel;  bias: (4H);  x0..x2: this row's inputs
+ * cp: (H) c_{t-1};  cn, tn, hn: (H) out: c_t, tanh(c_t), h_t */
+INLINE void cell_forward_row(float *restrict z, const float *restrict w,
+                             const float *restrict bias,
+                             const float *restrict cp, float *restrict cn,
+                             float *restrict tn, float *restrict hn,
+                             float x0, float x1, float x2) {
+  int j;
+  for (j = 0; j < H; j++) {
+    float ai = z[j] + bias[j] + x0 * w[j] + x1 * w[G + j] + x2 * w[2 * G + j];
+    float af = z[H + j] + bias[H + j] + x0 * w[H + j] + x1 * w[G + H + j] +
+               x2 * w[2 * G + H + j];
+    float ag = z[2 * H + j] + bias[2 * H + j] + x0 * w[2 * H + j] +
+               x1 * w[G + 2 * H + j] + x2 * w[2 * G + 2 * H + j];
+    float ao = z[3 * H + j] + bias[3 * H + j] + x0 * w[3 * H + j] +
+               x1 * w[G + 3 * H + j] + x2 * w[2 * G + 3 * H + j];
+    float ig = vsigmoid(ai);
+    float fg = vsigmoid(af);
+    float gg = vtanh(ag);
+    float og = vsigmoid(ao);
+    float cc = fg * cp[j] + ig * gg;
+    float tt = vtanh(cc);
+    z[j] = ig;
+    z[H + j] = fg;
+    z[2 * H + j] = gg;
+    z[3 * H + j] = og;
+    cn[j] = cc;
+    tn[j] = tt;
+    hn[j] = og * tt;
+  }
+}
+
+/* The same row backwards.  z: in i, f, g, o; out the gradient of the
+ * pre-activations dz.  dh: (H) gradient into h_t; dc: (H) in the gradient
+ * into c_t from step t + 1, out into c_{t-1}.  dw (3, 4H) and db (4H)
+ * accumulate x^T dz and dz. */
+INLINE void cell_backward_row(float *restrict z, const float *restrict cp,
+                              const float *restrict tn,
+                              const float *restrict dh, float *restrict dc,
+                              float *restrict dw, float *restrict db,
+                              float x0, float x1, float x2) {
+  int j;
+  for (j = 0; j < H; j++) {
+    float ig = z[j];
+    float fg = z[H + j];
+    float gg = z[2 * H + j];
+    float og = z[3 * H + j];
+    float tt = tn[j];
+    float d = dh[j];
+    float dcc = dc[j] + d * og * (1.0f - tt * tt);
+    float di = dcc * gg * ig * (1.0f - ig);
+    float df = dcc * cp[j] * fg * (1.0f - fg);
+    float dg = dcc * ig * (1.0f - gg * gg);
+    float dox = d * tt * og * (1.0f - og);
+    dc[j] = dcc * fg;
+    z[j] = di;
+    z[H + j] = df;
+    z[2 * H + j] = dg;
+    z[3 * H + j] = dox;
+    db[j] += di;
+    db[H + j] += df;
+    db[2 * H + j] += dg;
+    db[3 * H + j] += dox;
+    dw[j] += x0 * di;
+    dw[H + j] += x0 * df;
+    dw[2 * H + j] += x0 * dg;
+    dw[3 * H + j] += x0 * dox;
+    dw[G + j] += x1 * di;
+    dw[G + H + j] += x1 * df;
+    dw[G + 2 * H + j] += x1 * dg;
+    dw[G + 3 * H + j] += x1 * dox;
+    dw[2 * G + j] += x2 * di;
+    dw[2 * G + H + j] += x2 * df;
+    dw[2 * G + 2 * H + j] += x2 * dg;
+    dw[2 * G + 3 * H + j] += x2 * dox;
+  }
+}
+
+/* A time step for `rows` rows: z (rows, 4H), x (rows, 3), cprev, c, tc,
+ * h (rows, H). */
+INLINE void cell_forward_body(size_t rows, float *z, const float *x,
+                              const float *w, const float *bias,
+                              const float *cprev, float *c, float *tc,
+                              float *h) {
+  size_t b;
+  for (b = 0; b < rows; b++)
+    cell_forward_row(z + b * G, w, bias, cprev + b * H, c + b * H,
+                     tc + b * H, h + b * H, x[b * 3], x[b * 3 + 1],
+                     x[b * 3 + 2]);
+}
+
+INLINE void cell_backward_body(size_t rows, float *z, const float *x,
+                               const float *cprev, const float *tc,
+                               const float *dh, float *dc, float *dw,
+                               float *db) {
+  size_t b;
+  for (b = 0; b < rows; b++)
+    cell_backward_row(z + b * G, cprev + b * H, tc + b * H, dh + b * H,
+                      dc + b * H, dw, db, x[b * 3], x[b * 3 + 1],
+                      x[b * 3 + 2]);
+}
+
+/* Softmax of one row of P logits in place (exp of the shifted logits
+ * first, then scaled by `scale` / sum); returns the sum of the exps and
+ * sets *max.  The caller takes log(sum) + max - logit[y] as the CE. */
+INLINE float softmax_body(float *row, float scale, float *max) {
+  float m = row[0];
+  float sum = 0;
+  float inv;
+  int k;
+  for (k = 1; k < P; k++)
+    m = row[k] > m ? row[k] : m;
+  for (k = 0; k < P; k++) {
+    row[k] = vexp(row[k] - m);
+    sum += row[k];
+  }
+  inv = scale / sum;
+  for (k = 0; k < P; k++)
+    row[k] *= inv;
+  *max = m;
+  return sum;
+}
+
+/* Adam over [0, n) (see rnj_train_step for the formula). */
+INLINE void adam_body(size_t n, float *restrict p, float *restrict m,
+                      float *restrict v, const float *restrict g, float lr_t,
+                      float b1, float b2, float eps) {
+  size_t k;
+  for (k = 0; k < n; k++) {
+    float gk = g[k];
+    float mk = m[k] + (gk - m[k]) * (1.0f - b1);
+    float vk = v[k] + (gk * gk - v[k]) * (1.0f - b2);
+    m[k] = mk;
+    v[k] = vk;
+    p[k] -= lr_t * mk / (sqrtf(vk) + eps);
+  }
+}
+
+/* dst += src over [0, n). */
+INLINE void add_body(size_t n, float *restrict dst, const float *restrict src) {
+  size_t k;
+  for (k = 0; k < n; k++)
+    dst[k] += src[k];
+}
+
+typedef struct {
+  const char *name;
+  void (*cell_forward)(size_t, float *, const float *, const float *,
+                       const float *, const float *, float *, float *,
+                       float *);
+  void (*cell_backward)(size_t, float *, const float *, const float *,
+                        const float *, const float *, float *, float *,
+                        float *);
+  float (*softmax)(float *, float, float *);
+  void (*adam)(size_t, float *, float *, float *, const float *, float,
+               float, float, float);
+  void (*add)(size_t, float *, const float *);
+} kernels_t;
+
+#define DEFINE_KERNELS(sfx, attr)                                            \
+  attr static void cell_forward_##sfx(                                       \
+      size_t rows, float *z, const float *x, const float *w,                \
+      const float *bias, const float *cprev, float *c, float *tc, float *h) \
+  {                                                                          \
+    cell_forward_body(rows, z, x, w, bias, cprev, c, tc, h);                 \
+  }                                                                          \
+  attr static void cell_backward_##sfx(                                      \
+      size_t rows, float *z, const float *x, const float *cprev,            \
+      const float *tc, const float *dh, float *dc, float *dw, float *db)    \
+  {                                                                          \
+    cell_backward_body(rows, z, x, cprev, tc, dh, dc, dw, db);               \
+  }                                                                          \
+  attr static float softmax_##sfx(float *row, float scale, float *max) {     \
+    return softmax_body(row, scale, max);                                    \
+  }                                                                          \
+  attr static void adam_##sfx(size_t n, float *p, float *m, float *v,       \
+                              const float *g, float lr_t, float b1,          \
+                              float b2, float eps) {                         \
+    adam_body(n, p, m, v, g, lr_t, b1, b2, eps);                             \
+  }                                                                          \
+  attr static void add_##sfx(size_t n, float *dst, const float *src) {       \
+    add_body(n, dst, src);                                                   \
+  }                                                                          \
+  static const kernels_t kernels_##sfx = {#sfx,          cell_forward_##sfx, \
+                                          cell_backward_##sfx, softmax_##sfx, \
+                                          adam_##sfx,    add_##sfx};
+
+DEFINE_KERNELS(portable, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HAVE_X86_KERNELS 1
+/* 512-bit vectors: GCC's tuning otherwise stays at 256 bits, which halves
+ * the element-wise throughput on cores with full-width AVX-512. */
+DEFINE_KERNELS(avx512, __attribute__((target(
+                           "arch=x86-64-v4,prefer-vector-width=512"))))
+DEFINE_KERNELS(avx2, __attribute__((target("arch=x86-64-v3"))))
+#endif
+
+#pragma GCC pop_options
+
+static const kernels_t *pick_kernels(void) {
+#ifdef HAVE_X86_KERNELS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+      && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq"))
+    return &kernels_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return &kernels_avx2;
+#endif
+  return &kernels_portable;
+}
+
+/* --------------------------------------------------------------- layers */
+
+/* Pointers to the nine tensors inside a block laid out as model.h. */
+typedef struct {
+  float *kernel; /* (3, 4H) */
+  float *rec;    /* (H, 4H) */
+  float *bias;   /* (4H) */
+  float *pk;     /* (H, P) */
+  float *pb;     /* (P) */
+  float *sk;     /* (H) */
+  float *sb;     /* (1) */
+  float *dk;     /* (H) */
+  float *db;     /* (1) */
+} pview_t;
+
+static pview_t view(float *base) {
+  const rnj_tensor_info_t *t = rnj_model_tensors();
+  pview_t v;
+  v.kernel = base + t[0].offset;
+  v.rec = base + t[1].offset;
+  v.bias = base + t[2].offset;
+  v.pk = base + t[3].offset;
+  v.pb = base + t[4].offset;
+  v.sk = base + t[5].offset;
+  v.sb = base + t[6].offset;
+  v.dk = base + t[7].offset;
+  v.db = base + t[8].offset;
+  return v;
+}
+
+typedef struct worker_s {
+  rnj_train_t *tr;
+  int id;
+  size_t row0; /* this job's rows of the batch */
+  size_t rows;
+  /* Buffers for up to `cap` rows; a job with r rows uses r as the row
+   * stride, so each time step's rows are contiguous and all steps form
+   * one matrix (T * r, .) for the weight-gradient GEMM. */
+  size_t cap;
+  float *x;     /* (T, r, 3) inputs, time-major */
+  float *z;     /* (T, r, 4H) gate activations; dz after backward */
+  float *h;     /* (T + 1, r, H) h[0] = 0 */
+  float *c;     /* (T + 1, r, H) c[0] = 0 */
+  float *tc;    /* (T, r, H) tanh(c_t) */
+  float *logit; /* (r, P) logits; then softmax, then dlogits */
+  float *pred;  /* (r, 2) step, duration */
+  float *dpred; /* (r, 2) their gradients */
+  float *ys;    /* (r, 2) step, duration targets */
+  int *yp;      /* (r) pitch targets */
+  float *dh;    /* (r, H) */
+  float *dc;    /* (r, H) */
+  float *grad;  /* (NPARAMS) this slice's gradient (worker 0: tr->grad) */
+  double sums[3]; /* this job's sums of CE, mse_pp(step), mse_pp(dur) */
+  void *block;
+  pthread_t thread;
+  int started;
+} worker_t;
+
+enum { JOB_GRAD = 1, JOB_EVAL = 2, JOB_QUIT = 3 };
+
+struct rnj_train_impl_s {
+  const kernels_t *k;
+  int nworkers;
+  worker_t *w;
+  int barriers;
+  pthread_barrier_t start;
+  pthread_barrier_t mid;
+  pthread_barrier_t end;
+  /* The job, written by the caller's thread before `start`. */
+  int job;
+  int update; /* JOB_GRAD: apply Adam after summing */
+  float lr_t;
+  const rnj_train_data_t *data;
+  const uint32_t *windows;
+  size_t n;
+};
+
+/* Copy the slice's windows into time-major inputs and the targets. */
+static void gather(worker_t *w, const rnj_train_data_t *d,
+                   const uint32_t *win, int T) {
+  size_t r = w->rows;
+  size_t b;
+  int t;
+  for (b = 0; b < r; b++) {
+    size_t s = win[b];
+    const float *src = d->x + s * 3;
+    for (t = 0; t < T; t++)
+      memcpy(w->x + ((size_t)t * r + b) * 3, src + (size_t)t * 3,
+             3 * sizeof(float));
+    w->yp[b] = d->pitch[s + (size_t)T];
+    w->ys[b * 2] = d->x[(s + (size_t)T) * 3 + 1];
+    w->ys[b * 2 + 1] = d->x[(s + (size_t)T) * 3 + 2];
+  }
+}
+
+static void lstm_forward(worker_t *w, const kernels_t *k, const pview_t *p,
+                         int T) {
+  size_t r = w->rows;
+  int t;
+  memset(w->h, 0, r * H * sizeof(float));
+  memset(w->c, 0, r * H * sizeof(float));
+  for (t = 0; t < T; t++) {
+    float *zt = w->z + (size_t)t * r * G;
+    if (t == 0)
+      memset(zt, 0, r * G * sizeof(float)); /* h_0 = 0: no product */
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, G, H,
+                  1.0f, w->h + (size_t)t * r * H, H, p->rec, G, 0.0f, zt, G);
+    k->cell_forward(r, zt, w->x + (size_t)t * r * 3, p->kernel, p->bias,
+                    w->c + (size_t)t * r * H, w->c + (size_t)(t + 1) * r * H,
+                    w->tc + (size_t)t * r * H, w->h + (size_t)(t + 1) * r * H);
+  }
+}
+
+static void heads_forward(worker_t *w, const pview_t *p, int T) {
+  size_t r = w->rows;
+  const float *hT = w->h + (size_t)T * r * H;
+  size_t b;
+  int j;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, P, H, 1.0f,
+              hT, H, p->pk, P, 0.0f, w->logit, P);
+  for (b = 0; b < r; b++) {
+    float *row = w->logit + b * P;
+    const float *hb = hT + b * H;
+    float s = 0;
+    float du = 0;
+    for (j = 0; j < P; j++)
+      row[j] += p->pb[j];
+    for (j = 0; j < H; j++) {
+      s += hb[j] * p->sk[j];
+      du += hb[j] * p->dk[j];
+    }
+    w->pred[b * 2] = s + p->sb[0];
+    w->pred[b * 2 + 1] = du + p->db[0];
+  }
+}
+
+/* The loss of each row into w->sums; with `scale` > 0 (1 / batch) also
+ * the gradients of the mean loss: dlogits in place of the logits, dpred.
+ * mse_pp's penalty 10 max(-p, 0) takes its gradient -10 at p <= 0, as
+ * TF's Maximum does at the tie. */
+static void heads_loss(worker_t *w, const kernels_t *k, float scale) {
+  const float wp = (float)RNJ_LOSS_PITCH_WEIGHT;
+  size_t b;
+  int q;
+  w->sums[0] = w->sums[1] = w->sums[2] = 0;
+  for (b = 0; b < w->rows; b++) {
+    float *row = w->logit + b * P;
+    int y = w->yp[b];
+    float ly = row[y];
+    float max;
+    float sum = k->softmax(row, wp * scale, &max);
+    w->sums[0] += log((double)sum) + (double)max - (double)ly;
+    if (scale > 0)
+      row[y] -= wp * scale;
+    for (q = 0; q < 2; q++) {
+      float pr = w->pred[b * 2 + q];
+      float d = pr - w->ys[b * 2 + q];
+      w->sums[1 + q] += (double)d * d + RNJ_LOSS_NEG_PENALTY *
+                                            (pr < 0 ? -(double)pr : 0.0);
+      w->dpred[b * 2 + q] =
+          scale * (2.0f * d - (pr <= 0 ? (float)RNJ_LOSS_NEG_PENALTY : 0.0f));
+    }
+  }
+}
+
+/* Gradients of the heads into g, and dh = dL/dh_T. */
+static void heads_backward(worker_t *w, const pview_t *p, const pview_t *g,
+                           int T) {
+  size_t r = w->rows;
+  const float *hT = w->h + (size_t)T * r * H;
+  size_t b;
+  int j;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, P, (int)r, 1.0f,
+              hT, H, w->logit, P, 0.0f, g->pk, P);
+  memset(g->pb, 0, P * sizeof(float));
+  memset(g->sk, 0, H * sizeof(float));
+  memset(g->dk, 0, H * sizeof(float));
+  g->sb[0] = g->db[0] = 0;
+  for (b = 0; b < r; b++) {
+    const float *row = w->logit + b * P;
+    const float *hb = hT + b * H;
+    float ds = w->dpred[b * 2];
+    float dd = w->dpred[b * 2 + 1];
+    for (j = 0; j < P; j++)
+      g->pb[j] += row[j];
+    for (j = 0; j < H; j++) {
+      g->sk[j] += hb[j] * ds;
+      g->dk[j] += hb[j] * dd;
+    }
+    g->sb[0] += ds;
+    g->db[0] += dd;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, H, P, 1.0f,
+              w->logit, P, p->pk, P, 0.0f, w->dh, H);
+  for (b = 0; b < r; b++) {
+    float *dhb = w->dh + b * H;
+    float ds = w->dpred[b * 2];
+    float dd = w->dpred[b * 2 + 1];
+    for (j = 0; j < H; j++)
+      dhb[j] += ds * p->sk[j] + dd * p->dk[j];
+  }
+}
+
+/* Backpropagation through time from dh = dL/dh_T: the LSTM's gradients
+ * into g.  Step t's dz overwrites its activations, so afterwards w->z
+ * holds dz for every step and one GEMM makes the recurrent kernel's
+ * gradient sum_t h_{t-1}^T dz_t (h_0 = 0, so t = 0 drops out). */
+static void lstm_backward(worker_t *w, const kernels_t *k, const pview_t *p,
+                          const pview_t *g, int T) {
+  size_t r = w->rows;
+  int t;
+  memset(w->dc, 0, r * H * sizeof(float));
+  memset(g->kernel, 0, 3 * G * sizeof(float));
+  memset(g->bias, 0, G * sizeof(float));
+  for (t = T - 1; t >= 0; t--) {
+    float *zt = w->z + (size_t)t * r * G;
+    k->cell_backward(r, zt, w->x + (size_t)t * r * 3,
+                     w->c + (size_t)t * r * H, w->tc + (size_t)t * r * H,
+                     w->dh, w->dc, g->kernel, g->bias);
+    if (t > 0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, H, G,
+                  1.0f, zt, G, p->rec, G, 0.0f, w->dh, H);
+  }
+  if (T > 1)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, G,
+                (int)((size_t)(T - 1) * r), 1.0f, w->h + r * H, H,
+                w->z + r * G, G, 0.0f, g->rec, G);
+  else
+    memset(g->rec, 0, (size_t)H * G * sizeof(float));
+}
+
+/* ------------------------------------------------------------- workers */
+
+/* Phase 1 of a job: this worker's rows, forward (and backward). */
+static void run_slice(worker_t *w) {
+  rnj_train_t *tr = w->tr;
+  rnj_train_impl_t *im = tr->impl;
+  int T = tr->cfg.seq_length;
+  pview_t p = view(tr->model.params);
+  pview_t g = view(w->grad);
+  w->sums[0] = w->sums[1] = w->sums[2] = 0;
+  if (w->rows == 0) {
+    if (im->job == JOB_GRAD)
+      memset(w->grad, 0, NPARAMS * sizeof(float));
+    return;
+  }
+  gather(w, im->data, im->windows + w->row0, T);
+  lstm_forward(w, im->k, &p, T);
+  heads_forward(w, &p, T);
+  heads_loss(w, im->k, im->job == JOB_GRAD ? 1.0f / (float)im->n : 0.0f);
+  if (im->job != JOB_GRAD)
+    return;
+  heads_backward(w, &p, &g, T);
+  lstm_backward(w, im->k, &p, &g, T);
+}
+
+/* This worker's part of the parameters, aligned to 16 floats. */
+static void param_range(int id, int n, size_t *lo, size_t *hi) {
+  size_t per = ((NPARAMS + (size_t)n - 1) / (size_t)n + 15) & ~(size_t)15;
+  *lo = per * (size_t)id;
+  *hi = per * (size_t)(id + 1);
+  if (*lo > NPARAMS)
+    *lo = NPARAMS;
+  if (*hi > NPARAMS)
+    *hi = NPARAMS;
+}
+
+/* Phase 2: sum one range of the gradient over the workers, in worker
+ * order, then Adam on it. */
+static void run_reduce(worker_t *w) {
+  rnj_train_t *tr = w->tr;
+  rnj_train_impl_t *im = tr->impl;
+  size_t lo;
+  size_t hi;
+  int k;
+  if (im->job != JOB_GRAD)
+    return;
+  param_range(w->id, im->nworkers, &lo, &hi);
+  if (lo >= hi)
+    return;
+  for (k = 1; k < im->nworkers; k++)
+    im->k->add(hi - lo, tr->grad + lo, im->w[k].grad + lo);
+  if (im->update)
+    im->k->adam(hi - lo, tr->model.params + lo, tr->m + lo, tr->v + lo,
+                tr->grad + lo, im->lr_t, (float)tr->cfg.beta1,
+                (float)tr->cfg.beta2, (float)tr->cfg.epsilon);
+}
+
+static void *worker_main(void *arg) {
+  worker_t *w = arg;
+  rnj_train_impl_t *im = w->tr->impl;
+  for (;;) {
+    pthread_barrier_wait(&im->start);
+    if (im->job == JOB_QUIT)
+      return NULL;
+    run_slice(w);
+    pthread_barrier_wait(&im->mid);
+    run_reduce(w);
+    pthread_barrier_wait(&im->end);
+  }
+}
+
+/* Run a job on all workers, the caller's thread being worker 0. */
+static void run_job(rnj_train_t *tr, int job, int update,
+                    const rnj_train_data_t *data, const uint32_t *windows,
+                    size_t n) {
+  rnj_train_impl_t *im = tr->impl;
+  int k;
+  im->job = job;
+  im->update = update;
+  im->data = data;
+  im->windows = windows;
+  im->n = n;
+  if (update) {
+    double t = (double)(tr->step + 1);
+    double b1t = 1.0 - pow(tr->cfg.beta1, t);
+    double b2t = 1.0 - pow(tr->cfg.beta2, t);
+    im->lr_t = (float)(tr->cfg.lr * sqrt(b2t) / b1t);
+    tr->step++;
+  }
+  for (k = 0; k < im->nworkers; k++) {
+    im->w[k].row0 = n * (size_t)k / (size_t)im->nworkers;
+    im->w[k].rows = n * (size_t)(k + 1) / (size_t)im->nworkers -
+                    im->w[k].row0;
+  }
+  if (im->nworkers == 1) {
+    run_slice(&im->w[0]);
+    run_reduce(&im->w[0]);
+    return;
+  }
+  pthread_barrier_wait(&im->start);
+  run_slice(&im->w[0]);
+  pthread_barrier_wait(&im->mid);
+  run_reduce(&im->w[0]);
+  pthread_barrier_wait(&im->end);
+}
+
+/* Sums of the last job's losses over the workers, in worker order. */
+static void job_sums(const rnj_train_impl_t *im, double s[3]) {
+  int k;
+  s[0] = s[1] = s[2] = 0;
+  for (k = 0; k < im->nworkers; k++) {
+    s[0] += im->w[k].sums[0];
+    s[1] += im->w[k].sums[1];
+    s[2] += im->w[k].sums[2];
+  }
+}
+
+static void loss_from_sums(const double s[3], double n, rnj_loss_t *l) {
+  l->pitch = s[0] / n;
+  l->step = s[1] / n;
+  l->duration = s[2] / n;
+  l->total = RNJ_LOSS_PITCH_WEIGHT * l->pitch +
+             RNJ_LOSS_STEP_WEIGHT * l->step +
+             RNJ_LOSS_DURATION_WEIGHT * l->duration;
+}
+
+/* Carve one worker's buffers out of one block, each 64-byte aligned. */
+static int worker_alloc(worker_t *w, size_t cap, int T, int own_grad) {
+  size_t sizes[14];
+  float **slots[14];
+  size_t total = 0;
+  size_t i;
+  uint8_t *base;
+  int n = 0;
+#define SLOT(ptr, count)                                                     \
+  do {                                                                       \
+    slots[n] = (float **)(void *)&(ptr);                                     \
+    sizes[n++] = ((count) * sizeof(float) + 63) & ~(size_t)63;               \
+  } while (0)
+  SLOT(w->x, (size_t)T * cap * 3);
+  SLOT(w->z, (size_t)T * cap * G);
+  SLOT(w->h, (size_t)(T + 1) * cap * H);
+  SLOT(w->c, (size_t)(T + 1) * cap * H);
+  SLOT(w->tc, (size_t)T * cap * H);
+  SLOT(w->logit, cap * P);
+  SLOT(w->pred, cap * 2);
+  SLOT(w->dpred, cap * 2);
+  SLOT(w->ys, cap * 2);
+  SLOT(w->yp, cap); /* int and float have the same size here */
+  SLOT(w->dh, cap * H);
+  SLOT(w->dc, cap * H);
+  if (own_grad)
+    SLOT(w->grad, (size_t)NPARAMS);
+#undef SLOT
+  _Static_assert(sizeof(int) == sizeof(float), "yp shares float slots");
+  for (i = 0; i < (size_t)n; i++)
+    total += sizes[i];
+  w->block = rnj__malloc(total + 64);
+  if (!w->block)
+    return RNJ_ENOMEM;
+  base = (uint8_t *)(((uintptr_t)w->block + 63) & ~(uintptr_t)63);
+  for (i = 0; i < (size_t)n; i++) {
+    *slots[i] = (float *)(void *)base;
+    base += sizes[i];
+  }
+  w->cap = cap;
+  return 0;
+}
+
+/* ------------------------------------------------------ initialisation */
+
+static void glorot_uniform(rng_t *r, float *w, int fan_in, int fan_out) {
+  double limit = sqrt(6.0 / (double)(fan_in + fan_out));
+  size_t i;
+  for (i = 0; i < (size_t)fan_in * (size_t)fan_out; i++)
+    w[i] = (float)((2.0 * rng_uniform(r) - 1.0) * limit);
+}
+
+/* Keras' Orthogonal for a (rows, cols) kernel with rows < cols: QR of a
+ * (cols, rows) standard-normal matrix, Q's signs fixed so R's diagonal is
+ * positive, transposed.  Gram-Schmidt gives that Q directly (its R has a
+ * positive diagonal by construction); it is run twice over each column
+ * ("twice is enough") in double, so the rows come out orthonormal to
+ * rounding.  Row i of the result is the i-th Q column. */
+static int orthogonal(rng_t *r, float *w, int rows, int cols) {
+  double *q = rnj__malloc((size_t)rows * (size_t)cols * sizeof *q);
+  size_t n = (size_t)rows * (size_t)cols;
+  size_t i;
+  int a;
+  int b;
+  int pass;
+  if (!q)
+    return RNJ_ENOMEM;
+  for (i = 0; i < n; i += 2) {
+    /* Box-Muller, both values; 1 - u keeps log's argument > 0. */
+    double u1 = 1.0 - rng_uniform(r);
+    double u2 = rng_uniform(r);
+    double rad = sqrt(-2.0 * log(u1));
+    q[i] = rad * cos(2.0 * M_PI * u2);
+    if (i + 1 < n)
+      q[i + 1] = rad * sin(2.0 * M_PI * u2);
+  }
+  /* q holds the (cols, rows) matrix column by column: column a is the
+   * `cols` values q[a * cols ...]. */
+  for (a = 0; a < rows; a++) {
+    double *va = q + (size_t)a * (size_t)cols;
+    double norm = 0;
+    for (pass = 0; pass < 2; pass++)
+      for (b = 0; b < a; b++) {
+        const double *vb = q + (size_t)b * (size_t)cols;
+        double dot = 0;
+        int k;
+        for (k = 0; k < cols; k++)
+          dot += va[k] * vb[k];
+        for (k = 0; k < cols; k++)
+          va[k] -= dot * vb[k];
+      }
+    for (b = 0; b < cols; b++)
+      norm += va[b] * va[b];
+    norm = sqrt(norm);
+    for (b = 0; b < cols; b++) {
+      va[b] /= norm; /* later columns project on the unit vector */
+      w[(size_t)a * (size_t)cols + (size_t)b] = (float)va[b];
+    }
+  }
+  rnj__free(q);
+  return 0;
+}
+
+static int keras_init(rnj_model_t *m, uint64_t seed) {
+  rng_t r;
+  int j;
+  int rc;
+  rng_seed(&r, seed, STREAM_INIT);
+  memset(m->params, 0, NPARAMS * sizeof(float));
+  glorot_uniform(&r, m->kernel, RNJ_MODEL_INPUT, G);
+  rc = orthogonal(&r, m->recurrent_kernel, H, G);
+  if (rc)
+    return rc;
+  for (j = 0; j < H; j++)
+    m->bias[H + j] = 1.0f; /* unit_forget_bias */
+  glorot_uniform(&r, m->pitch_kernel, H, P);
+  glorot_uniform(&r, m->step_kernel, H, 1);
+  glorot_uniform(&r, m->duration_kernel, H, 1);
+  return 0;
+}
+
+/* -------------------------------------------------------------- trainer */
+
+static void stop_workers(rnj_train_impl_t *im) {
+  int k;
+  int any = 0;
+  for (k = 1; k < im->nworkers; k++)
+    any |= im->w[k].started;
+  if (any) {
+    im->job = JOB_QUIT;
+    pthread_barrier_wait(&im->start);
+    for (k = 1; k < im->nworkers; k++)
+      if (im->w[k].started)
+        pthread_join(im->w[k].thread, NULL);
+  }
+  for (k = 1; k < im->nworkers; k++)
+    im->w[k].started = 0;
+}
+
+void rnj_train_free(rnj_train_t *tr) {
+  rnj_train_impl_t *im = tr->impl;
+  if (im) {
+    int k;
+    if (im->w) {
+      stop_workers(im);
+      for (k = 0; k < im->nworkers; k++)
+        rnj__free(im->w[k].block);
+    }
+    if (im->barriers) {
+      pthread_barrier_destroy(&im->start);
+      pthread_barrier_destroy(&im->mid);
+      pthread_barrier_destroy(&im->end);
+    }
+    rnj__free(im->w);
+    rnj__free(im);
+  }
+  rnj__free(tr->grad);
+  rnj__free(tr->m);
+  rnj__free(tr->v);
+  rnj_model_free(&tr->model);
+  memset(tr, 0, sizeof *tr);
+}
+
+int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
+                   char *err) {
+  rnj_train_impl_t *im;
+  size_t cap;
+  int rc;
+  int k;
+
+  memset(tr, 0, sizeof *tr);
+  rc = rnj_train_config_check(cfg, err);
+  if (rc)
+    return rc;
+  tr->cfg = *cfg;
+  rc = rnj_model_init(&tr->model);
+  if (rc)
+    goto fail_nomem;
+  tr->model.seq_length = cfg->seq_length;
+  tr->grad = rnj__calloc(NPARAMS, sizeof(float));
+  tr->m = rnj__calloc(NPARAMS, sizeof(float));
+  tr->v = rnj__calloc(NPARAMS, sizeof(float));
+  im = tr->impl = rnj__calloc(1, sizeof *im);
+  if (!tr->grad || !tr->m || !tr->v || !im)
+    goto fail_nomem;
+  im->k = pick_kernels();
+  im->nworkers = cfg->threads < cfg->batch ? cfg->threads : cfg->batch;
+  im->w = rnj__calloc((size_t)im->nworkers, sizeof *im->w);
+  if (!im->w)
+    goto fail_nomem;
+  cap = ((size_t)cfg->batch + (size_t)im->nworkers - 1) /
+        (size_t)im->nworkers;
+  for (k = 0; k < im->nworkers; k++) {
+    worker_t *w = &im->w[k];
+    w->tr = tr;
+    w->id = k;
+    if (worker_alloc(w, cap, cfg->seq_length, k > 0))
+      goto fail_nomem;
+    if (k == 0)
+      w->grad = tr->grad;
+  }
+  rc = keras_init(&tr->model, cfg->seed);
+  if (rc)
+    goto fail_nomem;
+  /* Each worker calls SGEMM on its own small slice; OpenBLAS' own
+   * threads would only contend with ours. */
+  openblas_set_num_threads(1);
+  if (im->nworkers > 1) {
+    unsigned n = (unsigned)im->nworkers;
+    if (pthread_barrier_init(&im->start, NULL, n) ||
+        pthread_barrier_init(&im->mid, NULL, n) ||
+        pthread_barrier_init(&im->end, NULL, n)) {
+      rc = rnj_errorf(err, RNJ_ENOMEM, "trainer: cannot create barriers");
+      goto fail;
+    }
+    im->barriers = 1;
+    for (k = 1; k < im->nworkers; k++) {
+      rc = pthread_create(&im->w[k].thread, NULL, worker_main, &im->w[k]);
+      if (rc) {
+        rc = rnj_errorf(err, -rc, "trainer: cannot start thread %d: %s", k,
+                        strerror(rc));
+        goto fail_threads;
+      }
+      im->w[k].started = 1;
+    }
+  }
+  return 0;
+
+fail_threads:
+  /* The barriers count every worker: the ones never started must not be
+   * waited for, so the started ones are stopped by hand. */
+  for (k = 1; k < im->nworkers; k++)
+    if (im->w[k].started)
+      pthread_cancel(im->w[k].thread);
+  for (k = 1; k < im->nworkers; k++)
+    if (im->w[k].started)
+      pthread_join(im->w[k].thread, NULL);
+  for (k = 1; k < im->nworkers; k++)
+    im->w[k].started = 0;
+  goto fail;
+fail_nomem:
+  rc = rnj_errorf(err, RNJ_ENOMEM, "trainer: out of memory");
+fail:
+  rnj_train_free(tr);
+  return rc;
+}
+
+const char *rnj_train_blas(void) { return openblas_get_corename(); }
+
+const char *rnj_train_kernels(void) { return pick_kernels()->name; }
+
+static int check_windows(const rnj_train_t *tr, const rnj_train_data_t *data,
+                         const uint32_t *windows, size_t n, size_t max) {
+  size_t i;
+  if (n == 0 || n > max || !windows)
+    return RNJ_EINVAL;
+  for (i = 0; i < n; i++)
+    if ((size_t)windows[i] + (size_t)tr->cfg.seq_length >= data->n_notes)
+      return RNJ_EINVAL;
+  return 0;
+}
+
+int rnj_train_grad(rnj_train_t *tr, const rnj_train_data_t *data,
+                   const uint32_t *windows, size_t n, rnj_loss_t *loss) {
+  double s[3];
+  if (check_windows(tr, data, windows, n, (size_t)tr->cfg.batch))
+    return RNJ_EINVAL;
+  run_job(tr, JOB_GRAD, 0, data, windows, n);
+  job_sums(tr->impl, s);
+  if (loss)
+    loss_from_sums(s, (double)n, loss);
+  return 0;
+}
+
+void rnj_train_step(rnj_train_t *tr) {
+  rnj_train_impl_t *im = tr->impl;
+  double t = (double)(tr->step + 1);
+  float lr_t = (float)(tr->cfg.lr * sqrt(1.0 - pow(tr->cfg.beta2, t)) /
+                       (1.0 - pow(tr->cfg.beta1, t)));
+  im->k->adam(NPARAMS, tr->model.params, tr->m, tr->v, tr->grad, lr_t,
+              (float)tr->cfg.beta1, (float)tr->cfg.beta2,
+              (float)tr->cfg.epsilon);
+  tr->step++;
+}
+
+int rnj_train_batch(rnj_train_t *tr, const rnj_train_data_t *data,
+                    const uint32_t *windows, size_t n, rnj_loss_t *loss) {
+  double s[3];
+  if (check_windows(tr, data, windows, n, (size_t)tr->cfg.batch))
+    return RNJ_EINVAL;
+  run_job(tr, JOB_GRAD, 1, data, windows, n);
+  job_sums(tr->impl, s);
+  if (loss)
+    loss_from_sums(s, (double)n, loss);
+  return 0;
+}
+
+/* Sums of the three losses over `n` windows, in chunks of a batch. */
+static int eval_sums(rnj_train_t *tr, const rnj_train_data_t *data,
+                     const uint32_t *windows, size_t n, double sums[3]) {
+  size_t B = (size_t)tr->cfg.batch;
+  size_t i;
+  sums[0] = sums[1] = sums[2] = 0;
+  for (i = 0; i < n; i += B) {
+    size_t m = n - i < B ? n - i : B;
+    double s[3];
+    if (check_windows(tr, data, windows + i, m, B))
+      return RNJ_EINVAL;
+    run_job(tr, JOB_EVAL, 0, data, windows + i, m);
+    job_sums(tr->impl, s);
+    sums[0] += s[0];
+    sums[1] += s[1];
+    sums[2] += s[2];
+  }
+  return 0;
+}
+
+int rnj_train_eval(rnj_train_t *tr, const rnj_train_data_t *data,
+                   const uint32_t *windows, size_t n, rnj_loss_t *loss) {
+  double s[3];
+  int rc;
+  if (n == 0)
+    return RNJ_EINVAL;
+  rc = eval_sums(tr, data, windows, n, s);
+  if (rc)
+    return rc;
+  loss_from_sums(s, (double)n, loss);
+  return 0;
+}
+
+/* ----------------------------------------------------------- state file */
+
+/* The state file: a header of STATE_SLOTS little-endian 64-bit slots,
+ * then the weights, Adam's m and v and the best weights (NPARAMS floats
+ * each), then an FNV-1a checksum of everything before it.  Floats are
+ * stored in host order, which the check below pins to little-endian. */
+#define STATE_MAGIC 0x31746174736a6e72ull /* "rnjstat1" */
+#define STATE_VERSION 1
+#define STATE_SLOTS 48
+#define STATE_BYTES                                                          \
+  (STATE_SLOTS * 8 + 4 * (size_t)NPARAMS * sizeof(float) + 8)
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the state and checkpoint files are little-endian; port the I/O"
+#endif
+
+enum {
+  S_MAGIC, S_VERSION, S_NPARAMS, S_BATCH, S_SEQ, S_LR, S_BETA1, S_BETA2,
+  S_EPS, S_VAL_SPLIT, S_SEED, S_EPOCHS, S_PATIENCE, S_THREADS, S_DATA,
+  S_NTRAIN, S_NVAL, S_EPOCH, S_BATCH_AT, S_STEP, S_SUMS, /* 4 slots */
+  S_BEST_LOSS = S_SUMS + 4, S_BEST_EPOCH, S_BAD, S_FINISHED,
+  S_BEST_TRAIN, /* 4 */
+  S_BEST_VAL = S_BEST_TRAIN + 4, /* 4 */
+  S_BEST_HAS_VAL = S_BEST_VAL + 4,
+  S_END
+};
+_Static_assert(S_END <= STATE_SLOTS, "state header too small");
+
+enum { FIN_RUNNING = 0, FIN_DONE = 1, FIN_EARLY = 2 };
+
+typedef struct {
+  int epoch;       /* the epoch to run (or running) */
+  size_t batch;    /* its next batch */
+  double sums[4];  /* sums of the batch losses of this epoch so far */
+  double best_loss;
+  int best_epoch;
+  int bad;         /* epochs since the best */
+  int finished;
+  rnj_loss_t best_train;
+  rnj_loss_t best_val;
+  int best_has_val;
+} fit_state_t;
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    h ^= b[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+#define FNV_INIT 0xcbf29ce484222325ull
+
+static uint64_t data_fingerprint(const rnj_train_data_t *d,
+                                 const rnj_train_split_t *s) {
+  uint64_t h = FNV_INIT;
+  size_t f;
+  h = fnv1a(h, d->x, d->n_notes * 3 * sizeof(float));
+  h = fnv1a(h, d->pitch, d->n_notes);
+  for (f = 0; f <= d->n_files; f++) {
+    uint64_t v = d->first[f];
+    h = fnv1a(h, &v, sizeof v);
+  }
+  return fnv1a(h, s->is_val, d->n_files);
+}
+
+static uint64_t d2u(double d) {
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+static double u2d(uint64_t u) {
+  double d;
+  memcpy(&d, &u, sizeof d);
+  return d;
+}
+
+static void loss_put(uint64_t *h, int at, const rnj_loss_t *l) {
+  h[at] = d2u(l->total);
+  h[at + 1] = d2u(l->pitch);
+  h[at + 2] = d2u(l->step);
+  h[at + 3] = d2u(l->duration);
+}
+
+static void loss_get(const uint64_t *h, int at, rnj_loss_t *l) {
+  l->total = u2d(h[at]);
+  l->pitch = u2d(h[at + 1]);
+  l->step = u2d(h[at + 2]);
+  l->duration = u2d(h[at + 3]);
+}
+
+static int state_save(const char *path, const rnj_train_t *tr,
+                      const float *best, uint64_t data_fp,
+                      const rnj_train_split_t *split, const fit_state_t *st,
+                      char *err) {
+  uint64_t h[STATE_SLOTS];
+  uint64_t sum;
+  struct iovec iov[6];
+  const rnj_train_config_t *c = &tr->cfg;
+  int i;
+
+  memset(h, 0, sizeof h);
+  h[S_MAGIC] = STATE_MAGIC;
+  h[S_VERSION] = STATE_VERSION;
+  h[S_NPARAMS] = NPARAMS;
+  h[S_BATCH] = (uint64_t)c->batch;
+  h[S_SEQ] = (uint64_t)c->seq_length;
+  h[S_LR] = d2u(c->lr);
+  h[S_BETA1] = d2u(c->beta1);
+  h[S_BETA2] = d2u(c->beta2);
+  h[S_EPS] = d2u(c->epsilon);
+  h[S_VAL_SPLIT] = d2u(c->val_split);
+  h[S_SEED] = c->seed;
+  h[S_EPOCHS] = (uint64_t)c->epochs;
+  h[S_PATIENCE] = (uint64_t)c->patience;
+  h[S_THREADS] = (uint64_t)c->threads;
+  h[S_DATA] = data_fp;
+  h[S_NTRAIN] = split->n_train;
+  h[S_NVAL] = split->n_val;
+  h[S_EPOCH] = (uint64_t)st->epoch;
+  h[S_BATCH_AT] = st->batch;
+  h[S_STEP] = (uint64_t)tr->step;
+  for (i = 0; i < 4; i++)
+    h[S_SUMS + i] = d2u(st->sums[i]);
+  h[S_BEST_LOSS] = d2u(st->best_loss);
+  h[S_BEST_EPOCH] = (uint64_t)(int64_t)st->best_epoch;
+  h[S_BAD] = (uint64_t)st->bad;
+  h[S_FINISHED] = (uint64_t)st->finished;
+  loss_put(h, S_BEST_TRAIN, &st->best_train);
+  loss_put(h, S_BEST_VAL, &st->best_val);
+  h[S_BEST_HAS_VAL] = (uint64_t)st->best_has_val;
+
+  iov[0].iov_base = h;
+  iov[0].iov_len = sizeof h;
+  iov[1].iov_base = tr->model.params;
+  iov[2].iov_base = tr->m;
+  iov[3].iov_base = tr->v;
+  iov[4].iov_base = (void *)best;
+  sum = FNV_INIT;
+  for (i = 0; i < 5; i++) {
+    if (i > 0)
+      iov[i].iov_len = NPARAMS * sizeof(float);
+    sum = fnv1a(sum, iov[i].iov_base, iov[i].iov_len);
+  }
+  iov[5].iov_base = &sum;
+  iov[5].iov_len = sizeof sum;
+  return rnj__write_atomic(path, iov, 6, err);
+}
+
+/* Load the state at `path` into tr (weights, moments, step) and `best`,
+ * after checking it belongs to this run. */
+static int state_load(const char *path, rnj_train_t *tr, float *best,
+                      uint64_t data_fp, const rnj_train_split_t *split,
+                      fit_state_t *st, char *err) {
+  const rnj_train_config_t *c = &tr->cfg;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  uint64_t h[STATE_SLOTS];
+  uint64_t sum;
+  const char *what = NULL;
+  size_t off;
+  int rc;
+  int i;
+
+  rc = rnj__read_file(path, STATE_BYTES, &buf, &len, err);
+  if (rc == -ENOENT)
+    return rnj_errorf(err, rc,
+                      "%s: no state file to resume from (run without "
+                      "--resume to start afresh)", path);
+  if (rc)
+    return rc;
+  if (len != STATE_BYTES) {
+    rc = rnj_errorf(err, RNJ_EFORMAT,
+                    "%s: %zu bytes, expected %zu: not a state file of this "
+                    "trainer", path, len, (size_t)STATE_BYTES);
+    goto done;
+  }
+  memcpy(h, buf, sizeof h);
+  memcpy(&sum, buf + len - 8, sizeof sum);
+  if (h[S_MAGIC] != STATE_MAGIC || h[S_VERSION] != STATE_VERSION ||
+      h[S_NPARAMS] != NPARAMS) {
+    rc = rnj_errorf(err, RNJ_EFORMAT,
+                    "%s: bad magic or version (expected an rnnjam-train "
+                    "state file, version %d)", path, STATE_VERSION);
+    goto done;
+  }
+  if (fnv1a(FNV_INIT, buf, len - 8) != sum) {
+    rc = rnj_errorf(err, RNJ_EFORMAT, "%s: checksum mismatch (damaged file)",
+                    path);
+    goto done;
+  }
+  if (h[S_BATCH] != (uint64_t)c->batch)
+    what = "batch";
+  else if (h[S_SEQ] != (uint64_t)c->seq_length)
+    what = "seq-length";
+  else if (u2d(h[S_LR]) != c->lr)
+    what = "lr";
+  else if (u2d(h[S_BETA1]) != c->beta1 || u2d(h[S_BETA2]) != c->beta2)
+    what = "beta";
+  else if (u2d(h[S_EPS]) != c->epsilon)
+    what = "epsilon";
+  else if (u2d(h[S_VAL_SPLIT]) != c->val_split)
+    what = "val-split";
+  else if (h[S_SEED] != c->seed)
+    what = "seed";
+  if (what) {
+    rc = rnj_errorf(err, RNJ_EINVAL,
+                    "%s: saved with a different %s; resume with the options "
+                    "of the interrupted run", path, what);
+    goto done;
+  }
+  if (h[S_DATA] != data_fp || h[S_NTRAIN] != split->n_train ||
+      h[S_NVAL] != split->n_val) {
+    rc = rnj_errorf(err, RNJ_EINVAL,
+                    "%s: saved for other data (%llu training, %llu "
+                    "validation windows; now %zu, %zu): resume with the "
+                    "same files and notes options", path,
+                    (unsigned long long)h[S_NTRAIN],
+                    (unsigned long long)h[S_NVAL], split->n_train,
+                    split->n_val);
+    goto done;
+  }
+  st->epoch = (int)h[S_EPOCH];
+  st->batch = (size_t)h[S_BATCH_AT];
+  tr->step = (long)h[S_STEP];
+  for (i = 0; i < 4; i++)
+    st->sums[i] = u2d(h[S_SUMS + i]);
+  st->best_loss = u2d(h[S_BEST_LOSS]);
+  st->best_epoch = (int)(int64_t)h[S_BEST_EPOCH];
+  st->bad = (int)h[S_BAD];
+  st->finished = (int)h[S_FINISHED];
+  loss_get(h, S_BEST_TRAIN, &st->best_train);
+  loss_get(h, S_BEST_VAL, &st->best_val);
+  st->best_has_val = (int)h[S_BEST_HAS_VAL];
+  off = sizeof h;
+  memcpy(tr->model.params, buf + off, NPARAMS * sizeof(float));
+  off += NPARAMS * sizeof(float);
+  memcpy(tr->m, buf + off, NPARAMS * sizeof(float));
+  off += NPARAMS * sizeof(float);
+  memcpy(tr->v, buf + off, NPARAMS * sizeof(float));
+  off += NPARAMS * sizeof(float);
+  memcpy(best, buf + off, NPARAMS * sizeof(float));
+  rc = 0;
+done:
+  rnj__free(buf);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ fit */
+
+int rnj_train_paths(const char *out, char *last, char *state) {
+  static const char ext[] = ".safetensors";
+  size_t n = strlen(out);
+  size_t e = sizeof ext - 1;
+  int base;
+  if (n > e && strcmp(out + n - e, ext) == 0)
+    n -= e;
+  if (n > INT32_MAX)
+    return RNJ_ELIMIT;
+  base = (int)n;
+  if (snprintf(last, RNJ_TRAIN_PATH_LEN, "%.*s.last.safetensors", base,
+               out) >= RNJ_TRAIN_PATH_LEN ||
+      snprintf(state, RNJ_TRAIN_PATH_LEN, "%.*s.state", base, out) >=
+          RNJ_TRAIN_PATH_LEN)
+    return RNJ_ELIMIT;
+  return 0;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* `v` with `prec` decimals as metadata `key`. */
+static void meta_num(rnj_model_t *m, const char *key, int prec, double v) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.*f", prec, v);
+  rnj_model_set_meta(m, key, buf);
+}
+
+static void meta_loss(rnj_model_t *m, const char *prefix,
+                      const rnj_loss_t *l) {
+  char key[RNJ_MODEL_META_KEY_LEN];
+  snprintf(key, sizeof key, "%s_loss", prefix);
+  meta_num(m, key, 6, l->total);
+  snprintf(key, sizeof key, "%s_loss_pitch", prefix);
+  meta_num(m, key, 6, l->pitch);
+  snprintf(key, sizeof key, "%s_loss_step", prefix);
+  meta_num(m, key, 6, l->step);
+  snprintf(key, sizeof key, "%s_loss_duration", prefix);
+  meta_num(m, key, 6, l->duration);
+}
+
+/* What a checkpoint says about how it was made.  Nothing time- or
+ * machine-dependent: the same run must give the same bytes. */
+static void set_fit_meta(rnj_model_t *m, const rnj_train_config_t *c,
+                         int epochs, const rnj_loss_t *train,
+                         const rnj_loss_t *val, int has_val) {
+  char buf[64];
+  meta_num(m, "epochs", 0, epochs);
+  meta_loss(m, "train", train);
+  if (has_val)
+    meta_loss(m, "val", val);
+  snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->seed);
+  rnj_model_set_meta(m, "seed", buf);
+  meta_num(m, "batch", 0, c->batch);
+  snprintf(buf, sizeof buf, "%g", c->lr);
+  rnj_model_set_meta(m, "lr", buf);
+  meta_num(m, "threads", 0, c->threads);
+}
+
+static void loss_add(double s[4], const rnj_loss_t *l) {
+  s[0] += l->total;
+  s[1] += l->pitch;
+  s[2] += l->step;
+  s[3] += l->duration;
+}
+
+static void loss_mean(const double s[4], size_t n, rnj_loss_t *l) {
+  double d = n ? (double)n : 1.0;
+  l->total = s[0] / d;
+  l->pitch = s[1] / d;
+  l->step = s[2] / d;
+  l->duration = s[3] / d;
+}
+
+typedef struct {
+  rnj_train_t *tr;
+  const rnj_train_data_t *data;
+  const rnj_train_split_t *split;
+  const rnj_train_fit_t *fit;
+  char last[RNJ_TRAIN_PATH_LEN];
+  char state[RNJ_TRAIN_PATH_LEN];
+  float *best;    /* (NPARAMS) best weights so far */
+  uint32_t *perm; /* (n_train) this epoch's order */
+  uint64_t data_fp;
+  fit_state_t st;
+} fit_t;
+
+static int save_state(fit_t *f, char *err) {
+  return state_save(f->state, f->tr, f->best, f->data_fp, f->split, &f->st,
+                    err);
+}
+
+/* Put the best weights (and what they scored) into tr->model. */
+static void restore_best(fit_t *f) {
+  rnj_train_t *tr = f->tr;
+  if (f->st.best_epoch < 0)
+    return;
+  memcpy(tr->model.params, f->best, NPARAMS * sizeof(float));
+  set_fit_meta(&tr->model, &tr->cfg, f->st.best_epoch + 1,
+               &f->st.best_train, &f->st.best_val, f->st.best_has_val);
+}
+
+/* Everything after an epoch's last batch.  Sets *stop_now when training
+ * ends (early stop or last epoch). */
+static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
+                     int *stop_now, char *err) {
+  rnj_train_t *tr = f->tr;
+  const rnj_train_config_t *c = &tr->cfg;
+  rnj_train_progress_t pr;
+  double vs[3];
+  double monitor;
+  int rc;
+
+  memset(&pr, 0, sizeof pr);
+  pr.event = RNJ_TRAIN_EVENT_EPOCH;
+  pr.epoch = f->st.epoch;
+  pr.epochs = c->epochs;
+  pr.batch = pr.batches = nb;
+  loss_mean(f->st.sums, nb, &pr.train);
+  pr.has_val = f->split->n_val > 0;
+  if (pr.has_val) {
+    rc = eval_sums(tr, f->data, f->split->val, f->split->n_val, vs);
+    if (rc)
+      return rnj_errorf(err, rc, "validation: bad windows");
+    loss_from_sums(vs, (double)f->split->n_val, &pr.val);
+  }
+  monitor = pr.has_val ? pr.val.total : pr.train.total;
+  if (!isfinite(monitor))
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "epoch %d: the loss is not finite: training diverged "
+                      "(try a lower --lr)", f->st.epoch + 1);
+  set_fit_meta(&tr->model, c, f->st.epoch + 1, &pr.train, &pr.val,
+               pr.has_val);
+  if (monitor < f->st.best_loss) {
+    f->st.best_loss = monitor;
+    f->st.best_epoch = f->st.epoch;
+    f->st.bad = 0;
+    f->st.best_train = pr.train;
+    f->st.best_val = pr.val;
+    f->st.best_has_val = pr.has_val;
+    memcpy(f->best, tr->model.params, NPARAMS * sizeof(float));
+    rc = rnj_ckpt_save(&tr->model, f->fit->out, err);
+    if (rc)
+      return rc;
+    pr.improved = 1;
+  } else {
+    f->st.bad++;
+  }
+  rc = rnj_ckpt_save(&tr->model, f->last, err);
+  if (rc)
+    return rc;
+  f->st.epoch++;
+  f->st.batch = 0;
+  memset(f->st.sums, 0, sizeof f->st.sums);
+  *stop_now = 0;
+  if (c->patience > 0 && f->st.bad >= c->patience) {
+    f->st.finished = FIN_EARLY;
+    *stop_now = 1;
+  } else if (f->st.epoch >= c->epochs) {
+    f->st.finished = FIN_DONE;
+    *stop_now = 1;
+  }
+  rc = save_state(f, err);
+  if (rc)
+    return rc;
+  pr.bad_epochs = f->st.bad;
+  pr.seconds = now_s() - t0;
+  pr.windows_per_s =
+      batch_s > 0 ? (double)(nb * (size_t)c->batch) / batch_s : 0;
+  pr.lr = c->lr;
+  if (f->fit->progress)
+    f->fit->progress(&pr, f->fit->arg);
+  return 0;
+}
+
+static int fit_run(fit_t *f, rnj_train_result_t *res, char *err) {
+  rnj_train_t *tr = f->tr;
+  const rnj_train_config_t *c = &tr->cfg;
+  size_t B = (size_t)c->batch;
+  size_t nb = f->split->n_train / B;
+  volatile sig_atomic_t *stop = f->fit->stop;
+  int rc;
+
+  while (!f->st.finished && f->st.epoch < c->epochs) {
+    rnj_train_progress_t pr;
+    double t0 = now_s();
+    double batch_s = 0;
+    size_t done_here = 0;
+    int stop_now = 0;
+
+    rnj_train_split_shuffle(f->split, c->seed, f->st.epoch, f->perm);
+    memset(&pr, 0, sizeof pr);
+    pr.event = RNJ_TRAIN_EVENT_BATCH;
+    pr.epoch = f->st.epoch;
+    pr.epochs = c->epochs;
+    pr.batches = nb;
+    pr.lr = c->lr;
+    while (f->st.batch < nb) {
+      rnj_loss_t l;
+      double tb = now_s();
+      run_job(tr, JOB_GRAD, 1, f->data, f->perm + f->st.batch * B, B);
+      {
+        double s[3];
+        job_sums(tr->impl, s);
+        loss_from_sums(s, (double)B, &l);
+      }
+      batch_s += now_s() - tb;
+      done_here++;
+      if (!isfinite(l.total))
+        return rnj_errorf(err, RNJ_EINVAL,
+                          "epoch %d, batch %zu: the loss is not finite: "
+                          "training diverged (try a lower --lr)",
+                          f->st.epoch + 1, f->st.batch + 1);
+      loss_add(f->st.sums, &l);
+      f->st.batch++;
+      if (f->fit->progress) {
+        pr.batch = f->st.batch;
+        loss_mean(f->st.sums, f->st.batch, &pr.train);
+        pr.seconds = now_s() - t0;
+        pr.windows_per_s = (double)(done_here * B) / batch_s;
+        f->fit->progress(&pr, f->fit->arg);
+      }
+      if (stop && *stop && f->st.batch < nb) {
+        /* Mid-epoch weights go to the state file only: the .last
+         * checkpoint stays the end of an epoch, as its name promises. */
+        rc = save_state(f, err);
+        if (rc)
+          return rc;
+        res->status = RNJ_TRAIN_INTERRUPTED;
+        return 0;
+      }
+    }
+    rc = end_epoch(f, t0, batch_s, nb, &stop_now, err);
+    if (rc)
+      return rc;
+    if (stop_now)
+      break;
+    if (stop && *stop) {
+      res->status = RNJ_TRAIN_INTERRUPTED;
+      return 0;
+    }
+  }
+  res->status = f->st.finished == FIN_EARLY ? RNJ_TRAIN_EARLY_STOP
+                                            : RNJ_TRAIN_DONE;
+  restore_best(f);
+  return 0;
+}
+
+int rnj_train_fit(rnj_train_t *tr, const rnj_train_data_t *data,
+                  const rnj_train_split_t *split, const rnj_train_fit_t *fit,
+                  rnj_train_result_t *result, char *err) {
+  fit_t *f;
+  struct stat sb;
+  size_t nb;
+  int rc;
+
+  memset(result, 0, sizeof *result);
+  result->best_epoch = -1;
+  result->resumed_epoch = -1;
+  if (!fit || !fit->out || !*fit->out)
+    return rnj_errorf(err, RNJ_EINVAL, "fit: no output path");
+  nb = split->n_train / (size_t)tr->cfg.batch;
+  if (nb == 0)
+    return rnj_errorf(err, RNJ_ENODATA,
+                      "%zu training windows: fewer than one batch of %d "
+                      "(add data or lower --batch)", split->n_train,
+                      tr->cfg.batch);
+  if (stat(fit->out, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return rnj_errorf(err, RNJ_EINVAL, "%s: exists and is not a file",
+                      fit->out);
+  f = rnj__calloc(1, sizeof *f);
+  if (!f)
+    return rnj_errorf(err, RNJ_ENOMEM, "fit: out of memory");
+  f->tr = tr;
+  f->data = data;
+  f->split = split;
+  f->fit = fit;
+  f->best = rnj__malloc(NPARAMS * sizeof(float));
+  f->perm = rnj__malloc(split->n_train * sizeof *f->perm);
+  if (!f->best || !f->perm) {
+    rc = rnj_errorf(err, RNJ_ENOMEM, "fit: out of memory");
+    goto done;
+  }
+  if (rnj_train_paths(fit->out, f->last, f->state)) {
+    rc = rnj_errorf(err, RNJ_ELIMIT, "%s: path too long", fit->out);
+    goto done;
+  }
+  f->data_fp = data_fingerprint(data, split);
+  f->st.best_loss = INFINITY;
+  f->st.best_epoch = -1;
+  if (fit->resume) {
+    rc = state_load(f->state, tr, f->best, f->data_fp, split, &f->st, err);
+    if (rc)
+      goto done;
+    /* A finished run continues only if more epochs were asked for. */
+    if (f->st.finished == FIN_DONE && f->st.epoch < tr->cfg.epochs)
+      f->st.finished = FIN_RUNNING;
+    result->resumed_epoch = f->st.epoch;
+    result->resumed_batch = f->st.batch;
+  } else {
+    memcpy(f->best, tr->model.params, NPARAMS * sizeof(float));
+    /* Proves the output directory writable before any training. */
+    rc = save_state(f, err);
+    if (rc)
+      goto done;
+  }
+  rc = fit_run(f, result, err);
+  result->epochs_done = f->st.epoch;
+  result->best_epoch = f->st.best_epoch;
+  result->best_loss = f->st.best_loss;
+  if (f->st.finished == FIN_EARLY)
+    result->status = RNJ_TRAIN_EARLY_STOP;
+done:
+  rnj__free(f->best);
+  rnj__free(f->perm);
+  rnj__free(f);
+  return rc;
+}
