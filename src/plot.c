@@ -318,7 +318,11 @@ static void frame_y_axis(cairo_t *cr, const frame_t *fr, double f,
     hline(cr, fr->left, fr->right, y);
     set_rgb(cr, INK);
     hline(cr, fr->left - 0.35 * f, fr->left, y);
-    fmt_num(s, sizeof s, v, dec);
+    /* Six-digit counts would run into the axis title: 350k. */
+    if (step >= 1000 && fmod(step, 1000) == 0 && v != 0)
+      snprintf(s, sizeof s, "%.0fk", v / 1000);
+    else
+      fmt_num(s, sizeof s, v, dec);
     text(cr, fr->left - 0.55 * f, y, 1, 0.5, s);
   }
   if (title) {
