@@ -1664,10 +1664,11 @@ static void restore_best(fit_t *f) {
                &f->st.best_train, &f->st.best_val, f->st.best_has_val);
 }
 
-/* Everything after an epoch's last batch.  Sets *stop_now when training
+/* Everything after an epoch's last batch; `done` of its `nb` batches ran
+ * in this process, in `batch_s` seconds.  Sets *stop_now when training
  * ends (early stop or last epoch). */
 static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
-                     int *stop_now, char *err) {
+                     size_t done, int *stop_now, char *err) {
   rnj_train_t *tr = f->tr;
   const rnj_train_config_t *c = &tr->cfg;
   rnj_train_progress_t pr;
@@ -1730,7 +1731,7 @@ static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
   pr.bad_epochs = f->st.bad;
   pr.seconds = now_s() - t0;
   pr.windows_per_s =
-      batch_s > 0 ? (double)(nb * (size_t)c->batch) / batch_s : 0;
+      batch_s > 0 ? (double)(done * (size_t)c->batch) / batch_s : 0;
   pr.lr = c->lr;
   if (f->fit->progress)
     f->fit->progress(&pr, f->fit->arg);
@@ -1794,7 +1795,7 @@ static int fit_run(fit_t *f, rnj_train_result_t *res, char *err) {
         return 0;
       }
     }
-    rc = end_epoch(f, t0, batch_s, nb, &stop_now, err);
+    rc = end_epoch(f, t0, batch_s, nb, done_here, &stop_now, err);
     if (rc)
       return rc;
     if (stop_now)
@@ -1870,6 +1871,8 @@ int rnj_train_fit(rnj_train_t *tr, const rnj_train_data_t *data,
   }
   rc = fit_run(f, result, err);
   result->epochs_done = f->st.epoch;
+  result->batch = f->st.batch;
+  result->batches = nb;
   result->best_epoch = f->st.best_epoch;
   result->best_loss = f->st.best_loss;
   if (f->st.finished == FIN_EARLY)

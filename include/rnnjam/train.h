@@ -237,6 +237,9 @@ typedef struct rnj_train_result_s {
   double best_loss;     /* monitored: validation, or training without */
   int resumed_epoch;    /* where a resume started, -1 for a fresh run */
   size_t resumed_batch;
+  size_t batch;         /* INTERRUPTED: batches done of the epoch after
+                           epochs_done (0: stopped at an epoch's end) */
+  size_t batches;       /* batches per epoch */
 } rnj_train_result_t;
 
 /* The companion files of checkpoint `out`: with X = `out` less a
