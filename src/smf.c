@@ -160,12 +160,15 @@ static inline int read_vlq(const src_t *s, size_t *p, size_t end,
 
 /* Scan the events in [start, end).  With `out` NULL only validate and
  * count the events kept; otherwise also store them there.  `*n` gets the
- * count, `*end_tick` the tick of the last event. */
+ * count, `*ntempo` how many of them are tempo events, `*end_tick` the
+ * tick of the last event. */
 static int scan_track(const src_t *s, size_t start, size_t end,
-                      rnj_smf_event_t *out, size_t *n, int64_t *end_tick) {
+                      rnj_smf_event_t *out, size_t *n, size_t *ntempo,
+                      int64_t *end_tick) {
   const uint8_t *b = s->buf;
   size_t p = start;
   size_t kept = 0;
+  size_t tempos = 0;
   int64_t tick = 0;
   unsigned status = 0; /* running channel status; 0 = none yet */
   int rc;
@@ -227,6 +230,7 @@ static int scan_track(const src_t *s, size_t start, size_t end,
         if (out)
           out[kept] = ev;
         kept++;
+        tempos++;
       }
       continue;
     }
@@ -296,19 +300,22 @@ static int scan_track(const src_t *s, size_t start, size_t end,
     }
   }
   *n = kept;
+  *ntempo = tempos;
   *end_tick = tick;
   return 0;
 }
 
-/* Walk the chunks after MThd.  Pass 1 (`smf->events` NULL) counts tracks
- * and events; pass 2 fills the arrays pass 1 sized. */
+/* Walk the chunks after MThd.  Pass 1 (`smf->tracks` NULL) counts
+ * tracks, events and the first track's tempo events; pass 2 fills the
+ * arrays pass 1 sized. */
 static int scan_chunks(const src_t *s, const header_t *h, rnj_smf_t *smf,
-                       size_t *ntracks, size_t *nevents) {
+                       size_t *ntracks, size_t *nevents, size_t *ntempo0) {
   size_t off = h->tracks_off;
   size_t found = 0;
   size_t total = 0;
   int rc;
 
+  *ntempo0 = 0;
   while (found < (size_t)h->declared && off < s->len) {
     uint32_t clen;
     if (s->len - off < 8)
@@ -321,12 +328,16 @@ static int scan_chunks(const src_t *s, const header_t *h, rnj_smf_t *smf,
                       "a chunk length <= %zu (the bytes left), got %u",
                       s->len - off - 8, (unsigned)clen);
     if (memcmp(s->buf + off, "MTrk", 4) == 0) {
-      rnj_smf_event_t *out = smf->events ? smf->events + total : NULL;
+      rnj_smf_event_t *out = smf->tracks ? smf->events + total : NULL;
       size_t n = 0;
+      size_t ntempo = 0;
       int64_t end_tick = 0;
-      rc = scan_track(s, off + 8, off + 8 + clen, out, &n, &end_tick);
+      rc = scan_track(s, off + 8, off + 8 + clen, out, &n, &ntempo,
+                      &end_tick);
       if (rc < 0)
         return rc;
+      if (found == 0)
+        *ntempo0 = ntempo;
       if (smf->tracks) {
         smf->tracks[found].events = n ? out : NULL;
         smf->tracks[found].n = n;
@@ -342,20 +353,15 @@ static int scan_chunks(const src_t *s, const header_t *h, rnj_smf_t *smf,
   return 0;
 }
 
-/* pretty_midi's tick scales from track 0 (see rnj_smf_t.tempo). */
-static int build_tempo_map(rnj_smf_t *smf) {
+/* pretty_midi's tick scales from track 0 (see rnj_smf_t.tempo) into
+ * smf->tempo, which has room for one more segment than track 0 has
+ * tempo events. */
+static void build_tempo_map(rnj_smf_t *smf) {
   const rnj_smf_track_t *t0 = smf->ntracks ? &smf->tracks[0] : NULL;
-  rnj_smf_tempo_t *seg;
-  size_t cap = 1;
+  rnj_smf_tempo_t *seg = smf->tempo;
   size_t n = 1;
   size_t i;
 
-  if (t0 && smf->ticks_per_quarter)
-    for (i = 0; i < t0->n; i++)
-      cap += t0->events[i].type == RNJ_SMF_TEMPO;
-  seg = rnj__malloc(cap * sizeof *seg);
-  if (!seg)
-    return RNJ_ENOMEM;
   seg[0].tick = 0;
   seg[0].seconds = 0;
   if (!smf->ticks_per_quarter) {
@@ -385,9 +391,7 @@ static int build_tempo_map(rnj_smf_t *smf) {
                        (double)(seg[i].tick - seg[i - 1].tick) *
                            seg[i - 1].scale;
   }
-  smf->tempo = seg;
   smf->ntempo = n;
-  return 0;
 }
 
 int rnj_smf_read_mem(rnj_smf_t *smf, const uint8_t *buf, size_t len,
@@ -396,44 +400,51 @@ int rnj_smf_read_mem(rnj_smf_t *smf, const uint8_t *buf, size_t len,
   header_t h;
   size_t ntracks;
   size_t nevents;
+  size_t ntempo0;
   size_t n2;
   size_t e2;
+  size_t t2;
   int rc;
 
   memset(smf, 0, sizeof *smf);
   if ((rc = read_header(&s, &h)) < 0)
     return rc;
-  if ((rc = scan_chunks(&s, &h, smf, &ntracks, &nevents)) < 0)
+  if ((rc = scan_chunks(&s, &h, smf, &ntracks, &nevents, &ntempo0)) < 0)
     return rc;
   smf->format = h.format;
   smf->declared_tracks = h.declared;
   smf->ticks_per_quarter = h.tpq;
   smf->smpte_fps = h.fps;
   smf->ticks_per_frame = h.tpf;
+  /* One block: the tempo map, the tracks, the events (all 8-byte
+   * aligned).  Fewer, larger blocks keep glibc from returning and
+   * refetching memory between files, which costs page faults. */
+  smf->tempo = rnj__malloc((1 + ntempo0) * sizeof *smf->tempo +
+                           ntracks * sizeof *smf->tracks +
+                           nevents * sizeof *smf->events);
+  if (!smf->tempo) {
+    rc = rnj_errorf(err, RNJ_ENOMEM, "%s: out of memory",
+                    name ? name : "(memory)");
+    memset(smf, 0, sizeof *smf);
+    return rc;
+  }
+  smf->tracks = (rnj_smf_track_t *)(smf->tempo + 1 + ntempo0);
+  smf->events = (rnj_smf_event_t *)(smf->tracks + ntracks);
   if (ntracks) {
-    smf->tracks = rnj__calloc(ntracks, sizeof *smf->tracks);
-    if (!smf->tracks)
-      goto fail_nomem;
+    /* The same bytes passed the first pass; checked all the same. */
+    if ((rc = scan_chunks(&s, &h, smf, &n2, &e2, &t2)) < 0) {
+      rnj_smf_free(smf);
+      return rc;
+    }
+  } else {
+    smf->tracks = NULL;
   }
-  if (nevents) {
-    smf->events = rnj__malloc(nevents * sizeof *smf->events);
-    if (!smf->events)
-      goto fail_nomem;
-  }
-  if (ntracks && (rc = scan_chunks(&s, &h, smf, &n2, &e2)) < 0)
-    goto fail;
+  if (!nevents)
+    smf->events = NULL;
   smf->ntracks = ntracks;
   smf->nevents = nevents;
-  if ((rc = build_tempo_map(smf)) < 0)
-    goto fail_nomem;
+  build_tempo_map(smf);
   return 0;
-
-fail_nomem:
-  rc = rnj_errorf(err, RNJ_ENOMEM, "%s: out of memory",
-                  name ? name : "(memory)");
-fail:
-  rnj_smf_free(smf);
-  return rc;
 }
 
 int rnj_smf_read_file(rnj_smf_t *smf, const char *path, char *err) {
@@ -451,9 +462,7 @@ int rnj_smf_read_file(rnj_smf_t *smf, const char *path, char *err) {
 }
 
 void rnj_smf_free(rnj_smf_t *smf) {
-  rnj__free(smf->tracks);
-  rnj__free(smf->events);
-  rnj__free(smf->tempo);
+  rnj__free(smf->tempo); /* the block that also holds tracks and events */
   memset(smf, 0, sizeof *smf);
 }
 
