@@ -42,9 +42,10 @@ extern "C" {
  * file of the piano corpus is well under 1 MiB. */
 #define RNJ_SMF_MAX_FILE_BYTES ((size_t)64 << 20)
 
-/* More MTrk chunks than this is RNJ_ELIMIT.  Real files have at most a few
- * dozen; the header's 16-bit count allows 65535.  A header count larger
- * than the file could hold (8 bytes per chunk header) is RNJ_EFORMAT. */
+/* A header declaring more tracks than this is RNJ_ELIMIT (no more than
+ * the declared count are ever read).  Real files have at most a few dozen;
+ * the 16-bit field allows 65535.  A count larger than the file could hold
+ * (8 bytes per chunk header) is RNJ_EFORMAT. */
 #define RNJ_SMF_MAX_TRACKS 4096
 
 /* Absolute ticks are 64-bit and capped here (RNJ_ELIMIT past it), which
@@ -86,8 +87,9 @@ typedef struct rnj_smf_tempo_s {
   double scale;
 } rnj_smf_tempo_t;
 
-/* A parsed file.  Everything is owned by the struct and released by
- * rnj_smf_free; the input buffer is not referenced after reading. */
+/* A parsed file.  Everything is owned by the struct (one allocation) and
+ * released by rnj_smf_free; the input buffer is not referenced after
+ * reading. */
 typedef struct rnj_smf_s {
   int format;            /* 0, 1 or 2 */
   int declared_tracks;   /* the header's count (ntracks may be smaller) */
