@@ -22,6 +22,7 @@ typedef struct rnj_rng_s {
   uint64_t s[4];
 } rnj_rng_t;
 
+/* Fill the state from `seed` (any value, 0 included).  RT-safe. */
 RNJ_EXTERN void rnj_rng_seed(rnj_rng_t *rng, uint64_t seed);
 /* Uniform 64-bit value.  RT-safe. */
 RNJ_EXTERN uint64_t rnj_rng_next(rnj_rng_t *rng);
@@ -36,13 +37,22 @@ typedef struct rnj_sampler_s {
   rnj_rng_t rng;
 } rnj_sampler_t;
 
-/* Defaults: temperature 1, no top-k, pitches 0..127, seeded with `seed`. */
+/* Defaults: temperature 1, no top-k, pitches 0..127, seeded with `seed`.
+ * RT-safe. */
 RNJ_EXTERN void rnj_sampler_init(rnj_sampler_t *sampler, uint64_t seed);
 
 /* Check the settings; RNJ_EINVAL with `err` naming the bad field. */
 RNJ_EXTERN int rnj_sampler_check(const rnj_sampler_t *sampler, char *err);
 
-/* Draw a pitch from `logits` (RNJ_MODEL_PITCHES of them).  RT-safe. */
+/* Draw a pitch from `logits` (RNJ_MODEL_PITCHES of them): the candidates
+ * are the pitches in [pitch_min, pitch_max]; with top_k > 0 only the top_k
+ * largest logits among them (equal logits: the lower pitch first); then
+ * softmax(logits / temperature) over those.  -inf and NaN logits are never
+ * drawn; with no finite logit, or temperature <= 0, the result is the best
+ * candidate (the lowest one if there is none).  Settings that
+ * rnj_sampler_check would reject are clamped into range.  Uses exactly one
+ * number of `sampler`'s generator per call.  Returns a pitch 0..127.
+ * RT-safe: no allocation, bounded time. */
 RNJ_EXTERN int rnj_sample_pitch(rnj_sampler_t *sampler, const float *logits);
 
 /* The next note from one step's outputs: pitch sampled, step and duration
