@@ -1,0 +1,545 @@
+/* engine: what rnnjamd plays and when, with no ALSA in sight.
+ *
+ * The player's notes are tracked per (channel, pitch) into a FIFO ordered
+ * by start and fed to the model in that order once they (and everything
+ * before them) have ended; see engine.h for why.  Generation samples one
+ * note ahead ("pending") and hands it to the output when it falls inside
+ * the lookahead horizon, so the output queue, not the loop's wake-up,
+ * decides when it sounds.  A generated note joins the context when it is
+ * handed over, i.e. up to `lookahead` before it sounds; if it is then
+ * cancelled (the player came back) the model has still heard it.  That
+ * costs at most a lookahead's worth of notes of context and buys a
+ * context that never has to be rewound.
+ *
+ * Limits: sustain pedal (CC 64) is ignored, so pedalled notes end at
+ * their key release.  Player notes are merged over all channels.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+#include "rnnjam/engine.h"
+
+/* A note whose note-on is due within this much of `now` may already have
+ * sounded when we cancel, so it gets a note-off (a spare note-off for one
+ * that had not started is harmless). */
+#define MARGIN 0.002
+/* Notes closer than this count as starting together. */
+#define CHORD_EPS 0.001
+/* Longest player note fed as is; longer ones (a forgotten key) are fed
+ * with this duration, which is already far outside the training data. */
+#define MAX_PLAYER_DURATION 30.0
+
+static double clampd(double v, double lo, double hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+void rnj_engine_params_from_conf(rnj_engine_params_t *p,
+                                 const rnj_conf_t *c) {
+  memset(p, 0, sizeof *p);
+  p->mode = c->mode;
+  p->context = c->context;
+  p->phrase_gap = c->phrase_gap_ms / 1000.0;
+  p->answer_length = c->answer_length;
+  p->lookahead = c->lookahead_ms / 1000.0;
+  p->max_step = c->max_step_ms / 1000.0;
+  p->min_duration = c->min_duration_ms / 1000.0;
+  p->max_duration = c->max_duration_ms / 1000.0;
+  p->max_chord = c->max_chord;
+  p->velocity = c->velocity;
+  p->cc_channel = c->cc_channel;
+  p->cc_temperature = c->cc_temperature;
+  p->cc_mode = c->cc_mode;
+  p->cc_length = c->cc_length;
+  p->cc_panic = c->cc_panic;
+  p->temperature_min = c->temperature_min;
+  p->temperature_max = c->temperature_max;
+}
+
+static int params_ok(const rnj_engine_params_t *p) {
+  return (p->mode == RNJ_MODE_RESPOND || p->mode == RNJ_MODE_CONTINUOUS) &&
+         (p->context == RNJ_CONTEXT_STREAM ||
+          p->context == RNJ_CONTEXT_WINDOW) &&
+         p->phrase_gap >= 0 && p->lookahead > 0 && p->max_step > 0 &&
+         p->min_duration > 0 && p->max_duration >= p->min_duration &&
+         p->max_chord >= 1 && p->answer_length >= 0 &&
+         p->velocity >= 0 && p->velocity <= 127;
+}
+
+int rnj_engine_init(rnj_engine_t *e, const rnj_engine_params_t *p,
+                    const rnj_lstm_t *lstm, int seq_length,
+                    const rnj_sampler_t *sampler,
+                    const rnj_engine_out_t *out) {
+  if (!e || !p || !lstm || !sampler || !out || !out->note || !out->cancel ||
+      !out->note_off_now || !out->all_off || !out->now || seq_length < 1 ||
+      !params_ok(p))
+    return RNJ_EINVAL;
+  memset(e, 0, sizeof *e);
+  e->p = *p;
+  e->lstm = lstm;
+  e->seq_length = seq_length;
+  e->sampler = *sampler;
+  e->out = *out;
+  rnj_lstm_reset(&e->state);
+  /* A mezzo-forte guess until the player has played something. */
+  e->vel_avg = 80.0;
+  e->st = RNJ_ENGINE_IDLE;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- context */
+
+static void history_push(rnj_engine_t *e, const float x[RNJ_MODEL_INPUT]) {
+  int slot;
+  if (e->hist_n < RNJ_ENGINE_HISTORY) {
+    slot = (e->hist_head + e->hist_n) % RNJ_ENGINE_HISTORY;
+    e->hist_n++;
+  } else {
+    slot = e->hist_head;
+    e->hist_head = (e->hist_head + 1) % RNJ_ENGINE_HISTORY;
+  }
+  memcpy(e->history[slot], x, sizeof e->history[slot]);
+}
+
+/* The newest min(hist_n, seq_length) notes into e->window; their count. */
+static int history_window(rnj_engine_t *e) {
+  int n = e->hist_n < e->seq_length ? e->hist_n : e->seq_length;
+  int i;
+  for (i = 0; i < n; i++) {
+    int slot = (e->hist_head + e->hist_n - n + i) % RNJ_ENGINE_HISTORY;
+    memcpy(&e->window[i * RNJ_MODEL_INPUT], e->history[slot],
+           sizeof e->history[slot]);
+  }
+  return n;
+}
+
+static void feed(rnj_engine_t *e, int pitch, double start, double duration) {
+  float x[RNJ_MODEL_INPUT];
+  double step = 0.0;
+  if (e->fed_any)
+    step = clampd(start - e->last_fed_start, 0.0, e->p.max_step);
+  rnj_lstm_input(x, pitch, step, duration);
+  history_push(e, x);
+  if (e->p.context == RNJ_CONTEXT_STREAM)
+    rnj_lstm_step(e->lstm, &e->state, x, NULL);
+  if (!e->fed_any || start > e->last_fed_start)
+    e->last_fed_start = start;
+  e->fed_any = 1;
+  e->pred_valid = 0;
+  e->stats.notes_fed++;
+}
+
+static void predict(rnj_engine_t *e) {
+  if (e->pred_valid)
+    return;
+  if (e->p.context == RNJ_CONTEXT_WINDOW) {
+    int n = history_window(e);
+    if (n > 0) {
+      rnj_lstm_window(e->lstm, e->window, n, &e->pred);
+    } else {
+      rnj_lstm_reset(&e->state);
+      rnj_lstm_heads(e->lstm, &e->state, &e->pred);
+    }
+  } else {
+    rnj_lstm_heads(e->lstm, &e->state, &e->pred);
+  }
+  e->pred_valid = 1;
+}
+
+void rnj_engine_seed(rnj_engine_t *e, int pitch, double step,
+                     double duration) {
+  double start = e->fed_any ? e->last_fed_start + step : 0.0;
+  feed(e, pitch & 127, start, duration < 0 ? 0 : duration);
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void retire(rnj_engine_t *e, double now) {
+  int i = 0;
+  while (i < e->sched_n) {
+    if (e->sched[i].off < now - MARGIN)
+      e->sched[i] = e->sched[--e->sched_n];
+    else
+      i++;
+  }
+}
+
+static int pending_after(const rnj_engine_t *e, double t) {
+  int i;
+  for (i = 0; i < e->sched_n; i++)
+    if (e->sched[i].off >= t - MARGIN)
+      return 1;
+  return 0;
+}
+
+/* Cancel everything queued; note-off whatever may be sounding. */
+static void silence(rnj_engine_t *e) {
+  double before;
+  double now;
+  int i;
+  e->pend_valid = 0;
+  if (e->sched_n == 0)
+    return;
+  before = e->out.now(e->out.ctx);
+  e->out.cancel(e->out.ctx);
+  /* Read the clock again after the cancel: a note-on due in between has
+   * been delivered and needs its note-off too. */
+  now = e->out.now(e->out.ctx);
+  for (i = 0; i < e->sched_n; i++) {
+    const rnj_engine_sched_t *s = &e->sched[i];
+    if (s->on <= now + MARGIN && s->off >= before - MARGIN)
+      e->out.note_off_now(e->out.ctx, s->pitch);
+  }
+  e->sched_n = 0;
+}
+
+static int out_velocity(const rnj_engine_t *e) {
+  int v;
+  if (e->p.velocity > 0)
+    return e->p.velocity;
+  v = (int)lrint(e->vel_avg);
+  return v < 1 ? 1 : v > 127 ? 127 : v;
+}
+
+/* Hand one note to the output (it has already been fed). */
+static void emit(rnj_engine_t *e, double on, double off, int pitch) {
+  int i;
+  for (i = 0; i < e->sched_n; i++) {
+    const rnj_engine_sched_t *s = &e->sched[i];
+    if (s->pitch == pitch && s->off > on && s->on < off) {
+      e->stats.skipped_overlap++;
+      return;
+    }
+  }
+  if (e->sched_n == RNJ_ENGINE_SCHED) {
+    e->stats.dropped_sched++;
+    return;
+  }
+  if (e->out.note(e->out.ctx, on, off, pitch, out_velocity(e)) != 0) {
+    e->stats.out_errors++;
+    return;
+  }
+  e->sched[e->sched_n].on = on;
+  e->sched[e->sched_n].off = off;
+  e->sched[e->sched_n].pitch = pitch;
+  e->sched_n++;
+  e->stats.notes_out++;
+}
+
+/* Sample the next note into `pend` and give it its time. */
+static void sample_pending(rnj_engine_t *e, double now) {
+  int pitch;
+  float step;
+  float dur;
+  double on;
+  predict(e);
+  rnj_sample_note(&e->sampler, &e->pred, &pitch, &step, &dur);
+  if (e->answer_first) {
+    on = e->answer_at;
+    e->answer_first = 0;
+    e->chord_run = 0;
+  } else if (!e->fed_any) {
+    on = now + e->p.lookahead;
+  } else {
+    on = e->last_fed_start + clampd(step, 0.0, e->p.max_step);
+  }
+  /* A model can fall into stacking notes at one onset forever; after
+   * max_chord of them the next one waits a short beat. */
+  if (e->chord_run > 0 && fabs(on - e->last_gen_on) < CHORD_EPS) {
+    if (e->chord_run >= e->p.max_chord) {
+      on = e->last_gen_on + clampd(0.125, e->p.min_duration, e->p.max_step);
+      e->chord_run = 1;
+    } else {
+      e->chord_run++;
+    }
+  } else {
+    e->chord_run = 1;
+  }
+  /* Never in the past: after a stall the queue would play a burst. */
+  if (on < now)
+    on = now;
+  e->last_gen_on = on;
+  e->pend_pitch = pitch;
+  e->pend_on = on;
+  e->pend_dur = clampd(dur, e->p.min_duration, e->p.max_duration);
+  e->pend_valid = 1;
+}
+
+/* Generate until the horizon (or the budget, or the answer's end).
+ * Returns when the next tick is wanted. */
+static double generate(rnj_engine_t *e, double now) {
+  int n;
+  for (n = 0; n < RNJ_ENGINE_GEN_BUDGET; n++) {
+    if (!e->pend_valid) {
+      if (e->st == RNJ_ENGINE_ANSWERING && e->answer_left <= 0)
+        return HUGE_VAL;
+      sample_pending(e, now);
+    }
+    if (e->pend_on > now + e->p.lookahead)
+      return e->pend_on - e->p.lookahead;
+    feed(e, e->pend_pitch, e->pend_on, e->pend_dur);
+    emit(e, e->pend_on, e->pend_on + e->pend_dur, e->pend_pitch);
+    e->pend_valid = 0;
+    if (e->st == RNJ_ENGINE_ANSWERING)
+      e->answer_left--;
+  }
+  return now; /* budget spent: come back soon */
+}
+
+/* ---------------------------------------------------------------- input */
+
+static void inflight_drop_head(rnj_engine_t *e) {
+  rnj_engine_inflight_t *n = &e->inflight[e->in_head];
+  if (n->end < 0 &&
+      e->held[n->channel][n->pitch] == (int16_t)(e->in_head + 1)) {
+    e->held[n->channel][n->pitch] = 0;
+    e->sounding--;
+  }
+  e->in_head = (e->in_head + 1) % RNJ_ENGINE_INFLIGHT;
+  e->in_n--;
+}
+
+static void end_note(rnj_engine_t *e, double t, int channel, int pitch) {
+  int slot = e->held[channel][pitch] - 1;
+  if (slot < 0)
+    return;
+  e->inflight[slot].end = t;
+  e->held[channel][pitch] = 0;
+  if (--e->sounding == 0)
+    e->last_off = t;
+}
+
+/* Feed finished notes from the head of the FIFO, at most `budget`. */
+static void feed_ready(rnj_engine_t *e, int budget) {
+  while (e->in_n > 0 && budget-- > 0) {
+    const rnj_engine_inflight_t *n = &e->inflight[e->in_head];
+    if (n->end < 0)
+      return;
+    feed(e, n->pitch, n->start,
+         clampd(n->end - n->start, 0.0, MAX_PLAYER_DURATION));
+    e->in_head = (e->in_head + 1) % RNJ_ENGINE_INFLIGHT;
+    e->in_n--;
+  }
+}
+
+void rnj_engine_note_on(rnj_engine_t *e, double t, int channel, int pitch,
+                        int velocity) {
+  int slot;
+  rnj_engine_inflight_t *n;
+  channel &= 15;
+  pitch &= 127;
+  if (velocity <= 0) {
+    rnj_engine_note_off(e, t, channel, pitch);
+    return;
+  }
+  e->stats.notes_in++;
+  e->vel_avg = 0.7 * e->vel_avg + 0.3 * (velocity > 127 ? 127 : velocity);
+  /* A repeated note-on without note-off ends the first note here. */
+  end_note(e, t, channel, pitch);
+  if (e->in_n == RNJ_ENGINE_INFLIGHT) {
+    inflight_drop_head(e);
+    e->stats.dropped_inflight++;
+  }
+  slot = (e->in_head + e->in_n) % RNJ_ENGINE_INFLIGHT;
+  e->in_n++;
+  n = &e->inflight[slot];
+  n->start = t;
+  n->end = -1.0;
+  n->pitch = (uint8_t)pitch;
+  n->channel = (uint8_t)channel;
+  e->held[channel][pitch] = (int16_t)(slot + 1);
+  e->sounding++;
+  e->call_notes++;
+  if (e->p.mode == RNJ_MODE_RESPOND && !e->stopped &&
+      (e->st == RNJ_ENGINE_ANSWERING || pending_after(e, t))) {
+    silence(e);
+    e->st = RNJ_ENGINE_IDLE;
+    e->answer_left = 0;
+    e->stats.interruptions++;
+    /* this note opens the new call */
+    e->call_notes = 1;
+  }
+}
+
+void rnj_engine_note_off(rnj_engine_t *e, double t, int channel, int pitch) {
+  end_note(e, t, channel & 15, pitch & 127);
+}
+
+void rnj_engine_input_lost(rnj_engine_t *e, double t) {
+  int c;
+  int p;
+  for (c = 0; c < 16; c++)
+    for (p = 0; p < 128; p++)
+      if (e->held[c][p])
+        end_note(e, t, c, p);
+}
+
+void rnj_engine_cc(rnj_engine_t *e, double t, int channel, int cc,
+                   int value) {
+  int p;
+  const rnj_engine_params_t *pp = &e->p;
+  channel &= 15;
+  if (cc == 120 || cc == 123) {
+    for (p = 0; p < 128; p++)
+      end_note(e, t, channel, p);
+  }
+  if (pp->cc_channel && channel + 1 != pp->cc_channel)
+    return;
+  if (cc == pp->cc_temperature) {
+    e->sampler.temperature =
+        (float)(pp->temperature_min +
+                (pp->temperature_max - pp->temperature_min) * value / 127.0);
+    e->stats.ccs++;
+  }
+  if (cc == pp->cc_length) {
+    e->p.answer_length = value;
+    e->stats.ccs++;
+  }
+  if (cc == pp->cc_mode) {
+    rnj_engine_set_mode(e, value >= 64 ? RNJ_MODE_CONTINUOUS
+                                       : RNJ_MODE_RESPOND);
+    e->stats.ccs++;
+  }
+  /* Buttons send 127 when pressed and 0 when released: act on the press. */
+  if (cc == pp->cc_panic && value > 0) {
+    rnj_engine_panic(e);
+    e->stats.ccs++;
+  }
+}
+
+/* ---------------------------------------------------------------- ticks */
+
+double rnj_engine_tick(rnj_engine_t *e, double now) {
+  double next = HUGE_VAL;
+  double t;
+  if (e->stopped)
+    return HUGE_VAL;
+  retire(e, now);
+  feed_ready(e, RNJ_ENGINE_FEED_BUDGET);
+  if (e->in_n > 0 && e->inflight[e->in_head].end >= 0)
+    next = now;
+
+  if (e->p.mode == RNJ_MODE_RESPOND) {
+    if (e->st == RNJ_ENGINE_PLAYING)
+      e->st = RNJ_ENGINE_IDLE;
+    if (e->st == RNJ_ENGINE_IDLE && e->call_notes > 0 && e->sounding == 0) {
+      double start = e->last_off + e->p.phrase_gap;
+      if (now >= start - e->p.lookahead) {
+        /* Every note of the call has ended, so the whole FIFO is ready;
+         * the answer must hear all of it (bounded by the FIFO's size). */
+        feed_ready(e, RNJ_ENGINE_INFLIGHT);
+        e->st = RNJ_ENGINE_ANSWERING;
+        e->answer_left = e->p.answer_length > 0 ? e->p.answer_length
+                                                : e->call_notes;
+        if (e->answer_left > RNJ_ENGINE_ANSWER_MAX)
+          e->answer_left = RNJ_ENGINE_ANSWER_MAX;
+        e->answer_at = start < now ? now : start;
+        e->answer_first = 1;
+        e->call_notes = 0;
+        e->pend_valid = 0;
+        e->stats.answers++;
+      } else if (start - e->p.lookahead < next) {
+        next = start - e->p.lookahead;
+      }
+    }
+    if (e->st == RNJ_ENGINE_ANSWERING) {
+      t = generate(e, now);
+      if (e->answer_left <= 0 && !e->pend_valid)
+        e->st = RNJ_ENGINE_IDLE;
+      if (t < next)
+        next = t;
+    }
+  } else {
+    if (e->st != RNJ_ENGINE_PLAYING) {
+      e->st = RNJ_ENGINE_PLAYING;
+      e->pend_valid = 0;
+      e->answer_first = 0;
+    }
+    t = generate(e, now);
+    if (t < next)
+      next = t;
+  }
+  return next;
+}
+
+/* ---------------------------------------------------------------- control */
+
+void rnj_engine_panic(rnj_engine_t *e) {
+  silence(e);
+  e->out.all_off(e->out.ctx);
+  e->st = RNJ_ENGINE_IDLE;
+  e->answer_left = 0;
+  e->answer_first = 0;
+  e->call_notes = 0;
+}
+
+void rnj_engine_stop(rnj_engine_t *e) {
+  rnj_engine_panic(e);
+  e->stopped = 1;
+}
+
+void rnj_engine_set_mode(rnj_engine_t *e, int mode) {
+  if (mode != RNJ_MODE_RESPOND && mode != RNJ_MODE_CONTINUOUS)
+    return;
+  if (mode == e->p.mode)
+    return;
+  silence(e);
+  e->st = RNJ_ENGINE_IDLE;
+  e->answer_left = 0;
+  e->answer_first = 0;
+  e->call_notes = 0;
+  e->p.mode = mode;
+}
+
+const rnj_lstm_t *rnj_engine_set_lstm(rnj_engine_t *e,
+                                      const rnj_lstm_t *lstm,
+                                      int seq_length) {
+  const rnj_lstm_t *old = e->lstm;
+  int n;
+  int i;
+  silence(e);
+  e->st = RNJ_ENGINE_IDLE;
+  e->answer_left = 0;
+  e->answer_first = 0;
+  e->lstm = lstm;
+  e->seq_length = seq_length > 0 ? seq_length : 1;
+  rnj_lstm_reset(&e->state);
+  e->pred_valid = 0;
+  if (e->p.context == RNJ_CONTEXT_STREAM) {
+    /* The new model hears the recent notes again, from a zero state, like
+     * a window: a bounded cost (seq_length steps), once per reload. */
+    n = history_window(e);
+    for (i = 0; i < n; i++)
+      rnj_lstm_step(e->lstm, &e->state, &e->window[i * RNJ_MODEL_INPUT],
+                    NULL);
+  }
+  return old;
+}
+
+void rnj_engine_set_params(rnj_engine_t *e, const rnj_engine_params_t *p) {
+  int context_changed;
+  int i;
+  int n;
+  if (!params_ok(p))
+    return;
+  if (p->mode != e->p.mode)
+    rnj_engine_set_mode(e, p->mode);
+  context_changed = p->context != e->p.context;
+  e->p = *p;
+  if (context_changed) {
+    rnj_lstm_reset(&e->state);
+    e->pred_valid = 0;
+    if (e->p.context == RNJ_CONTEXT_STREAM) {
+      n = history_window(e);
+      for (i = 0; i < n; i++)
+        rnj_lstm_step(e->lstm, &e->state, &e->window[i * RNJ_MODEL_INPUT],
+                      NULL);
+    }
+  }
+}
+
+void rnj_engine_set_sampling(rnj_engine_t *e, const rnj_sampler_t *sampler) {
+  rnj_rng_t rng = e->sampler.rng;
+  e->sampler = *sampler;
+  e->sampler.rng = rng;
+}

@@ -1,0 +1,582 @@
+/* engine: the daemon's musical logic driven with made-up times.
+ *
+ * The output is a recorder that behaves like the ALSA queue: scheduled
+ * events are delivered at their time unless cancelled first, direct
+ * events at once, and equal times in the order they were written.  The
+ * tests check properties, on the model in tests/data (random weights):
+ * every delivered note-on has its note-off, an answer starts exactly
+ * phrase_gap after the call's last note-off, it stops when the player
+ * plays again, the context hears notes in start order, and a flood is
+ * bounded and allocation-free.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "rnnjam/alloc.h"
+#include "rnnjam/ckpt.h"
+#include "rnnjam/engine.h"
+#include "rnnjam/model.h"
+#include "test.h"
+
+/* ------------------------------------------------------------ recorder */
+
+enum { EV_ON, EV_OFF, EV_ALLOFF };
+
+typedef struct {
+  double t;     /* when it is (or was to be) delivered */
+  long order;   /* write order, for equal times */
+  int type;
+  int pitch;
+  int velocity;
+  int cancelled;
+  int direct;
+  double written; /* sim time when it was handed over */
+} rec_ev_t;
+
+#define REC_MAX 200000
+
+typedef struct {
+  rec_ev_t *ev;
+  long n;
+  long order;
+  double now;
+  int cancels;
+  int fail_notes; /* refuse this many notes (output full) */
+} rec_t;
+
+static int rec_note(void *ctx, double on, double off, int pitch, int vel) {
+  rec_t *r = ctx;
+  if (r->fail_notes > 0) {
+    r->fail_notes--;
+    return -11;
+  }
+  ASSERT(r->n + 2 <= REC_MAX);
+  ASSERT(off > on);
+  r->ev[r->n++] = (rec_ev_t){on, r->order++, EV_ON, pitch, vel, 0, 0, r->now};
+  r->ev[r->n++] = (rec_ev_t){off, r->order++, EV_OFF, pitch, 0, 0, 0, r->now};
+  return 0;
+}
+
+static void rec_cancel(void *ctx) {
+  rec_t *r = ctx;
+  long i;
+  r->cancels++;
+  for (i = 0; i < r->n; i++)
+    if (!r->ev[i].direct && r->ev[i].t > r->now)
+      r->ev[i].cancelled = 1;
+}
+
+static void rec_off_now(void *ctx, int pitch) {
+  rec_t *r = ctx;
+  ASSERT(r->n < REC_MAX);
+  r->ev[r->n++] =
+      (rec_ev_t){r->now, r->order++, EV_OFF, pitch, 0, 0, 1, r->now};
+}
+
+static void rec_all_off(void *ctx) {
+  rec_t *r = ctx;
+  ASSERT(r->n < REC_MAX);
+  r->ev[r->n++] =
+      (rec_ev_t){r->now, r->order++, EV_ALLOFF, -1, 0, 0, 1, r->now};
+}
+
+static double rec_now(void *ctx) { return ((rec_t *)ctx)->now; }
+
+static int cmp_ev(const void *a, const void *b) {
+  const rec_ev_t *x = a;
+  const rec_ev_t *y = b;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The delivered events up to time `until`, in delivery order, into `out`;
+ * their count. */
+static long delivered(const rec_t *r, double until, rec_ev_t *out) {
+  long i;
+  long n = 0;
+  for (i = 0; i < r->n; i++)
+    if (!r->ev[i].cancelled && r->ev[i].t <= until)
+      out[n++] = r->ev[i];
+  qsort(out, (size_t)n, sizeof *out, cmp_ev);
+  return n;
+}
+
+/* Every note-on is followed by its note-off (or an all-notes-off) before
+ * the same pitch starts again, and nothing sounds at `until`.  Returns
+ * the number of note-ons. */
+static long check_pairing(const rec_t *r, double until) {
+  static rec_ev_t d[REC_MAX];
+  int on[128] = {0};
+  long n = delivered(r, until, d);
+  long i;
+  long ons = 0;
+  int p;
+  for (i = 0; i < n; i++) {
+    if (d[i].type == EV_ON) {
+      if (on[d[i].pitch])
+        FAIL("pitch %d started again at %.4f while sounding", d[i].pitch,
+             d[i].t);
+      on[d[i].pitch] = 1;
+      ons++;
+    } else if (d[i].type == EV_OFF) {
+      on[d[i].pitch] = 0;
+    } else {
+      memset(on, 0, sizeof on);
+    }
+  }
+  for (p = 0; p < 128; p++)
+    if (on[p])
+      FAIL("pitch %d still sounding at %.3f", p, until);
+  return ons;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static rnj_lstm_t *lstm;
+static int seq_length;
+static rec_t rec;
+static rnj_engine_t eng;
+
+static void load(void) {
+  rnj_model_t m;
+  char path[4096];
+  char err[RNJ_ERR_LEN];
+  memset(&m, 0, sizeof m);
+  snprintf(path, sizeof path, "%s/ref-model.safetensors", test_data_dir());
+  ASSERT_OK(rnj_model_init(&m));
+  if (rnj_ckpt_load(&m, path, err) != 0)
+    FAIL("%s", err);
+  ASSERT_OK(rnj_lstm_new(&lstm, &m, RNJ_KERNEL_AUTO));
+  seq_length = m.seq_length;
+  rnj_model_free(&m);
+  rec.ev = calloc(REC_MAX, sizeof *rec.ev);
+  ASSERT(rec.ev);
+}
+
+static void params_default(rnj_engine_params_t *p) {
+  rnj_conf_t c;
+  rnj_conf_defaults(&c, "m");
+  rnj_engine_params_from_conf(p, &c);
+}
+
+static void start(const rnj_engine_params_t *p, uint64_t seed) {
+  rnj_sampler_t s;
+  rnj_engine_out_t out = {&rec, rec_note, rec_cancel, rec_off_now,
+                          rec_all_off, rec_now};
+  rnj_sampler_init(&s, seed);
+  s.pitch_min = 21;
+  s.pitch_max = 108;
+  rec.n = 0;
+  rec.order = 0;
+  rec.now = 100.0; /* queue clocks do not start at zero in real life */
+  rec.cancels = 0;
+  rec.fail_notes = 0;
+  ASSERT_OK(rnj_engine_init(&eng, p, lstm, seq_length, &s, &out));
+}
+
+/* Advance simulated time to `until`, ticking when the engine asks (and at
+ * least every `max_step` s, as the daemon's input wake-ups would). */
+static double next_tick = 0;
+
+static void run_until(double until) {
+  /* rnnjamd ticks after every batch of input; the tests' direct calls to
+   * the event functions count as one. */
+  next_tick = rec.now;
+  while (rec.now < until) {
+    double t;
+    if (next_tick <= rec.now)
+      next_tick = rnj_engine_tick(&eng, rec.now);
+    t = next_tick > rec.now ? next_tick : rec.now;
+    if (t > until)
+      t = until;
+    if (t == rec.now) /* the engine wants more ticks now: step 0.1 ms */
+      t = rec.now + 0.0001 < until ? rec.now + 0.0001 : until;
+    rec.now = t;
+  }
+  next_tick = rnj_engine_tick(&eng, rec.now);
+}
+
+static void play(double t, int pitch, double dur) {
+  run_until(t);
+  rnj_engine_note_on(&eng, t, 0, pitch, 90);
+  next_tick = rec.now;
+  run_until(t + dur);
+  rnj_engine_note_off(&eng, t + dur, 0, pitch);
+  next_tick = rec.now;
+}
+
+static double first_on_after(double t) {
+  long i;
+  double best = HUGE_VAL;
+  for (i = 0; i < rec.n; i++)
+    if (rec.ev[i].type == EV_ON && !rec.ev[i].cancelled &&
+        rec.ev[i].t >= t && rec.ev[i].t < best)
+      best = rec.ev[i].t;
+  return best;
+}
+
+/* ------------------------------------------------------------ tests */
+
+/* A call of 6 notes; the answer starts exactly phrase_gap after the last
+ * note-off, is as long as the call (answer_length = call) and every note
+ * is paired. */
+static void test_respond(void) {
+  rnj_engine_params_t p;
+  double last_off;
+  long ons;
+  int i;
+  params_default(&p);
+  start(&p, 1);
+  for (i = 0; i < 6; i++)
+    play(100.5 + 0.25 * i, 60 + 2 * i, 0.2);
+  last_off = 100.5 + 0.25 * 5 + 0.2;
+  run_until(last_off + 0.5 - 0.1);
+  ASSERT_EQ(eng.stats.notes_fed, 6);
+  ASSERT_EQ(rec.n, 0); /* nothing before the gap */
+  ASSERT_EQ(eng.stats.answers, 0);
+  run_until(last_off + 10);
+  ASSERT_EQ(eng.stats.answers, 1);
+  ASSERT_NEAR(first_on_after(0), last_off + 0.5, 1e-9);
+  ASSERT_EQ(eng.stats.notes_out + eng.stats.skipped_overlap, 6);
+  ons = check_pairing(&rec, rec.now);
+  ASSERT_EQ(ons, (long)eng.stats.notes_out);
+  ASSERT_EQ(eng.st, RNJ_ENGINE_IDLE);
+  /* notes were handed over no earlier than lookahead before they sound */
+  for (i = 0; i < rec.n; i++)
+    if (rec.ev[i].type == EV_ON)
+      ASSERT(rec.ev[i].written >= rec.ev[i].t - p.lookahead - 1e-9);
+  /* a second call gets a second answer */
+  play(rec.now + 1, 72, 0.3);
+  run_until(rec.now + 10);
+  ASSERT_EQ(eng.stats.answers, 2);
+  check_pairing(&rec, rec.now);
+}
+
+/* The player comes back in the middle of a long answer: nothing sounds
+ * after that moment but the note-offs, sent at that very moment. */
+static void test_interrupt(void) {
+  rnj_engine_params_t p;
+  double t_in;
+  double last_off;
+  long i;
+  params_default(&p);
+  p.answer_length = 200;
+  start(&p, 2);
+  play(101.0, 64, 0.3);
+  play(101.4, 67, 0.3);
+  last_off = 101.7;
+  /* come back while an answer note sounds, with more queued after it */
+  run_until(last_off + 0.5);
+  for (;;) {
+    int sounding = 0;
+    int queued = 0;
+    run_until(rec.now + 0.01);
+    ASSERT(rec.now < last_off + 60);
+    for (i = 0; i < eng.sched_n; i++) {
+      sounding += eng.sched[i].on <= rec.now && eng.sched[i].off > rec.now;
+      queued += eng.sched[i].on > rec.now;
+    }
+    if (sounding && queued)
+      break;
+  }
+  ASSERT_EQ(eng.st, RNJ_ENGINE_ANSWERING);
+  t_in = rec.now;
+  rnj_engine_note_on(&eng, t_in, 0, 50, 100);
+  ASSERT_EQ(eng.stats.interruptions, 1);
+  ASSERT_EQ(eng.st, RNJ_ENGINE_IDLE);
+  ASSERT(rec.cancels >= 1);
+  /* everything delivered after t_in is a note-off at t_in */
+  for (i = 0; i < rec.n; i++) {
+    const rec_ev_t *e = &rec.ev[i];
+    if (e->cancelled || e->t <= t_in)
+      continue;
+    FAIL("event type %d pitch %d at %.4f after the player came back at "
+         "%.4f", e->type, e->pitch, e->t, t_in);
+  }
+  check_pairing(&rec, t_in);
+  /* the new call ends; a new answer follows, paired too */
+  run_until(t_in + 0.2);
+  rnj_engine_note_off(&eng, t_in + 0.2, 0, 50);
+  run_until(t_in + 10);
+  ASSERT_EQ(eng.stats.answers, 2);
+  ASSERT_NEAR(first_on_after(t_in), t_in + 0.2 + 0.5, 1e-9);
+  check_pairing(&rec, rec.now);
+}
+
+/* Overlapping notes are fed in order of start, whatever order they end. */
+static void test_feed_order(void) {
+  rnj_engine_params_t p;
+  int slot;
+  params_default(&p);
+  p.phrase_gap = 5.0;
+  start(&p, 3);
+  rnj_engine_note_on(&eng, 101.0, 0, 60, 80); /* A: 101.0 .. 101.5 */
+  rnj_engine_note_on(&eng, 101.1, 0, 64, 80); /* B: 101.1 .. 101.3 */
+  rnj_engine_note_on(&eng, 101.2, 1, 60, 80); /* C: other channel */
+  rnj_engine_note_off(&eng, 101.3, 0, 64);
+  rnj_engine_note_off(&eng, 101.35, 1, 60);
+  rnj_engine_tick(&eng, 101.4);
+  ASSERT_EQ(eng.stats.notes_fed, 0); /* B and C wait for A */
+  rnj_engine_note_off(&eng, 101.5, 0, 60);
+  rnj_engine_tick(&eng, 101.6);
+  ASSERT_EQ(eng.stats.notes_fed, 3);
+  ASSERT_EQ(eng.hist_n, 3);
+  slot = eng.hist_head;
+  ASSERT_NEAR(eng.history[slot][0], 60 / 128.0, 1e-7);
+  ASSERT_NEAR(eng.history[slot][1], 0.0, 1e-7);
+  ASSERT_NEAR(eng.history[slot][2], 0.5, 1e-6);
+  ASSERT_NEAR(eng.history[slot + 1][0], 64 / 128.0, 1e-7);
+  ASSERT_NEAR(eng.history[slot + 1][1], 0.1, 1e-6);
+  ASSERT_NEAR(eng.history[slot + 1][2], 0.2, 1e-6);
+  ASSERT_NEAR(eng.history[slot + 2][0], 60 / 128.0, 1e-7);
+  ASSERT_NEAR(eng.history[slot + 2][1], 0.1, 1e-6);
+  ASSERT_NEAR(eng.history[slot + 2][2], 0.15, 1e-6);
+}
+
+/* Continuous: plays on its own, never more than lookahead ahead, never in
+ * the past, paired; the player's notes join the context. */
+static void test_continuous(void) {
+  rnj_engine_params_t p;
+  long i;
+  uint64_t fed;
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  start(&p, 4);
+  run_until(110.0);
+  ASSERT(eng.stats.notes_out > 5);
+  ASSERT_EQ(eng.st, RNJ_ENGINE_PLAYING);
+  for (i = 0; i < rec.n; i++) {
+    if (rec.ev[i].type != EV_ON)
+      continue;
+    ASSERT(rec.ev[i].t >= rec.ev[i].written - 1e-9);
+    ASSERT(rec.ev[i].t <= rec.ev[i].written + p.lookahead + 1e-9);
+  }
+  fed = eng.stats.notes_fed;
+  play(110.1, 40, 0.2);
+  run_until(111.0);
+  ASSERT(eng.stats.notes_fed > fed);
+  ASSERT_EQ(eng.stats.interruptions, 0); /* the player does not stop it */
+  /* stop for good: paired, and nothing more is generated */
+  rnj_engine_stop(&eng);
+  i = rec.n;
+  run_until(115.0);
+  ASSERT_EQ(rec.n, i);
+  check_pairing(&rec, rec.now);
+}
+
+/* Mode switch and panic by CC, temperature and length by CC. */
+static void test_cc(void) {
+  rnj_engine_params_t p;
+  double t_sw;
+  long i;
+  params_default(&p);
+  start(&p, 5);
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_mode, 127);
+  ASSERT_EQ(eng.p.mode, RNJ_MODE_CONTINUOUS);
+  run_until(103.0);
+  ASSERT(eng.stats.notes_out > 0);
+  t_sw = rec.now;
+  rnj_engine_cc(&eng, t_sw, 0, p.cc_mode, 0);
+  ASSERT_EQ(eng.p.mode, RNJ_MODE_RESPOND);
+  run_until(106.0);
+  for (i = 0; i < rec.n; i++)
+    if (!rec.ev[i].cancelled && rec.ev[i].t > t_sw)
+      FAIL("event at %.4f after the switch to respond at %.4f",
+           rec.ev[i].t, t_sw);
+  check_pairing(&rec, rec.now);
+
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_temperature, 0);
+  ASSERT_NEAR(eng.sampler.temperature, p.temperature_min, 1e-6);
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_temperature, 127);
+  ASSERT_NEAR(eng.sampler.temperature, p.temperature_max, 1e-6);
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_length, 3);
+  ASSERT_EQ(eng.p.answer_length, 3);
+  {
+    uint64_t before = eng.stats.notes_out + eng.stats.skipped_overlap;
+    play(rec.now + 0.1, 60, 0.1); /* a call of one note, an answer of 3 */
+    run_until(rec.now + 5);
+    ASSERT_EQ(eng.stats.answers, 1);
+    ASSERT_EQ(eng.stats.notes_out + eng.stats.skipped_overlap - before, 3);
+  }
+
+  /* panic in the middle of an answer: all-notes-off, nothing after */
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_length, 100);
+  play(rec.now + 0.1, 62, 0.1);
+  run_until(rec.now + 0.5 + 0.5);
+  ASSERT_EQ(eng.st, RNJ_ENGINE_ANSWERING);
+  t_sw = rec.now;
+  rnj_engine_cc(&eng, t_sw, 0, p.cc_panic, 127);
+  ASSERT_EQ(eng.st, RNJ_ENGINE_IDLE);
+  ASSERT_EQ(rec.ev[rec.n - 1].type, EV_ALLOFF);
+  run_until(t_sw + 5);
+  for (i = 0; i < rec.n; i++)
+    if (!rec.ev[i].cancelled && rec.ev[i].t > t_sw)
+      FAIL("event after panic");
+  check_pairing(&rec, rec.now);
+
+  /* CCs on another channel are ignored when cc_channel is set */
+  eng.p.cc_channel = 2;
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_mode, 127);
+  ASSERT_EQ(eng.p.mode, RNJ_MODE_RESPOND);
+  rnj_engine_cc(&eng, rec.now, 1, p.cc_mode, 127);
+  ASSERT_EQ(eng.p.mode, RNJ_MODE_CONTINUOUS);
+}
+
+/* A full output refuses notes: they are counted, not half-sent. */
+static void test_output_full(void) {
+  rnj_engine_params_t p;
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  start(&p, 6);
+  rec.fail_notes = 5;
+  run_until(105.0);
+  ASSERT_EQ(eng.stats.out_errors, 5);
+  ASSERT(eng.stats.notes_out > 0);
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now + 10);
+}
+
+/* Model swap mid-answer: silenced, paired, the new model plays on. */
+static void test_swap(void) {
+  rnj_engine_params_t p;
+  rnj_lstm_t *other;
+  rnj_model_t m;
+  char path[4096];
+  char err[RNJ_ERR_LEN];
+  const rnj_lstm_t *old;
+  uint64_t out;
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  start(&p, 7);
+  run_until(103.0);
+  memset(&m, 0, sizeof m);
+  snprintf(path, sizeof path, "%s/ref-model.safetensors", test_data_dir());
+  ASSERT_OK(rnj_model_init(&m));
+  if (rnj_ckpt_load(&m, path, err) != 0)
+    FAIL("%s", err);
+  ASSERT_OK(rnj_lstm_new(&other, &m, RNJ_KERNEL_PORTABLE));
+  rnj_model_free(&m);
+  old = rnj_engine_set_lstm(&eng, other, 25);
+  ASSERT(old == lstm);
+  check_pairing(&rec, rec.now);
+  out = eng.stats.notes_out;
+  run_until(106.0);
+  ASSERT(eng.stats.notes_out > out);
+  rnj_engine_set_lstm(&eng, lstm, seq_length);
+  rnj_lstm_delete(other);
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now + 10);
+}
+
+/* Window mode generates as well. */
+static void test_window(void) {
+  rnj_engine_params_t p;
+  params_default(&p);
+  p.context = RNJ_CONTEXT_WINDOW;
+  start(&p, 8);
+  play(101.0, 60, 0.2);
+  play(101.3, 62, 0.2);
+  play(101.6, 64, 0.2);
+  run_until(110.0);
+  ASSERT_EQ(eng.stats.answers, 1);
+  ASSERT_EQ(eng.stats.notes_out + eng.stats.skipped_overlap, 3);
+  check_pairing(&rec, rec.now);
+}
+
+/* Lost input: held notes are released so the call can end. */
+static void test_input_lost(void) {
+  rnj_engine_params_t p;
+  params_default(&p);
+  start(&p, 9);
+  rnj_engine_note_on(&eng, 101.0, 0, 60, 80);
+  rnj_engine_note_on(&eng, 101.1, 3, 61, 80);
+  run_until(104.0);
+  ASSERT_EQ(eng.stats.answers, 0); /* keys down: still the call */
+  rnj_engine_input_lost(&eng, 104.0);
+  ASSERT_EQ(eng.sounding, 0);
+  run_until(106.0);
+  ASSERT_EQ(eng.stats.answers, 1);
+  /* CC 123 from the player also ends its notes */
+  rnj_engine_note_on(&eng, rec.now, 5, 70, 80);
+  ASSERT_EQ(eng.sounding, 1);
+  rnj_engine_cc(&eng, rec.now, 5, 123, 0);
+  ASSERT_EQ(eng.sounding, 0);
+}
+
+/* ------------------------------------------------------------ flood */
+
+static long allocs;
+static void *count_malloc(size_t n) { allocs++; return malloc(n); }
+static void *count_realloc(void *p, size_t n) { allocs++; return realloc(p, n); }
+static void *count_calloc(size_t c, size_t n) { allocs++; return calloc(c, n); }
+
+/* 10,000 events/s for 10 s (on/off pairs, random pitches and channels,
+ * with stray note-offs and CCs), continuous mode with a tick per ms: the
+ * FIFO stays bounded, drops are counted, nothing is allocated, no note is
+ * left sounding. */
+static void test_flood(void) {
+  rnj_engine_params_t p;
+  rnj_rng_t rng;
+  long k;
+  double t;
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  start(&p, 10);
+  rnj_rng_seed(&rng, 42);
+  ASSERT_OK(rnj_replace_allocator(count_malloc, count_realloc, count_calloc,
+                                  free));
+  allocs = 0;
+  t = rec.now;
+  for (k = 0; k < 100000; k++) {
+    int pitch = (int)(rnj_rng_next(&rng) % 128);
+    int ch = (int)(rnj_rng_next(&rng) % 16);
+    t += 0.0001;
+    rec.now = t;
+    switch (rnj_rng_next(&rng) % 8) {
+    case 0:
+      rnj_engine_cc(&eng, t, ch, (int)(rnj_rng_next(&rng) % 128), 64);
+      break;
+    case 1:
+    case 2:
+    case 3:
+      rnj_engine_note_off(&eng, t, ch, pitch);
+      break;
+    default:
+      rnj_engine_note_on(&eng, t, ch, pitch, 1 + pitch % 127);
+    }
+    ASSERT(eng.in_n <= RNJ_ENGINE_INFLIGHT);
+    if (k % 10 == 0)
+      rnj_engine_tick(&eng, t);
+  }
+  ASSERT_EQ(allocs, 0);
+  ASSERT_OK(rnj_replace_allocator(malloc, realloc, calloc, free));
+  ASSERT(eng.stats.notes_in > 40000);
+  /* fed + still queued + dropped = all notes that started */
+  ASSERT(eng.stats.dropped_inflight > 0 || eng.stats.notes_fed > 0);
+  printf("flood: %llu notes in, %llu fed, %llu dropped, %llu out\n",
+         (unsigned long long)eng.stats.notes_in,
+         (unsigned long long)eng.stats.notes_fed,
+         (unsigned long long)eng.stats.dropped_inflight,
+         (unsigned long long)eng.stats.notes_out);
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now + 10);
+}
+
+int main(void) {
+  load();
+  test_respond();
+  test_interrupt();
+  test_feed_order();
+  test_continuous();
+  test_cc();
+  test_output_full();
+  test_swap();
+  test_window();
+  test_input_lost();
+  test_flood();
+  rnj_lstm_delete(lstm);
+  free(rec.ev);
+  printf("engine: ok\n");
+  return 0;
+}
