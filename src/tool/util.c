@@ -90,13 +90,8 @@ int load_model(const char *path, rnj_model_t *model, rnj_lstm_t **lstm,
 }
 
 int parse_kernel(const char *s, rnj_kernel_t *k) {
-  static const char *names[] = {"auto", "portable", "avx2", "avx512"};
-  int i;
-  for (i = 0; i < 4; i++)
-    if (!strcmp(s, names[i])) {
-      *k = (rnj_kernel_t)i;
-      return 0;
-    }
+  if (rnj_kernel_parse(s, k) == 0)
+    return 0;
   tool_error("--kernel: expected auto, portable, avx2 or avx512, got '%s'",
              s);
   return -1;
