@@ -30,6 +30,7 @@
 #include "common.h"
 #include "err.h"
 #include "loss.h"
+#include "lstm.h"
 #include "model.h"
 #include "notes.h"
 
@@ -57,6 +58,9 @@ typedef struct rnj_train_config_s {
                        stop early */
   uint64_t seed;    /* 42: initial weights, file split and every shuffle */
   int threads;      /* 1 */
+  rnj_kernel_t kernel; /* RNJ_KERNEL_AUTO: the best the CPU has; another
+                          value forces one (for tests and measurements;
+                          like threads, it changes rounding) */
 } rnj_train_config_t;
 
 /* The tutorial's hyper-parameters, one thread. */
@@ -184,11 +188,13 @@ RNJ_EXTERN int rnj_train_eval(rnj_train_t *tr, const rnj_train_data_t *data,
                               const uint32_t *windows, size_t n,
                               rnj_loss_t *loss);
 
-/* The OpenBLAS kernel set in use (e.g. "SkylakeX", "Haswell") and the
- * element-wise kernels' instruction set ("avx512", "avx2", "portable").
- * Static strings. */
+/* The OpenBLAS kernel set in use (e.g. "SkylakeX", "Haswell").  Static. */
 RNJ_EXTERN const char *rnj_train_blas(void);
-RNJ_EXTERN const char *rnj_train_kernels(void);
+
+/* The trainer's own kernels: "avx512" (element-wise and the per-step
+ * products, OpenBLAS for the rest), "avx2" or "portable" (element-wise;
+ * every product by OpenBLAS).  Static. */
+RNJ_EXTERN const char *rnj_train_kernels(const rnj_train_t *tr);
 
 /* --------------------------------------------------------------- fit */
 
