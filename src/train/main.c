@@ -75,7 +75,10 @@ static void usage(FILE *f) {
     "For the reference script (tests/reference_train.py):\n"
     "      --dump-data CSV  write the notes (file, split, pitch, step,\n"
     "                       duration) and exit without training\n"
-    "      --dump-init CKPT write the initial weights and exit\n",
+    "      --dump-init CKPT write the initial weights and exit\n"
+    "For measurements:\n"
+    "      --kernel K       auto, avx512 (own kernels for the products),\n"
+    "                       avx2 or portable (OpenBLAS for every product)\n",
     MAX_THREADS_DEFAULT);
 }
 
@@ -369,7 +372,8 @@ enum {
   OPT_LOG,
   OPT_INSTRUMENT,
   OPT_DUMP_DATA,
-  OPT_DUMP_INIT
+  OPT_DUMP_INIT,
+  OPT_KERNEL
 };
 
 int main(int argc, char **argv) {
@@ -388,6 +392,7 @@ int main(int argc, char **argv) {
       {"instrument", required_argument, NULL, OPT_INSTRUMENT},
       {"dump-data", required_argument, NULL, OPT_DUMP_DATA},
       {"dump-init", required_argument, NULL, OPT_DUMP_INIT},
+      {"kernel", required_argument, NULL, OPT_KERNEL},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
@@ -467,6 +472,19 @@ int main(int argc, char **argv) {
       break;
     case OPT_DUMP_INIT:
       dump_init_path = optarg;
+      break;
+    case OPT_KERNEL:
+      if (strcmp(optarg, "auto") == 0)
+        cfg.kernel = RNJ_KERNEL_AUTO;
+      else if (strcmp(optarg, "portable") == 0)
+        cfg.kernel = RNJ_KERNEL_PORTABLE;
+      else if (strcmp(optarg, "avx2") == 0)
+        cfg.kernel = RNJ_KERNEL_AVX2;
+      else if (strcmp(optarg, "avx512") == 0)
+        cfg.kernel = RNJ_KERNEL_AVX512;
+      else
+        fatal("--kernel: '%s' (expected auto, portable, avx2 or avx512)",
+              optarg);
       break;
     case 'h':
       usage(stdout);
@@ -566,7 +584,7 @@ int main(int argc, char **argv) {
   printf("training: %d epochs, batch %d, lr %g, seed %llu, %d thread%s "
          "(kernels %s, BLAS %s)%s\n",
          cfg.epochs, cfg.batch, cfg.lr, (unsigned long long)cfg.seed,
-         cfg.threads, cfg.threads == 1 ? "" : "s", rnj_train_kernels(),
+         cfg.threads, cfg.threads == 1 ? "" : "s", rnj_train_kernels(&tr),
          rnj_train_blas(), resume ? ", resuming" : "");
   fflush(stdout);
   memset(&fit, 0, sizeof fit);
