@@ -288,14 +288,15 @@ def c_dump(trainer, files, work, seed, seq, val_split):
 
 
 def c_train(trainer, files, work, epochs, batch, lr, seed, seq, val_split,
-            threads, tag="c"):
+            threads, tag="c", kernel="auto"):
     logp = os.path.join(work, tag + ".jsonl")
     out = os.path.join(work, tag + ".safetensors")
     subprocess.run([trainer, *files, "--out", out, "--epochs", str(epochs),
                     "--batch", str(batch), "--lr", str(lr), "--seed",
                     str(seed), "--seq-length", str(seq), "--val-split",
                     str(val_split), "--patience", "0", "--threads",
-                    str(threads), "--log", logp], check=True,
+                    str(threads), "--kernel", kernel, "--log", logp],
+                   check=True,
                    stdout=subprocess.DEVNULL)
     with open(logp) as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -356,13 +357,18 @@ def cmd_bench(a):
             # pthread build would otherwise use every core.
             env["OPENBLAS_NUM_THREADS"] = str(threads)
             env["OMP_NUM_THREADS"] = str(threads)
+            # OpenMP's spinning workers and OpenBLAS' threads fight over
+            # two cores: PyTorch ran 7x slower at 2 threads than at 1 with
+            # the default policy; passive is its best configuration here.
+            env["OMP_WAIT_POLICY"] = "PASSIVE"
             r = subprocess.run([sys.executable, __file__, "_torch", data, init,
                                 str(a.batch), str(a.seq), str(threads),
                                 str(a.batches), a.optim], env=env,
                                check=True, capture_output=True, text=True)
             wt = float(r.stdout.split()[-1])
             c = c_train(a.trainer, files, work, 1, a.batch, 0.005, a.seed,
-                        a.seq, a.val_split, threads, tag="bench")
+                        a.seq, a.val_split, threads, tag="bench",
+                        kernel=a.kernel)
             wc = c[-1]["windows_per_s"]
             res.setdefault(threads, []).append((wc, wt))
             print("repeat %d, %d thread%s: C %.0f win/s, torch %.0f win/s, "
@@ -426,6 +432,8 @@ def main():
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--batches", type=int, default=0,
                    help="torch batches timed (0: a whole epoch)")
+    s.add_argument("--kernel", default="auto",
+                   help="rnnjam-train --kernel (auto, avx512, avx2, ...)")
     s.add_argument("--optim", choices=["keras", "torch"], default="torch",
                    help="torch's stock Adam (default) or the Keras one")
     a = p.parse_args()
