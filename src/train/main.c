@@ -474,15 +474,7 @@ int main(int argc, char **argv) {
       dump_init_path = optarg;
       break;
     case OPT_KERNEL:
-      if (strcmp(optarg, "auto") == 0)
-        cfg.kernel = RNJ_KERNEL_AUTO;
-      else if (strcmp(optarg, "portable") == 0)
-        cfg.kernel = RNJ_KERNEL_PORTABLE;
-      else if (strcmp(optarg, "avx2") == 0)
-        cfg.kernel = RNJ_KERNEL_AVX2;
-      else if (strcmp(optarg, "avx512") == 0)
-        cfg.kernel = RNJ_KERNEL_AVX512;
-      else
+      if (rnj_kernel_parse(optarg, &cfg.kernel))
         fatal("--kernel: '%s' (expected auto, portable, avx2 or avx512)",
               optarg);
       break;
