@@ -4,26 +4,32 @@
  * Where the time goes: three matrix products per time step and window
  * row, each 2 * 128 * 512 flops -- the gates' recurrent product forward
  * (h_{t-1} U), the gradient back into h (dz U^T) and the weight gradient
- * (h^T dz) -- about 10 MFLOP a window of 25.  The first two are one SGEMM
- * per step over the whole (sub-)batch, (rows, 128) x (128, 512); the third
- * is one SGEMM over all steps at once, K = (T - 1) rows.  The input
- * projection x W + b (K = 3) is fused into the element-wise gate kernel
- * instead of a GEMM of its own: that GEMM ran at a third of peak and cost a
- * pass over memory; the same goes for the input-weight and bias gradients.
- * The element-wise kernels (gates, cell, softmax, Adam) are plain loops the
- * compiler vectorises, built three times (AVX-512, AVX2+FMA, baseline) and
- * picked at init; exp is our own branch-free polynomial so they vectorise.
+ * (h^T dz) -- about 10 MFLOP a window of 25.  The first two are one
+ * product per step over the whole (sub-)batch, (rows, 128) x (128, 512);
+ * the third is one product over all steps at once, K = (T - 1) rows.  With
+ * AVX-512 they run in our own kernels against U packed once per batch
+ * (OpenBLAS repacked it on every one of the 48 calls a batch and, on this
+ * project's machines, is pinned to its AVX2 kernels); otherwise, and for
+ * the heads, OpenBLAS SGEMM.  The input projection x W + b (K = 3) is
+ * fused into the element-wise gate kernel instead of a GEMM of its own:
+ * that GEMM ran at a third of peak and cost a pass over memory; the same
+ * goes for the input-weight and bias gradients.  The element-wise kernels
+ * (gates, cell, softmax, Adam) are plain loops the compiler vectorises,
+ * built three times (AVX-512, AVX2+FMA, baseline) and picked at init; exp
+ * is our own branch-free polynomial so they vectorise.
  *
  * Threads: the batch is cut into one slice of rows per worker (the caller's
- * thread is worker 0); each slice runs the whole forward and backward with
- * single-threaded OpenBLAS into its own gradient, then each worker sums one
- * range of the parameters over all workers in worker order and applies
- * Adam to it.  The sums' order depends only on the worker count, so a seed
- * and a thread count fix every bit.
+ * thread is worker 0); each slice runs the whole forward and backward
+ * single-threaded into its own gradient, then each worker sums one range
+ * of the parameters over all workers in worker order and applies Adam to
+ * it.  The sums' order depends only on the worker count (and the kernel
+ * set), so a seed and a thread count fix every bit.  OpenBLAS' own threads
+ * were slower: its per-step products are too small to split well (119
+ * GFLOP/s on two threads against 147 on one, for 64 x 128 x 512).
  *
  * Limits: one LSTM layer of RNJ_MODEL_HIDDEN cells (the model of model.h);
- * the whole history of a batch is kept for backpropagation (about 0.3 MB a
- * window row, 3.5 MB for a row slice of 32 at 25 steps).
+ * the whole history of a batch is kept for backpropagation (about 90 KB a
+ * window row at 25 steps, 5.8 MB for a batch of 64).
  */
 #include <cblas.h>
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

@@ -8,9 +8,10 @@
  * the LSTM's forget-gate bias at 1.
  *
  * Layers come in _forward/_backward pairs over batched matrix products
- * (OpenBLAS SGEMM); the batch is split over the trainer's own threads, each
- * with its own gradient, summed in a fixed order, so the same seed and the
- * same thread count give the same weights bit for bit.
+ * (own AVX-512 kernels where the CPU has them, OpenBLAS SGEMM otherwise);
+ * the batch is split over the trainer's own threads, each with its own
+ * gradient, summed in a fixed order, so the same seed, thread count and
+ * kernel set give the same weights bit for bit.
  *
  * Objects:
  *   rnj_train_data_t   every file's notes, as model inputs and targets;
