@@ -918,19 +918,26 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Count one arrival; the last one releases the others.  Returns 1 when
+ * this arrival released them. */
+static int barrier_arrive(barrier_t *b, unsigned g) {
+  if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) !=
+      b->n - 1)
+    return 0;
+  atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+  /* Under the lock, so a sleeper cannot miss it (it tests gen there). */
+  pthread_mutex_lock(&b->mu);
+  atomic_store_explicit(&b->gen, g + 1, memory_order_release);
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  return 1;
+}
+
 static void barrier_wait(barrier_t *b) {
   unsigned g = atomic_load_explicit(&b->gen, memory_order_acquire);
   int i;
-  if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) ==
-      b->n - 1) {
-    atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-    /* Under the lock, so a sleeper cannot miss it (it tests gen there). */
-    pthread_mutex_lock(&b->mu);
-    atomic_store_explicit(&b->gen, g + 1, memory_order_release);
-    pthread_cond_broadcast(&b->cv);
-    pthread_mutex_unlock(&b->mu);
+  if (barrier_arrive(b, g))
     return;
-  }
   for (i = 0; i < BARRIER_SPIN; i++) {
     if (atomic_load_explicit(&b->gen, memory_order_acquire) != g)
       return;
@@ -1508,11 +1515,13 @@ int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
   return 0;
 
 fail_threads:
-  /* The barriers count every worker: the ones never started must not be
-   * waited for, so the started ones are stopped by hand. */
+  /* The barriers count every worker: arrive for the ones never started,
+   * so the started ones meet the caller and read JOB_QUIT. */
+  im->job = JOB_QUIT;
   for (k = 1; k < im->nworkers; k++)
-    if (im->w[k].started)
-      pthread_cancel(im->w[k].thread);
+    if (!im->w[k].started)
+      barrier_arrive(&im->start, atomic_load(&im->start.gen));
+  barrier_wait(&im->start);
   for (k = 1; k < im->nworkers; k++)
     if (im->w[k].started)
       pthread_join(im->w[k].thread, NULL);
