@@ -425,9 +425,15 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
     if (e->st == RNJ_ENGINE_IDLE && e->call_notes > 0 && e->sounding == 0) {
       double start = e->last_off + e->p.phrase_gap;
       if (now >= start - e->p.lookahead) {
-        /* Every note of the call has ended, so the whole FIFO is ready;
-         * the answer must hear all of it (bounded by the FIFO's size). */
-        feed_ready(e, RNJ_ENGINE_INFLIGHT);
+        /* Every note of the call has ended, so the whole FIFO is ready.
+         * The answer hears its last seq_length notes at least; older ones
+         * still waiting (only after a flood) are dropped, which bounds
+         * the work here to seq_length steps. */
+        while (e->in_n > e->seq_length) {
+          inflight_drop_head(e);
+          e->stats.dropped_inflight++;
+        }
+        feed_ready(e, e->seq_length);
         e->st = RNJ_ENGINE_ANSWERING;
         e->answer_left = e->p.answer_length > 0 ? e->p.answer_length
                                                 : e->call_notes;
@@ -467,6 +473,9 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
 void rnj_engine_panic(rnj_engine_t *e) {
   silence(e);
   e->out.all_off(e->out.ctx);
+  /* Panic is also the way out of a key the engine believes held (its
+   * note-off lost on the way): otherwise respond mode waits for it. */
+  rnj_engine_input_lost(e, e->out.now(e->out.ctx));
   e->st = RNJ_ENGINE_IDLE;
   e->answer_left = 0;
   e->answer_first = 0;

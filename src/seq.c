@@ -283,7 +283,8 @@ static int split_specs(const char *spec, char out[][RNJ_SEQ_SPEC_LEN],
 }
 
 static int subscribe_announce(rnj_seq_t *seq, char *err) {
-  int rc = connect_from(seq, SND_SEQ_CLIENT_SYSTEM, SND_SEQ_PORT_SYSTEM_ANNOUNCE);
+  int rc = connect_from(seq, SND_SEQ_CLIENT_SYSTEM,
+                        SND_SEQ_PORT_SYSTEM_ANNOUNCE);
   if (rc < 0)
     return fail(err, rc, "snd_seq_connect_from", "System:Announce");
   return 0;
@@ -443,6 +444,10 @@ int rnj_seq_read(rnj_seq_t *seq, rnj_seq_event_t *out) {
     break;
   }
   return 1;
+}
+
+int rnj_seq_pending(rnj_seq_t *seq) {
+  return snd_seq_event_input_pending(seq->handle, 0);
 }
 
 /* --------------------------------------------------------------- output */

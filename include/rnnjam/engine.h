@@ -220,8 +220,9 @@ RNJ_EXTERN void rnj_engine_input_lost(rnj_engine_t *e, double t);
 RNJ_EXTERN double rnj_engine_tick(rnj_engine_t *e, double now);
 
 /* Stop playing at once: cancel what is queued, note-off what may sound,
- * all-notes-off on the channel.  Respond mode then waits for a new call;
- * continuous mode resumes at the next tick.  RT-safe. */
+ * all-notes-off on the channel; forget the player's held keys.  Respond
+ * mode then waits for a new call; continuous mode resumes at the next
+ * tick.  RT-safe. */
 RNJ_EXTERN void rnj_engine_panic(rnj_engine_t *e);
 
 /* Switch mode (stops what plays first).  RT-safe. */

@@ -104,6 +104,11 @@ RNJ_EXTERN int rnj_seq_poll_fds(rnj_seq_t *seq, struct pollfd *fds, int n);
  * more for now) or a negative errno.  Event path. */
 RNJ_EXTERN int rnj_seq_read(rnj_seq_t *seq, rnj_seq_event_t *ev);
 
+/* Events already read from the kernel and waiting in alsa-lib's buffer.
+ * The descriptors do not signal these: a caller that stops reading early
+ * must come back for them without waiting for poll.  Event path. */
+RNJ_EXTERN int rnj_seq_pending(rnj_seq_t *seq);
+
 /* The queue's current real time, s.  Event path. */
 RNJ_EXTERN double rnj_seq_now(rnj_seq_t *seq);
 
