@@ -19,6 +19,8 @@
 
 #include "rnnjam/ckpt.h"
 #include "rnnjam/files.h"
+#include "rnnjam/lstm.h"
+#include "rnnjam/loss.h"
 #include "rnnjam/model.h"
 #include "rnnjam/notes.h"
 #include "rnnjam/train.h"
@@ -359,6 +361,48 @@ static void test_eval(void) {
   rnj_train_free(&tr);
   rnj_train_data_free(&d);
   free(p);
+}
+
+/* The trainer's forward pass is the model the rest of rnnjam runs: after a
+ * few updates, its loss over some windows equals what the inference code
+ * (rnj_lstm_window, rnj_loss_note) computes from the same weights. */
+static void test_matches_inference(void) {
+  rnj_train_config_t cfg;
+  rnj_train_data_t d;
+  rnj_train_t tr;
+  rnj_lstm_t *lstm;
+  rnj_loss_t a;
+  uint32_t win[16];
+  double sum = 0;
+  size_t i;
+  int k;
+  make_data(&d, 1, 200, 17);
+  config(&cfg, 16, 25, 2);
+  ASSERT_OK(rnj_train_init(&tr, &cfg, NULL));
+  for (k = 0; k < 5; k++) {
+    for (i = 0; i < 16; i++)
+      win[i] = (uint32_t)((i * 11 + (size_t)k * 3) % (d.n_notes - 25));
+    ASSERT_OK(rnj_train_batch(&tr, &d, win, 16, NULL));
+  }
+  ASSERT_OK(rnj_train_eval(&tr, &d, win, 16, &a));
+  ASSERT_OK(rnj_lstm_new(&lstm, &tr.model, RNJ_KERNEL_AUTO));
+  for (i = 0; i < 16; i++) {
+    float x[25 * RNJ_MODEL_INPUT];
+    rnj_lstm_out_t out;
+    rnj_loss_t l;
+    size_t s = win[i];
+    int t;
+    for (t = 0; t < 25; t++)
+      memcpy(x + t * 3, d.x + (s + (size_t)t) * 3, 3 * sizeof(float));
+    rnj_lstm_window(lstm, x, 25, &out);
+    rnj_loss_note(&out, d.pitch[s + 25], d.x[(s + 25) * 3 + 1],
+                  d.x[(s + 25) * 3 + 2], &l);
+    sum += l.total;
+  }
+  ASSERT_REL(a.total, sum / 16, 1e-5, 1e-9);
+  rnj_lstm_delete(lstm);
+  rnj_train_free(&tr);
+  rnj_train_data_free(&d);
 }
 
 /* Keras' initialisers: glorot-uniform bounds, orthonormal rows of the
@@ -795,6 +839,7 @@ int main(void) {
   test_gradcheck(1, RNJ_KERNEL_AVX512);
   test_gradcheck(2, RNJ_KERNEL_AUTO);
   test_eval();
+  test_matches_inference();
   test_bad_output();
   test_determinism_and_resume();
   test_early_stop();
