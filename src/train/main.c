@@ -539,6 +539,8 @@ int main(int argc, char **argv) {
   }
 
   rnj_model_set_meta(&tr.model, "trainer", PROG " " PACKAGE_VERSION);
+  /* With the seed and threads, what fixes the bits on a given CPU. */
+  rnj_model_set_meta(&tr.model, "kernels", rnj_train_kernels(&tr));
   rnj_model_set_meta(&tr.model, "notes_mode",
                      instrument == RNJ_NOTES_ALL_INSTRUMENTS
                          ? "all non-drum instruments merged"
