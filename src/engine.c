@@ -116,8 +116,15 @@ static int history_window(rnj_engine_t *e) {
 static void feed(rnj_engine_t *e, int pitch, double start, double duration) {
   float x[RNJ_MODEL_INPUT];
   double step = 0.0;
-  if (e->fed_any)
+  if (e->rebase) {
+    /* the gap between a seed file and the live clock means nothing: give
+     * the first live note the seed's own last step */
+    step = clampd(e->seed_step, 0.0, e->p.max_step);
+    e->rebase = 0;
+    e->last_fed_start = start;
+  } else if (e->fed_any) {
     step = clampd(start - e->last_fed_start, 0.0, e->p.max_step);
+  }
   rnj_lstm_input(x, pitch, step, duration);
   history_push(e, x);
   if (e->p.context == RNJ_CONTEXT_STREAM)
@@ -149,7 +156,10 @@ static void predict(rnj_engine_t *e) {
 void rnj_engine_seed(rnj_engine_t *e, int pitch, double step,
                      double duration) {
   double start = e->fed_any ? e->last_fed_start + step : 0.0;
+  e->rebase = 0;
   feed(e, pitch & 127, start, duration < 0 ? 0 : duration);
+  e->seed_step = step;
+  e->rebase = 1;
 }
 
 /* ---------------------------------------------------------------- output */
@@ -234,12 +244,10 @@ static void sample_pending(rnj_engine_t *e, double now) {
   double on;
   predict(e);
   rnj_sample_note(&e->sampler, &e->pred, &pitch, &step, &dur);
-  if (e->answer_first) {
-    on = e->answer_at;
-    e->answer_first = 0;
+  if (e->first_pending) {
+    on = e->first_at;
+    e->first_pending = 0;
     e->chord_run = 0;
-  } else if (!e->fed_any) {
-    on = now + e->p.lookahead;
   } else {
     on = e->last_fed_start + clampd(step, 0.0, e->p.max_step);
   }
@@ -439,8 +447,8 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
                                                 : e->call_notes;
         if (e->answer_left > RNJ_ENGINE_ANSWER_MAX)
           e->answer_left = RNJ_ENGINE_ANSWER_MAX;
-        e->answer_at = start < now ? now : start;
-        e->answer_first = 1;
+        e->first_at = start < now ? now : start;
+        e->first_pending = 1;
         e->call_notes = 0;
         e->pend_valid = 0;
         e->stats.answers++;
@@ -457,9 +465,12 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
     }
   } else {
     if (e->st != RNJ_ENGINE_PLAYING) {
+      /* The first note comes one lookahead from now, whatever the last
+       * note's time was (long ago, or on a seed file's clock). */
       e->st = RNJ_ENGINE_PLAYING;
       e->pend_valid = 0;
-      e->answer_first = 0;
+      e->first_pending = 1;
+      e->first_at = now + e->p.lookahead;
     }
     t = generate(e, now);
     if (t < next)
@@ -478,7 +489,7 @@ void rnj_engine_panic(rnj_engine_t *e) {
   rnj_engine_input_lost(e, e->out.now(e->out.ctx));
   e->st = RNJ_ENGINE_IDLE;
   e->answer_left = 0;
-  e->answer_first = 0;
+  e->first_pending = 0;
   e->call_notes = 0;
 }
 
@@ -495,7 +506,7 @@ void rnj_engine_set_mode(rnj_engine_t *e, int mode) {
   silence(e);
   e->st = RNJ_ENGINE_IDLE;
   e->answer_left = 0;
-  e->answer_first = 0;
+  e->first_pending = 0;
   e->call_notes = 0;
   e->p.mode = mode;
 }
@@ -509,7 +520,7 @@ const rnj_lstm_t *rnj_engine_set_lstm(rnj_engine_t *e,
   silence(e);
   e->st = RNJ_ENGINE_IDLE;
   e->answer_left = 0;
-  e->answer_first = 0;
+  e->first_pending = 0;
   e->lstm = lstm;
   e->seq_length = seq_length > 0 ? seq_length : 1;
   rnj_lstm_reset(&e->state);

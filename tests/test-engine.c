@@ -610,8 +610,32 @@ static void test_flood_release(void) {
   check_pairing(&rec, rec.now);
 }
 
+/* A seed phrase is on its own clock (seconds from 0): continuous playing
+ * starts one lookahead after now all the same, and the first live note's
+ * step is the seed's last step, not the gap between the two clocks. */
+static void test_seed(void) {
+  rnj_engine_params_t p;
+  int i;
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  start(&p, 12);
+  for (i = 0; i < 25; i++)
+    rnj_engine_seed(&eng, 60 + i % 12, i ? 0.75 : 0.0, 0.5);
+  ASSERT_EQ(eng.stats.notes_fed, 25);
+  ASSERT_NEAR(eng.last_fed_start, 24 * 0.75, 1e-9);
+  run_until(101.0);
+  ASSERT(eng.stats.notes_out > 0);
+  ASSERT_NEAR(first_on_after(0), 100.0 + p.lookahead, 1e-9);
+  /* the first generated note was fed with the seed's step, 0.75 s */
+  ASSERT_NEAR(eng.history[(eng.hist_head + 25) % RNJ_ENGINE_HISTORY][1],
+              0.75, 1e-6);
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now + 10);
+}
+
 int main(void) {
   load();
+  test_seed();
   test_flood_release();
   test_respond();
   test_interrupt();

@@ -165,8 +165,12 @@ typedef struct rnj_engine_s {
   int answer_left;     /* notes still to generate in this answer */
   int chord_run;       /* notes generated at the same onset so far */
   double last_gen_on;
-  double answer_at;    /* when the current answer's first note sounds */
-  int answer_first;    /* the next note generated opens the answer */
+  double first_at;     /* when the first note of an answer (or of
+                          continuous playing) sounds */
+  int first_pending;   /* the next note generated is that first note */
+  int rebase;          /* the context's times are the seed file's, not
+                          the queue's: the next note fed sets the clock */
+  double seed_step;    /* the seed's last step, used for that note */
   int pend_valid;      /* a sampled note waiting for its time */
   int pend_pitch;
   double pend_on;
