@@ -1,0 +1,683 @@
+/* seq-client: a player and a recorder for rnnjamd on a real sequencer.
+ *
+ * usage: seq-client PID GAP_MS SCENARIO...
+ *
+ * It connects a "player" port to rnnjam:0 (in) and records rnnjam:1 (out)
+ * and its own player on a "rec" port.  Everything is scheduled on and
+ * stamped by rnnjamd's own queue (named "rnnjam"; queues may be shared),
+ * so every time below is when the kernel delivered the event, on the one
+ * clock rnnjamd plays by: two queues drift apart by milliseconds in an
+ * emulated VM.  Then it runs the scenarios in order:
+ *
+ *   respond:N     N calls; each answer's start after the call's last
+ *                 note-off, minus the gap; each next call interrupts the
+ *                 answer: time to the last note-off of the sounding notes
+ *   mode          CC to continuous, play, CC back to respond: nothing
+ *                 after the switch but note-offs
+ *   hup           SIGHUP (the daemon's checkpoint unchanged) while playing
+ *   hup-bad:PATH  overwrite PATH (the daemon's checkpoint) with garbage,
+ *                 SIGHUP, then check that it still answers
+ *   flood:S       10,000 events/s for S seconds while it plays
+ *                 continuously; RSS before/after, output keeps coming
+ *   term          SIGTERM while it plays; wait for it to exit
+ *
+ * After each scenario every note-on recorded from rnnjamd must have its
+ * note-off (or an all-notes-off).  Figures are printed as "FIGURE name
+ * value"; a broken property prints "FAIL ..." and the exit status is 1.
+ * Timing is reported, never asserted beyond generous bounds (the VM is
+ * emulated and noisy).
+ */
+#include <alsa/asoundlib.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_REC 400000
+#define CC_MODE 72 /* rnnjamd's default cc_mode */
+
+typedef struct {
+  double t;
+  int daemon; /* from rnnjamd (else from our player) */
+  int type;   /* SND_SEQ_EVENT_* */
+  int pitch;  /* or controller */
+  int value;  /* velocity or CC value */
+} rec_t;
+
+static snd_seq_t *seq;
+static int queue;
+static int port_player;
+static int port_rec;
+static int own_queue;
+static snd_seq_addr_t daemon_in;
+static snd_seq_addr_t daemon_out;
+static rec_t *recs;
+static long nrec;
+static pid_t dpid;
+static double gap;
+static int failures;
+
+#define FAILF(...)                                                            \
+  do {                                                                        \
+    printf("FAIL ");                                                          \
+    printf(__VA_ARGS__);                                                      \
+    putchar('\n');                                                            \
+    fflush(stdout);                                                           \
+    failures++;                                                               \
+  } while (0)
+
+static void die(const char *what, int err) {
+  printf("ERROR %s: %s\n", what, snd_strerror(err));
+  exit(99);
+}
+
+/* ------------------------------------------------------------ clock, i/o */
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The queue's time; once rnnjamd has exited and taken its queue along,
+ * the monotonic clock carries on from the last reading. */
+static double now(void) {
+  static double last_q;
+  static double last_m;
+  snd_seq_queue_status_t *st;
+  const snd_seq_real_time_t *rt;
+  snd_seq_queue_status_alloca(&st);
+  if (snd_seq_get_queue_status(seq, queue, st) < 0)
+    return last_q + (mono() - last_m);
+  rt = snd_seq_queue_status_get_real_time(st);
+  last_q = rt->tv_sec + rt->tv_nsec * 1e-9;
+  last_m = mono();
+  return last_q;
+}
+
+/* Is rnnjamd's client still on the sequencer? */
+static int daemon_alive(void) {
+  snd_seq_client_info_t *ci;
+  snd_seq_client_info_alloca(&ci);
+  return snd_seq_get_any_client_info(seq, daemon_in.client, ci) == 0;
+}
+
+static void drain_input(void) {
+  snd_seq_event_t *ev;
+  int rc;
+  while ((rc = snd_seq_event_input(seq, &ev)) >= 0 || rc == -ENOSPC) {
+    rec_t *r;
+    if (rc == -ENOSPC) {
+      FAILF("recorder input overflowed");
+      continue;
+    }
+    if (!ev || nrec >= MAX_REC)
+      continue;
+    if (ev->type != SND_SEQ_EVENT_NOTEON && ev->type != SND_SEQ_EVENT_NOTEOFF &&
+        ev->type != SND_SEQ_EVENT_CONTROLLER)
+      continue;
+    r = &recs[nrec++];
+    r->t = ev->time.time.tv_sec + ev->time.time.tv_nsec * 1e-9;
+    r->daemon = ev->source.client == daemon_out.client;
+    r->type = ev->type;
+    if (ev->type == SND_SEQ_EVENT_CONTROLLER) {
+      r->pitch = (int)ev->data.control.param;
+      r->value = ev->data.control.value;
+    } else {
+      r->pitch = ev->data.note.note;
+      r->value = ev->data.note.velocity;
+      if (ev->type == SND_SEQ_EVENT_NOTEON && r->value == 0)
+        r->type = SND_SEQ_EVENT_NOTEOFF;
+    }
+  }
+}
+
+/* Record until our queue reaches `until`. */
+static void pump(double until) {
+  struct pollfd fds[4];
+  int n = snd_seq_poll_descriptors(seq, fds, 4, POLLIN);
+  for (;;) {
+    double t = now();
+    int ms;
+    drain_input();
+    if (t >= until)
+      return;
+    ms = (int)ceil((until - t) * 1000);
+    poll(fds, (nfds_t)n, ms > 20 ? 20 : ms);
+  }
+}
+
+static void flush_out(void) {
+  int rc;
+  while ((rc = snd_seq_drain_output(seq)) > 0 || rc == -EAGAIN) {
+    drain_input();
+    usleep(500);
+  }
+  if (rc < 0)
+    die("snd_seq_drain_output", rc);
+}
+
+/* An event from the player at absolute queue time t. */
+static void send_at(double t, int type, int a, int b) {
+  snd_seq_event_t ev;
+  snd_seq_real_time_t rt;
+  int rc;
+  snd_seq_ev_clear(&ev);
+  snd_seq_ev_set_source(&ev, port_player);
+  snd_seq_ev_set_subs(&ev);
+  rt.tv_sec = (unsigned)floor(t);
+  rt.tv_nsec = (unsigned)((t - floor(t)) * 1e9);
+  snd_seq_ev_schedule_real(&ev, queue, 0, &rt);
+  if (type == SND_SEQ_EVENT_NOTEON)
+    snd_seq_ev_set_noteon(&ev, 0, a, b);
+  else if (type == SND_SEQ_EVENT_NOTEOFF)
+    snd_seq_ev_set_noteoff(&ev, 0, a, 0);
+  else
+    snd_seq_ev_set_controller(&ev, 0, a, b);
+  while ((rc = snd_seq_event_output(seq, &ev)) == -EAGAIN) {
+    drain_input();
+    usleep(500);
+  }
+  if (rc < 0)
+    die("snd_seq_event_output", rc);
+}
+
+/* ------------------------------------------------------------ checks */
+
+/* Every note-on from rnnjamd recorded from index `from` on is followed by
+ * its note-off before the pitch starts again, and nothing sounds at the
+ * end.  Returns the number of note-ons. */
+static long check_pairing(long from, const char *scenario) {
+  int on[128] = {0};
+  long ons = 0;
+  long i;
+  int p;
+  int bad = 0;
+  for (i = from; i < nrec; i++) {
+    const rec_t *r = &recs[i];
+    if (!r->daemon)
+      continue;
+    if (r->type == SND_SEQ_EVENT_NOTEON) {
+      if (on[r->pitch] && !bad++)
+        FAILF("%s: pitch %d on again at %.4f without a note-off", scenario,
+              r->pitch, r->t);
+      on[r->pitch] = 1;
+      ons++;
+    } else if (r->type == SND_SEQ_EVENT_NOTEOFF) {
+      on[r->pitch] = 0;
+    } else if (r->pitch == 123 || r->pitch == 120) {
+      memset(on, 0, sizeof on);
+    }
+  }
+  for (p = 0; p < 128; p++)
+    if (on[p]) {
+      FAILF("%s: pitch %d left sounding", scenario, p);
+      break;
+    }
+  printf("FIGURE %s_note_ons %ld\nFIGURE %s_pairing %s\n", scenario, ons,
+         scenario, failures ? "checked" : "ok");
+  return ons;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a;
+  double y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, double *v, int n) {
+  if (n == 0) {
+    printf("FIGURE %s none\n", name);
+    return;
+  }
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  printf("FIGURE %s_ms p50 %.2f p99 %.2f max %.2f min %.2f n %d\n", name,
+         v[(n - 1) / 2] * 1e3, v[(n - 1) * 99 / 100] * 1e3, v[n - 1] * 1e3,
+         v[0] * 1e3, n);
+}
+
+static long rss_kb(void) {
+  char path[64];
+  char line[256];
+  long kb = -1;
+  FILE *f;
+  snprintf(path, sizeof path, "/proc/%d/status", (int)dpid);
+  f = fopen(path, "r");
+  if (!f)
+    return -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+      break;
+  fclose(f);
+  return kb;
+}
+
+/* The first event from rnnjamd of `type` at or after t, or -1. */
+static long first_daemon(long from, int type, double t) {
+  long i;
+  for (i = from; i < nrec; i++)
+    if (recs[i].daemon && recs[i].type == type && recs[i].t >= t)
+      return i;
+  return -1;
+}
+
+/* The delivery time of our own last event of `type`/pitch, or -1. */
+static double own_time(long from, int type, int pitch) {
+  long i;
+  double t = -1;
+  for (i = from; i < nrec; i++)
+    if (!recs[i].daemon && recs[i].type == type && recs[i].pitch == pitch)
+      t = recs[i].t;
+  return t;
+}
+
+/* ------------------------------------------------------------ scenarios */
+
+/* A call of `n` notes from `t0`; returns the scheduled last note-off. */
+static double play_call(double t0, int n, int base) {
+  int i;
+  double t = t0;
+  for (i = 0; i < n; i++) {
+    send_at(t, SND_SEQ_EVENT_NOTEON, base + (i * 5) % 12, 70 + i);
+    send_at(t + 0.12, SND_SEQ_EVENT_NOTEOFF, base + (i * 5) % 12, 0);
+    t += 0.15;
+  }
+  flush_out();
+  return t - 0.15 + 0.12;
+}
+
+/* The first event of our own of `type` at or after index `from`, or -1. */
+static double own_first(long from, int type) {
+  long i;
+  for (i = from; i < nrec; i++)
+    if (!recs[i].daemon && recs[i].type == type)
+      return recs[i].t;
+  return -1;
+}
+
+/* Panic CC: whatever still plays stops, so checks see a finished output. */
+#define CC_PANIC 74
+static void panic(void) {
+  double t = now() + 0.02;
+  send_at(t, SND_SEQ_EVENT_CONTROLLER, CC_PANIC, 127);
+  send_at(t + 0.001, SND_SEQ_EVENT_CONTROLLER, CC_PANIC, 0);
+  flush_out();
+  pump(t + 0.3);
+}
+
+/* Interruption: the answer recorded since `prev` was playing when our
+ * note-on at t_in came.  Returns the time from t_in to the last note-off
+ * of the notes that sounded then (-1: none sounded); counts note-ons
+ * from rnnjamd later than 100 ms after t_in in *late. */
+static double interruption(long prev, double t_in, int *late) {
+  int on[128] = {0};
+  int sounding = 0;
+  double last_off = -1;
+  long i;
+  for (i = prev; i < nrec; i++) {
+    const rec_t *r = &recs[i];
+    if (!r->daemon || r->t > t_in)
+      continue;
+    if (r->type == SND_SEQ_EVENT_NOTEON)
+      on[r->pitch] = 1;
+    else if (r->type == SND_SEQ_EVENT_NOTEOFF)
+      on[r->pitch] = 0;
+  }
+  for (i = 0; i < 128; i++)
+    sounding += on[i];
+  for (i = prev; i < nrec; i++) {
+    const rec_t *r = &recs[i];
+    if (!r->daemon || r->t < t_in)
+      continue;
+    /* the new call's own answer starts after the gap; stop looking */
+    if (r->t > t_in + gap)
+      break;
+    if (r->type == SND_SEQ_EVENT_NOTEON && r->t > t_in + 0.1)
+      (*late)++;
+    if (r->type == SND_SEQ_EVENT_NOTEOFF && on[r->pitch]) {
+      on[r->pitch] = 0;
+      last_off = r->t;
+    }
+  }
+  for (i = 0; i < 128; i++)
+    if (on[i])
+      FAILF("respond: answer note %ld still sounding after the player "
+            "came back", i);
+  return sounding ? last_off - t_in : -1;
+}
+
+static void scenario_respond(int calls) {
+  double *lat = calloc((size_t)calls, sizeof *lat);
+  double *stop = calloc((size_t)calls, sizeof *stop);
+  int nlat = 0;
+  int nstop = 0;
+  int late = 0;
+  int c;
+  long from = nrec;
+  long prev = -1;
+  double t = now() + 0.2;
+
+  for (c = 0; c < calls; c++) {
+    long mark = nrec;
+    int base = 48 + (c % 3) * 12;
+    int last_pitch = base + ((6 - 1) * 5) % 12;
+    double off_sched = play_call(t, 6, base);
+    double t_off;
+    long a;
+    pump(off_sched + gap + 0.35);
+    /* this call's first note interrupted the previous answer */
+    if (prev >= 0) {
+      double s = interruption(prev, own_first(mark, SND_SEQ_EVENT_NOTEON),
+                              &late);
+      if (s >= 0)
+        stop[nstop++] = s;
+    }
+    t_off = own_time(mark, SND_SEQ_EVENT_NOTEOFF, last_pitch);
+    a = first_daemon(mark, SND_SEQ_EVENT_NOTEON, off_sched);
+    if (t_off < 0) {
+      FAILF("respond: own note-off not recorded (call %d)", c);
+    } else if (a < 0) {
+      FAILF("respond: no answer to call %d", c);
+    } else {
+      lat[nlat++] = recs[a].t - t_off - gap;
+      /* 10 ms: an emulated VM's sequencer clock can step back by a few
+       * ms under load; a real early answer would be off by the lookahead
+       * (50 ms) or more */
+      if (recs[a].t < t_off + gap - 0.010)
+        FAILF("respond: answer %d started %.1f ms before the gap ended", c,
+              (t_off + gap - recs[a].t) * 1e3);
+    }
+    prev = mark;
+    t = now() + 0.05;
+  }
+  panic();
+  if (late)
+    FAILF("respond: %d note-on(s) more than 100 ms after the player came "
+          "back", late);
+  printf("FIGURE interruptions_with_sounding_notes %d of %d\n", nstop,
+         calls - 1);
+  report("answer_start_latency", lat, nlat);
+  report("stop_latency", stop, nstop);
+  check_pairing(from, "respond");
+  free(lat);
+  free(stop);
+}
+
+static void scenario_mode(void) {
+  long from = nrec;
+  double t = now() + 0.05;
+  double t_sw;
+  long i;
+  long after = 0;
+  send_at(t, SND_SEQ_EVENT_CONTROLLER, CC_MODE, 127);
+  flush_out();
+  pump(t + 2.0);
+  if (first_daemon(from, SND_SEQ_EVENT_NOTEON, t) < 0)
+    FAILF("mode: nothing played in continuous mode");
+  t = now() + 0.05;
+  send_at(t, SND_SEQ_EVENT_CONTROLLER, CC_MODE, 0);
+  flush_out();
+  pump(t + 1.0);
+  panic();
+  t_sw = -1;
+  for (i = from; i < nrec; i++)
+    if (!recs[i].daemon && recs[i].type == SND_SEQ_EVENT_CONTROLLER &&
+        recs[i].pitch == CC_MODE && recs[i].value == 0)
+      t_sw = recs[i].t;
+  for (i = from; i < nrec; i++)
+    if (recs[i].daemon && recs[i].type == SND_SEQ_EVENT_NOTEON &&
+        recs[i].t > t_sw + 0.1)
+      after++;
+  if (after)
+    FAILF("mode: %ld note-ons after the switch to respond", after);
+  check_pairing(from, "mode");
+}
+
+static void start_continuous(void) {
+  double t = now() + 0.02;
+  send_at(t, SND_SEQ_EVENT_CONTROLLER, CC_MODE, 127);
+  flush_out();
+  pump(t + 1.0);
+}
+
+static void stop_continuous(void) {
+  double t = now() + 0.02;
+  send_at(t, SND_SEQ_EVENT_CONTROLLER, CC_MODE, 0);
+  flush_out();
+  pump(t + 0.5);
+}
+
+/* A call after which an answer must come (within a generous bound). */
+static int answers(const char *scenario) {
+  long mark = nrec;
+  double off = play_call(now() + 0.1, 3, 60);
+  pump(off + gap + 1.5);
+  if (first_daemon(mark, SND_SEQ_EVENT_NOTEON, off) < 0) {
+    FAILF("%s: no answer to a call", scenario);
+    return 0;
+  }
+  return 1;
+}
+
+static void scenario_hup(const char *bad_path) {
+  long from = nrec;
+  const char *name = bad_path ? "hup_bad" : "hup";
+  double t;
+  start_continuous();
+  if (bad_path) {
+    FILE *f = fopen(bad_path, "r+b");
+    if (!f) {
+      FAILF("%s: cannot open %s", name, bad_path);
+      return;
+    }
+    /* a plausible header length, then garbage where the JSON should be */
+    fseek(f, 8, SEEK_SET);
+    fputs("{\"broken", f);
+    fclose(f);
+  }
+  t = now();
+  kill(dpid, SIGHUP);
+  pump(t + 2.0);
+  /* it plays on: after a good reload with the new model, after a bad one
+   * with the old */
+  if (first_daemon(from, SND_SEQ_EVENT_NOTEON, t + 1.0) < 0)
+    FAILF("%s: nothing played after the reload", name);
+  stop_continuous();
+  answers(name);
+  panic();
+  check_pairing(from, name);
+}
+
+static void scenario_flood(double secs) {
+  long from = nrec;
+  long rss0;
+  long rss1;
+  long i;
+  long sent = 0;
+  long during = 0;
+  double t0;
+  double t;
+  unsigned rnd = 12345;
+  int on[128] = {0};
+  int nslices;
+  int k;
+  start_continuous();
+  rss0 = rss_kb();
+  t0 = now() + 0.05;
+  /* 10,000 events/s: a note-on or note-off every 100 us, scheduled in
+   * 50 ms slices ahead of time so the kernel, not this loop, paces them */
+  nslices = (int)lrint(secs / 0.05);
+  for (k = 0; k < nslices; k++) {
+    int j;
+    t = t0 + k * 0.05;
+    for (j = 0; j < 500; j++) {
+      int p;
+      rnd = rnd * 1103515245u + 12345u;
+      p = 36 + (int)((rnd >> 16) % 48);
+      if (on[p]) {
+        send_at(t + j * 0.0001, SND_SEQ_EVENT_NOTEOFF, p, 0);
+        on[p] = 0;
+      } else {
+        send_at(t + j * 0.0001, SND_SEQ_EVENT_NOTEON, p,
+                1 + (int)((rnd >> 8) % 127));
+        on[p] = 1;
+      }
+      sent++;
+    }
+    flush_out();
+    pump(t - 0.02);
+  }
+  /* release what is still down, after the last event of the flood */
+  t = t0 + nslices * 0.05;
+  for (i = 0; i < 128; i++)
+    if (on[i])
+      send_at(t, SND_SEQ_EVENT_NOTEOFF, (int)i, 0);
+  flush_out();
+  pump(t + 0.5);
+  rss1 = rss_kb();
+  for (i = from; i < nrec; i++)
+    if (recs[i].daemon && recs[i].type == SND_SEQ_EVENT_NOTEON &&
+        recs[i].t > t0 && recs[i].t < t0 + secs)
+      during++;
+  printf("FIGURE flood_events_sent %ld\nFIGURE flood_rate_per_s %.0f\n",
+         sent, sent / secs);
+  printf("FIGURE flood_rss_kb before %ld after %ld\n", rss0, rss1);
+  printf("FIGURE flood_daemon_note_ons_during %ld\n", during);
+  if (during == 0)
+    FAILF("flood: rnnjamd stopped playing during the flood");
+  if (rss1 > rss0 + 1024)
+    FAILF("flood: RSS grew from %ld to %ld kB", rss0, rss1);
+  stop_continuous();
+  answers("flood");
+  panic();
+  check_pairing(from, "flood");
+}
+
+static void scenario_term(void) {
+  long from = nrec;
+  double t_end;
+  start_continuous();
+  pump(now() + 0.5);
+  kill(dpid, SIGTERM);
+  t_end = now() + 5.0;
+  while (now() < t_end && daemon_alive())
+    pump(now() + 0.05);
+  pump(now() + 0.2);
+  if (daemon_alive())
+    FAILF("term: rnnjamd still on the sequencer 5 s after SIGTERM");
+  check_pairing(from, "term");
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void setup(void) {
+  snd_seq_port_info_t *pi;
+  int rc;
+  int tries;
+  rc = snd_seq_open(&seq, "default", SND_SEQ_OPEN_DUPLEX, SND_SEQ_NONBLOCK);
+  if (rc < 0)
+    die("snd_seq_open", rc);
+  snd_seq_set_client_name(seq, "rnnjam-test");
+  snd_seq_set_client_pool_output(seq, 2000);
+  snd_seq_set_client_pool_input(seq, 2000);
+  snd_seq_set_output_buffer_size(seq, 1 << 20);
+  snd_seq_set_input_buffer_size(seq, 1 << 20);
+  /* rnnjamd may still be starting */
+  for (tries = 0; tries < 200; tries++) {
+    if (snd_seq_parse_address(seq, &daemon_in, "rnnjam:0") == 0)
+      break;
+    usleep(50000);
+  }
+  if (tries == 200)
+    die("finding rnnjam:0", -ENOENT);
+  queue = snd_seq_query_named_queue(seq, "rnnjam");
+  if (queue >= 0) {
+    if ((rc = snd_seq_set_queue_usage(seq, queue, 1)) < 0)
+      die("snd_seq_set_queue_usage", rc);
+  } else {
+    own_queue = 1;
+    queue = snd_seq_alloc_queue(seq);
+    if (queue < 0)
+      die("snd_seq_alloc_queue", queue);
+  }
+  printf("FIGURE clock %s\n", own_queue ? "own queue" : "rnnjamd's queue");
+  snd_seq_port_info_alloca(&pi);
+  snd_seq_port_info_set_name(pi, "player");
+  snd_seq_port_info_set_capability(
+      pi, SND_SEQ_PORT_CAP_READ | SND_SEQ_PORT_CAP_SUBS_READ);
+  snd_seq_port_info_set_type(pi, SND_SEQ_PORT_TYPE_MIDI_GENERIC |
+                                     SND_SEQ_PORT_TYPE_APPLICATION);
+  if ((rc = snd_seq_create_port(seq, pi)) < 0)
+    die("create player", rc);
+  port_player = snd_seq_port_info_get_port(pi);
+  snd_seq_port_info_set_name(pi, "rec");
+  snd_seq_port_info_set_capability(
+      pi, SND_SEQ_PORT_CAP_WRITE | SND_SEQ_PORT_CAP_SUBS_WRITE);
+  snd_seq_port_info_set_timestamping(pi, 1);
+  snd_seq_port_info_set_timestamp_real(pi, 1);
+  snd_seq_port_info_set_timestamp_queue(pi, queue);
+  if ((rc = snd_seq_create_port(seq, pi)) < 0)
+    die("create rec", rc);
+  port_rec = snd_seq_port_info_get_port(pi);
+  daemon_out = daemon_in;
+  daemon_out.port = 1;
+  if ((rc = snd_seq_connect_to(seq, port_player, daemon_in.client,
+                               daemon_in.port)) < 0)
+    die("connect player -> rnnjam:0", rc);
+  if ((rc = snd_seq_connect_from(seq, port_rec, daemon_out.client,
+                                 daemon_out.port)) < 0)
+    die("connect rnnjam:1 -> rec", rc);
+  /* our own playing, stamped on the same clock as rnnjamd's */
+  if ((rc = snd_seq_connect_to(seq, port_player, snd_seq_client_id(seq),
+                               port_rec)) < 0)
+    die("connect player -> rec", rc);
+  if (own_queue)
+    snd_seq_start_queue(seq, queue, NULL);
+  flush_out();
+}
+
+int main(int argc, char **argv) {
+  int i;
+  if (argc < 4) {
+    fprintf(stderr, "usage: seq-client PID GAP_MS SCENARIO...\n");
+    return 99;
+  }
+  dpid = (pid_t)atoi(argv[1]);
+  gap = atoi(argv[2]) / 1000.0;
+  recs = calloc(MAX_REC, sizeof *recs);
+  if (!recs)
+    return 99;
+  setup();
+  printf("FIGURE daemon_rss_kb_start %ld\n", rss_kb());
+  for (i = 3; i < argc; i++) {
+    const char *s = argv[i];
+    printf("SCENARIO %s\n", s);
+    fflush(stdout);
+    if (strncmp(s, "respond:", 8) == 0)
+      scenario_respond(atoi(s + 8));
+    else if (strcmp(s, "mode") == 0)
+      scenario_mode();
+    else if (strcmp(s, "hup") == 0)
+      scenario_hup(NULL);
+    else if (strncmp(s, "hup-bad:", 8) == 0)
+      scenario_hup(s + 8);
+    else if (strncmp(s, "flood:", 6) == 0)
+      scenario_flood(atof(s + 6));
+    else if (strcmp(s, "term") == 0)
+      scenario_term();
+    else {
+      printf("ERROR unknown scenario %s\n", s);
+      return 99;
+    }
+    if (strcmp(s, "term") != 0)
+      printf("FIGURE daemon_rss_kb_after_%s %ld\n", s, rss_kb());
+    fflush(stdout);
+  }
+  printf("RESULT %s (%d failure(s))\n", failures ? "FAIL" : "PASS", failures);
+  return failures ? 1 : 0;
+}
