@@ -47,6 +47,7 @@
 
 #include "internal.h"
 #include "rnnjam/ckpt.h"
+#include "rnnjam/sample.h"
 #include "rnnjam/train.h"
 
 #define H RNJ_MODEL_HIDDEN
@@ -59,52 +60,20 @@
 /* xoshiro256** seeded through splitmix64.  Every stream is derived from
  * (seed, stream id) alone, so nothing but the seed needs saving to replay
  * one; tests/reference_train.py reimplements this to shuffle identically. */
-typedef struct {
-  uint64_t s[4];
-} rng_t;
+typedef rnj_rng_t rng_t;
 
 #define STREAM_INIT 1
 #define STREAM_SPLIT 2
 #define STREAM_EPOCH 1000
 
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 static void rng_seed(rng_t *r, uint64_t seed, uint64_t stream) {
-  uint64_t x = seed ^ (stream * 0xd1342543de82ef95ull);
-  int i;
-  for (i = 0; i < 4; i++)
-    r->s[i] = splitmix64(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng_t *r) {
-  uint64_t *s = r->s;
-  uint64_t out = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return out;
-}
-
-/* Uniform in [0, 1) with 53 bits. */
-static double rng_uniform(rng_t *r) {
-  return (double)(rng_next(r) >> 11) * 0x1p-53;
+  rnj_rng_seed(r, seed ^ (stream * 0xd1342543de82ef95ull));
 }
 
 /* Uniform in [0, n): the high half of a 128-bit product.  The bias is
  * below n / 2^64, far under anything a shuffle could show. */
 static uint64_t rng_below(rng_t *r, uint64_t n) {
-  return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+  return (uint64_t)(((unsigned __int128)rnj_rng_next(r) * n) >> 64);
 }
 
 static void shuffle_u32(rng_t *r, uint32_t *a, size_t n) {
@@ -1312,7 +1281,7 @@ static void glorot_uniform(rng_t *r, float *w, int fan_in, int fan_out) {
   double limit = sqrt(6.0 / (double)(fan_in + fan_out));
   size_t i;
   for (i = 0; i < (size_t)fan_in * (size_t)fan_out; i++)
-    w[i] = (float)((2.0 * rng_uniform(r) - 1.0) * limit);
+    w[i] = (float)((2.0 * rnj_rng_uniform(r) - 1.0) * limit);
 }
 
 /* Keras' Orthogonal for a (rows, cols) kernel with rows < cols: QR of a
@@ -1332,8 +1301,8 @@ static int orthogonal(rng_t *r, float *w, int rows, int cols) {
     return RNJ_ENOMEM;
   for (i = 0; i < n; i += 2) {
     /* Box-Muller, both values; 1 - u keeps log's argument > 0. */
-    double u1 = 1.0 - rng_uniform(r);
-    double u2 = rng_uniform(r);
+    double u1 = 1.0 - rnj_rng_uniform(r);
+    double u2 = rnj_rng_uniform(r);
     double rad = sqrt(-2.0 * log(u1));
     q[i] = rad * cos(2.0 * M_PI * u2);
     if (i + 1 < n)
