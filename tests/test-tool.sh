@@ -127,6 +127,11 @@ expect_fail "eval: no files" 2 "expected MIDI files" "$RNJ" eval "$MODEL"
   || fail "bench: $(cat "$T/err")"
 grep -q '"stream_p99_us": [0-9.]*' "$T/bench.json" && ok "bench --json" \
   || fail "bench: $(cat "$T/bench.json")"
+"$RNJ" bench --train "$SEED" --batches 10 --threads 1,2 --json >"$T/bt.json" 2>"$T/err" \
+  || fail "bench --train: $(cat "$T/err")"
+grep -Eq '"threads": 1, .*"windows_per_s": [0-9]+.*"threads": 2, ' "$T/bt.json" \
+  && ok "bench --train --json" || fail "bench --train: $(cat "$T/bt.json")"
+expect_fail "bench --train: no data" 2 "expected MIDI files" "$RNJ" bench --train
 expect_fail "bench: too few steps" 2 "--steps" "$RNJ" bench "$MODEL" --steps 10
 
 # --- plot

@@ -59,22 +59,35 @@ static void help(FILE *f) {
           "100000)\n"
           "  --windows N   timed windows (default 5000)\n"
           "  --kernel K    auto|portable|avx2|avx512\n"
-          "  --json        one JSON object for machines\n");
+          "  --json        one JSON object for machines\n\n"
+          "       rnnjam bench --train DATA... [--threads 1,2] "
+          "[--batches N]\n\n"
+          "Measure the trainer: forward, backward and Adam over full\n"
+          "batches of 64 windows from DATA (MIDI files or folders), in\n"
+          "windows per second, at each thread count listed (default 1,2).\n");
 }
 
 int cmd_bench(int argc, char **argv) {
-  enum { O_STEPS = 256, O_WINDOWS, O_KERNEL, O_JSON };
+  enum { O_STEPS = 256, O_WINDOWS, O_KERNEL, O_JSON, O_TRAIN, O_THREADS,
+         O_BATCHES };
   static const struct option opts[] = {
       {"steps", required_argument, 0, O_STEPS},
       {"windows", required_argument, 0, O_WINDOWS},
       {"kernel", required_argument, 0, O_KERNEL},
       {"json", no_argument, 0, O_JSON},
+      {"train", no_argument, 0, O_TRAIN},
+      {"threads", required_argument, 0, O_THREADS},
+      {"batches", required_argument, 0, O_BATCHES},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   long steps = 200000;
   long nwin = 5000;
   rnj_kernel_t kernel = RNJ_KERNEL_AUTO;
   int json = 0;
+  int train = 0;
+  int threads[16] = {1, 2};
+  int nthreads = 2;
+  long batches = 300;
   const char *ckpt;
   rnj_model_t model;
   rnj_lstm_t *lstm = NULL;
@@ -112,9 +125,38 @@ int cmd_bench(int argc, char **argv) {
         return EXIT_USAGE;
       break;
     case O_JSON: json = 1; break;
+    case O_TRAIN: train = 1; break;
+    case O_THREADS: {
+      char *tok = strtok(optarg, ",");
+      nthreads = 0;
+      while (tok) {
+        long v;
+        if (nthreads == 16 || parse_int("--threads", tok, 1, 64, &v) < 0)
+          return EXIT_USAGE;
+        threads[nthreads++] = (int)v;
+        tok = strtok(NULL, ",");
+      }
+      if (nthreads == 0) {
+        tool_error("--threads: expected a list like 1,2");
+        return EXIT_USAGE;
+      }
+      break;
+    }
+    case O_BATCHES:
+      if (parse_int("--batches", optarg, 10, 10000000, &batches) < 0)
+        return EXIT_USAGE;
+      break;
     case 'h': help(stdout); return 0;
     default: help(stderr); return EXIT_USAGE;
     }
+  }
+  if (train) {
+    if (optind >= argc) {
+      tool_error("bench --train: expected MIDI files or folders");
+      return EXIT_USAGE;
+    }
+    return bench_train(argv + optind, argc - optind, threads, nthreads,
+                       batches, kernel, json);
   }
   if (optind < argc - 1) {
     tool_error("bench: expected at most one checkpoint");

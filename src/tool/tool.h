@@ -19,6 +19,10 @@ int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
+/* rnnjam bench --train (cmd-bench-train.c). */
+int bench_train(char *const *args, int nargs, const int *threads,
+                int nthreads, long batches, rnj_kernel_t kernel, int json);
+
 /* Print "rnnjam: <msg>" on stderr. */
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
