@@ -150,3 +150,68 @@ fail_tmp:
   unlink(tmp);
   return rc;
 }
+
+int rnj__atomic_begin(const char *path, char *tmp, size_t tmp_len,
+                      char *err) {
+  int fd;
+  if (snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path) >= (int)tmp_len)
+    return rnj_errorf(err, -ENAMETOOLONG, "%s: path too long", path);
+  fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    tmp[0] = '\0';
+    return rnj_errorf(err, -e, "%s: cannot create a temporary file: %s",
+                      path, strerror(e));
+  }
+  close(fd);
+  return 0;
+}
+
+void rnj__atomic_abort(const char *tmp) {
+  if (tmp && tmp[0])
+    unlink(tmp);
+}
+
+int rnj__atomic_commit(const char *tmp, const char *path, char *err) {
+  char dir[PATH_MAX];
+  int fd;
+  int dfd;
+  int rc;
+  mode_t um;
+
+  fd = open(tmp, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    rc = rnj_errorf(err, -errno, "%s: cannot reopen %s: %s", path, tmp,
+                    strerror(errno));
+    goto fail;
+  }
+  /* As in rnj__write_atomic: the data must be on disk before the rename
+   * makes it visible. */
+  if (fsync(fd) < 0) {
+    rc = rnj_errorf(err, -errno, "%s: fsync: %s", path, strerror(errno));
+    close(fd);
+    goto fail;
+  }
+  um = umask(0);
+  umask(um);
+  (void)fchmod(fd, 0666 & ~um);
+  if (close(fd) < 0) {
+    rc = rnj_errorf(err, -errno, "%s: close: %s", path, strerror(errno));
+    goto fail;
+  }
+  if (rename(tmp, path) < 0) {
+    rc = rnj_errorf(err, -errno, "%s: rename: %s", path, strerror(errno));
+    goto fail;
+  }
+  snprintf(dir, sizeof dir, "%s", path);
+  dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+
+fail:
+  unlink(tmp);
+  return rc;
+}

@@ -29,4 +29,15 @@ int rnj__read_file(const char *path, size_t max_bytes, uint8_t **buf,
 int rnj__write_atomic(const char *path, const struct iovec *iov, int iovcnt,
                       char *err);
 
+/* The same protocol for a writer that writes the file itself (fluidsynth's
+ * file renderer): rnj__atomic_begin creates an empty temporary file beside
+ * `path` (mode 0600) and puts its name in `tmp` (tmp_len bytes);
+ * rnj__atomic_commit fsyncs it, gives it the umask's mode, renames it over
+ * `path` and fsyncs the directory, or removes it on failure;
+ * rnj__atomic_abort removes it.  Each returns 0 or -errno with `err`. */
+int rnj__atomic_begin(const char *path, char *tmp, size_t tmp_len,
+                      char *err);
+int rnj__atomic_commit(const char *tmp, const char *path, char *err);
+void rnj__atomic_abort(const char *tmp);
+
 #endif

@@ -37,7 +37,7 @@ expect_fail() {
 
 # --- help and version
 "$RNJ" --version | grep -q '^rnnjam [0-9]' && ok version || fail version
-for c in notes generate eval inspect bench; do
+for c in notes generate eval inspect bench render; do
   if "$RNJ" "$c" --help | grep -q "usage: rnnjam $c"; then ok "$c --help"
   else fail "$c --help"; fi
 done
@@ -168,6 +168,80 @@ expect_fail "plot: bad --width" 2 "--width" "$RNJ" plot roll "$SEED" --width 5 -
 expect_fail "plot roll: missing file" 1 "nope.mid" "$RNJ" plot roll "$T/nope.mid" -o "$T/y.png"
 [ ! -e "$T/y.png" ] && [ -z "$(find "$T" -name '*.tmp.*')" ] \
   && ok "plot: nothing left by failures" || fail "plot: a failed run left a file"
+
+# --- render (and generate --wav): needs a General MIDI soundfont
+# wav_info FILE: "RATE FRAMES" from a canonical 44-byte WAV header
+wav_info() {
+  [ "$(od -An -c -j36 -N4 "$1" | tr -d ' ')" = data ] || { echo "0 0"; return; }
+  od -An -tu4 -j24 -N4 "$1" | tr -d ' ' | tr '\n' ' '
+  echo $(( $(od -An -tu4 -j40 -N4 "$1" | tr -d ' ') / 4 ))
+}
+# within A B C: A <= B <= C for decimals
+within() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { exit !(a <= b && b <= c) }'; }
+expect_fail "render: no files" 2 "expected IN.mid and OUT.wav" "$RNJ" render "$SEED"
+expect_fail "render: bad --rate" 2 "--rate" "$RNJ" render "$SEED" "$T/r.wav" --rate 7
+expect_fail "render: missing soundfont" 1 \
+  "soundfont $T/none.sf2: No such file or directory" \
+  "$RNJ" render "$SEED" "$T/r.wav" --soundfont "$T/none.sf2"
+SF=
+for f in /usr/share/sounds/sf2/TimGM6mb.sf2 /usr/share/sounds/sf2/FluidR3_GM.sf2 \
+         /usr/share/sounds/sf2/default-GM.sf2; do
+  [ -r "$f" ] && { SF=$f; break; }
+done
+if [ -z "$SF" ]; then
+  echo "note: render not run: no soundfont in /usr/share/sounds/sf2"
+else
+  "$RNJ" render "$SEED" "$T/seed.wav" --soundfont "$SF" --rate 22050 --tail 2 \
+    2>"$T/err" || fail "render: $(cat "$T/err")"
+  set -- $(wav_info "$T/seed.wav")
+  music=$(sed -n 's/.*(music \([0-9.]*\) s).*/\1/p' "$T/err")
+  last=$("$RNJ" notes "$SEED" | awk -F, 'NR > 1 && $3 > m { m = $3 } END { print m }')
+  secs=$(awk -v f="$2" 'BEGIN { printf "%.3f", f / 22050 }')
+  if [ "$1" = 22050 ] && within "$last" "$music" "$music" \
+      && within "$music" "$secs" "$(awk -v m="$music" 'BEGIN { print m + 2.05 }')"; then
+    ok "render: ${secs} s WAV at 22050 Hz for ${music} s of music (last note-off ${last} s)"
+  else
+    fail "render: rate $1, ${secs} s for music '${music}' s, last note-off ${last} s"
+  fi
+  "$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 30 -o "$T/g.mid" \
+    --wav "$T/g.wav" --soundfont "$SF" --rate 16000 --tail 1 2>"$T/err" \
+    || fail "generate --wav: $(cat "$T/err")"
+  set -- $(wav_info "$T/g.wav")
+  glast=$("$RNJ" notes "$T/g.mid" | awk -F, 'NR > 1 && $3 > m { m = $3 } END { print m }')
+  gsecs=$(awk -v f="$2" 'BEGIN { printf "%.3f", f / 16000 }')
+  if [ "$1" = 16000 ] && within "$(awk -v m="$glast" 'BEGIN { print m - 0.01 }')" \
+      "$gsecs" "$(awk -v m="$glast" 'BEGIN { print m + 1.05 }')"; then
+    ok "generate --wav: ${gsecs} s for notes ending at ${glast} s"
+  else
+    fail "generate --wav: rate $1, ${gsecs} s for notes ending at ${glast} s"
+  fi
+  expect_fail "render: unwritable output" 1 "nodir/r.wav" \
+    "$RNJ" render "$SEED" "$T/nodir/r.wav" --soundfont "$SF"
+  expect_fail "render: not MIDI" 1 "bad.mid" \
+    "$RNJ" render "$T/bad.mid" "$T/r.wav" --soundfont "$SF"
+  [ ! -e "$T/r.wav" ] && [ -z "$(find "$T" -name '*.tmp.*')" ] \
+    && ok "render: nothing left by failures" || fail "render: a failed run left a file"
+  # a real piece from the shared corpus, where there is one
+  C=${RNJ_MIDI_CORPUS:-}
+  P="$C/piano-midi-de/Chopin/chpn-p7.mid"
+  if [ -n "$C" ] && [ -f "$P" ]; then
+    "$RNJ" render "$P" "$T/p7.wav" --soundfont "$SF" --rate 22050 --tail 3 \
+      2>"$T/err" || fail "render corpus: $(cat "$T/err")"
+    set -- $(wav_info "$T/p7.wav")
+    music=$(sed -n 's/.*(music \([0-9.]*\) s).*/\1/p' "$T/err")
+    last=$("$RNJ" notes "$P" | awk -F, 'NR > 1 && $3 > m { m = $3 } END { print m }')
+    secs=$(awk -v f="$2" 'BEGIN { printf "%.3f", f / 22050 }')
+    echo "FIGURE render_corpus chpn-p7.mid music ${music} s, last note-off ${last} s, wav ${secs} s"
+    if within "$last" "$music" "$(awk -v m="$last" 'BEGIN { print m + 5 }')" \
+        && within "$music" "$secs" "$(awk -v m="$music" 'BEGIN { print m + 3.05 }')"; then
+      ok "render: corpus piece, ${secs} s for ${music} s of music"
+    else
+      fail "render corpus: ${secs} s for music '${music}' s, last note-off ${last} s"
+    fi
+  else
+    echo "note: corpus render not run (no \$RNJ_MIDI_CORPUS/piano-midi-de)"
+  fi
+fi
 
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]

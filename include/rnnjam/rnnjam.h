@@ -15,5 +15,6 @@
 #include "rnnjam/plot.h"
 #include "rnnjam/loss.h"
 #include "rnnjam/train.h"
+#include "rnnjam/synth.h"
 
 #endif

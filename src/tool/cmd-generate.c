@@ -23,7 +23,7 @@
 static void help(FILE *f) {
   fprintf(f,
       "usage: rnnjam generate [CKPT] [--seed-midi FILE.mid] [-o OUT.mid]\n"
-      "                       [options]\n\n"
+      "                       [--wav OUT.wav] [options]\n\n"
       "Continue the first notes of a MIDI file with the model and write the\n"
       "generated notes as MIDI.  CKPT defaults to the installed model (or\n"
       "$RNNJAM_MODEL); FILE.mid defaults to the bundled seed phrase.\n\n"
@@ -31,6 +31,9 @@ static void help(FILE *f) {
       "  --instrument N      take the seed from instrument N only\n"
       "  -o, --output OUT    the MIDI file to write\n"
       "  --csv               print the generated notes as CSV on stdout\n"
+      "  --wav OUT.wav       render the notes through fluidsynth to a WAV;\n"
+      "                      with --soundfont F, --rate HZ, --gain G and\n"
+      "                      --tail S as for 'rnnjam render'\n"
       "  --notes N           how many notes to generate (default 120)\n"
       "  --temperature T     sampling temperature (default 2.0)\n"
       "  --top-k K           sample among the K most likely pitches only\n"
@@ -52,7 +55,7 @@ static const char *default_seed_path(void) {
 
 int cmd_generate(int argc, char **argv) {
   enum { O_SEED_MIDI = 256, O_INSTR, O_CSV, O_NOTES, O_TEMP, O_TOPK, O_PMIN,
-         O_PMAX, O_SEED, O_MODE, O_INCL, O_PROG, O_VEL, O_KERNEL };
+         O_PMAX, O_SEED, O_MODE, O_INCL, O_PROG, O_VEL, O_KERNEL, O_WAV };
   static const struct option opts[] = {
       {"seed-midi", required_argument, 0, O_SEED_MIDI},
       {"instrument", required_argument, 0, O_INSTR},
@@ -69,11 +72,19 @@ int cmd_generate(int argc, char **argv) {
       {"program", required_argument, 0, O_PROG},
       {"velocity", required_argument, 0, O_VEL},
       {"kernel", required_argument, 0, O_KERNEL},
+      {"wav", required_argument, 0, O_WAV},
+      {"soundfont", required_argument, 0, RENDER_O_SOUNDFONT},
+      {"rate", required_argument, 0, RENDER_O_RATE},
+      {"gain", required_argument, 0, RENDER_O_GAIN},
+      {"tail", required_argument, 0, RENDER_O_TAIL},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   const char *ckpt = NULL;
   const char *seed_midi = NULL;
   const char *out_path = NULL;
+  const char *wav_path = NULL;
+  rnj_render_opts_t ropts;
+  rnj_render_info_t rinfo;
   long instrument = RNJ_NOTES_ALL_INSTRUMENTS;
   long n_gen = 120;
   long top_k = 0;
@@ -104,7 +115,13 @@ int cmd_generate(int argc, char **argv) {
   int c;
   long i;
 
+  rnj_render_opts_init(&ropts);
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    int r = render_option(c, optarg, &ropts);
+    if (r < 0)
+      return EXIT_USAGE;
+    if (r > 0)
+      continue;
     switch (c) {
     case O_SEED_MIDI: seed_midi = optarg; break;
     case O_INSTR:
@@ -112,6 +129,7 @@ int cmd_generate(int argc, char **argv) {
         return EXIT_USAGE;
       break;
     case 'o': out_path = optarg; break;
+    case O_WAV: wav_path = optarg; break;
     case O_CSV: csv = 1; break;
     case O_NOTES:
       if (parse_int("--notes", optarg, 1, MAX_NOTES, &n_gen) < 0)
@@ -171,8 +189,9 @@ int cmd_generate(int argc, char **argv) {
     tool_error("generate: unexpected argument '%s'", argv[optind]);
     return EXIT_USAGE;
   }
-  if (!out_path && !csv) {
-    tool_error("generate: say where the notes go: -o OUT.mid and/or --csv");
+  if (!out_path && !csv && !wav_path) {
+    tool_error("generate: say where the notes go: -o OUT.mid, --wav OUT.wav "
+               "and/or --csv");
     return EXIT_USAGE;
   }
   if (pmin > pmax) {
@@ -290,6 +309,16 @@ int cmd_generate(int argc, char **argv) {
       last = out.v[i].end > last ? out.v[i].end : last;
     fprintf(stderr, "rnnjam: wrote %zu notes (%.1f s) to %s\n", out.n, last,
             out_path);
+  }
+  if (wav_path) {
+    ropts.program = (int)program;
+    if (rnj_synth_render_notes(out.v, out.n, (int)velocity, wav_path, &ropts,
+                               &rinfo, err) < 0) {
+      tool_error("%s", err);
+      goto done;
+    }
+    fprintf(stderr, "rnnjam: wrote %s: %.2f s at %d Hz with %s\n", wav_path,
+            rinfo.seconds, ropts.sample_rate, rinfo.soundfont);
   }
   rc = 0;
 

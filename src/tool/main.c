@@ -17,6 +17,7 @@ static const struct {
     {"inspect", cmd_inspect, "show a checkpoint's tensors and metadata"},
     {"bench", cmd_bench, "measure inference speed"},
     {"plot", cmd_plot, "draw a piano roll, note histograms or loss curves"},
+    {"render", cmd_render, "play a MIDI file through fluidsynth into a WAV"},
 };
 
 static void usage(FILE *f) {

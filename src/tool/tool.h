@@ -18,6 +18,19 @@ int cmd_eval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+
+/* The rendering options rnnjam render and rnnjam generate --wav share
+ * (their getopt values, clear of each command's own). */
+enum {
+  RENDER_O_SOUNDFONT = 1000,
+  RENDER_O_RATE,
+  RENDER_O_GAIN,
+  RENDER_O_TAIL
+};
+/* Apply one of them to `o`: 1 if `c` was one, 0 if not, -1 on a bad value
+ * (the message is printed). */
+int render_option(int c, const char *arg, rnj_render_opts_t *o);
 
 /* rnnjam bench --train (cmd-bench-train.c). */
 int bench_train(char *const *args, int nargs, const int *threads,
