@@ -40,4 +40,16 @@ int rnj__atomic_begin(const char *path, char *tmp, size_t tmp_len,
 int rnj__atomic_commit(const char *tmp, const char *path, char *err);
 void rnj__atomic_abort(const char *tmp);
 
+/* seq.c: turn one sequencer event into the daemon's event (no ALSA call
+ * unless it announces a new port that "auto" or a listed name wants).
+ * out->time is the event's real-time stamp, or -1 when it has none (the
+ * caller then uses the queue's clock).  Split from rnj_seq_read so the
+ * input path can be fuzzed without a sequencer. */
+struct snd_seq_event;
+struct rnj_seq_s;
+struct rnj_seq_event_s;
+void rnj__seq_decode(struct rnj_seq_s *seq,
+                     const struct snd_seq_event *ev,
+                     struct rnj_seq_event_s *out);
+
 #endif

@@ -387,33 +387,21 @@ int rnj_seq_poll_fds(rnj_seq_t *seq, struct pollfd *fds, int n) {
 
 /* --------------------------------------------------------------- input */
 
-int rnj_seq_read(rnj_seq_t *seq, rnj_seq_event_t *out) {
-  snd_seq_event_t *ev = NULL;
-  int rc = snd_seq_event_input(seq->handle, &ev);
+void rnj__seq_decode(rnj_seq_t *seq, const snd_seq_event_t *ev,
+                     rnj_seq_event_t *out) {
   memset(out, 0, sizeof *out);
-  if (rc == -EAGAIN)
-    return 0;
-  if (rc == -ENOSPC) {
-    /* The kernel's input FIFO overflowed and dropped events. */
-    seq->lost++;
-    out->type = RNJ_SEQ_EV_LOST;
-    out->time = rnj_seq_now(seq);
-    return 1;
-  }
-  if (rc < 0)
-    return rc;
-  if (!ev)
-    return 1;
+  /* Input stamping gives every event our queue's real time; anything else
+   * is stamped by the caller with the queue's clock. */
   if ((ev->flags & SND_SEQ_TIME_STAMP_MASK) == SND_SEQ_TIME_STAMP_REAL)
     out->time = from_real(&ev->time.time);
   else
-    out->time = rnj_seq_now(seq);
+    out->time = -1.0;
   out->src_client = ev->source.client;
   out->src_port = ev->source.port;
   /* Our own output fed back (rnnjam:out -> rnnjam:in) would make the
    * model answer itself forever. */
   if (ev->source.client == seq->client)
-    return 1;
+    return;
   switch (ev->type) {
   case SND_SEQ_EVENT_NOTEON:
     out->type = ev->data.note.velocity ? RNJ_SEQ_EV_NOTE_ON
@@ -443,6 +431,28 @@ int rnj_seq_read(rnj_seq_t *seq, rnj_seq_event_t *out) {
   default:
     break;
   }
+}
+
+int rnj_seq_read(rnj_seq_t *seq, rnj_seq_event_t *out) {
+  snd_seq_event_t *ev = NULL;
+  int rc = snd_seq_event_input(seq->handle, &ev);
+  memset(out, 0, sizeof *out);
+  if (rc == -EAGAIN)
+    return 0;
+  if (rc == -ENOSPC) {
+    /* The kernel's input FIFO overflowed and dropped events. */
+    seq->lost++;
+    out->type = RNJ_SEQ_EV_LOST;
+    out->time = rnj_seq_now(seq);
+    return 1;
+  }
+  if (rc < 0)
+    return rc;
+  if (!ev)
+    return 1;
+  rnj__seq_decode(seq, ev, out);
+  if (out->time < 0)
+    out->time = rnj_seq_now(seq);
   return 1;
 }
 
