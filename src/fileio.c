@@ -4,7 +4,17 @@
  * rnj__write_atomic so that a crash, a kill or a full disk never leaves a
  * half-written file under the final name: the old file stays intact until
  * the rename, which POSIX makes atomic within one directory.
+ *
+ * A writer killed mid-write (SIGKILL, the OOM killer, a power cut) leaves
+ * its temporary "NAME.tmp.XXXXXX" behind.  rnj__write_atomic holds an
+ * flock on its temporary until the rename, and before writing it removes
+ * the temporaries of the same NAME that nobody holds: the lock dies with
+ * its process, so only a dead writer's file can be taken.  (The streaming
+ * form's temporary is written by another library and not locked; it is
+ * removed too if a second writer of the same NAME runs meanwhile, and that
+ * writer's commit then fails with a clear error instead of racing.)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -12,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +102,78 @@ static int write_all(int fd, const void *p, size_t n) {
   return 0;
 }
 
+/* "NAME.tmp.XXXXXX" for `base` NAME: what mkostemp makes of our template. */
+static int is_temp_of(const char *entry, const char *base, size_t blen) {
+  return strncmp(entry, base, blen) == 0 &&
+         strncmp(entry + blen, ".tmp.", 5) == 0 &&
+         strlen(entry + blen + 5) == 6;
+}
+
+/* Remove the temporaries of `path` whose writer died (see the top). */
+static void remove_stale(const char *path) {
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  size_t blen = strlen(base);
+  struct dirent *e;
+  DIR *d;
+  int dfd;
+
+  if (slash)
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path + 1), path);
+  else
+    snprintf(dir, sizeof dir, ".");
+  d = opendir(dir);
+  if (!d)
+    return; /* the write itself will say what is wrong */
+  dfd = dirfd(d);
+  while ((e = readdir(d)) != NULL) {
+    struct stat st;
+    struct stat now;
+    int fd;
+    if (!is_temp_of(e->d_name, base, blen))
+      continue;
+    fd = openat(dfd, e->d_name,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    /* Unlink only the file we locked: the name must still be it. */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        fstatat(dfd, e->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+        now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+      (void)unlinkat(dfd, e->d_name, 0);
+    close(fd);
+  }
+  closedir(d);
+}
+
+/* Create and lock the temporary for `path`; its name into `tmp`. */
+static int create_locked(const char *path, char *tmp, size_t tmp_len,
+                         char *err) {
+  int tries;
+  for (tries = 0; tries < 8; tries++) {
+    struct stat st;
+    struct stat now;
+    int fd;
+    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+      return rnj_errorf(err, -errno,
+                        "%s: cannot create a temporary file: %s", path,
+                        strerror(errno));
+    /* Another writer's remove_stale may take the file between its
+     * creation and our lock; then the name is gone and we start over. */
+    if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 &&
+        stat(tmp, &now) == 0 && now.st_dev == st.st_dev &&
+        now.st_ino == st.st_ino)
+      return fd;
+    close(fd);
+  }
+  return rnj_errorf(err, -EAGAIN,
+                    "%s: cannot lock a temporary file beside it", path);
+}
+
 int rnj__write_atomic(const char *path, const struct iovec *iov, int iovcnt,
                       char *err) {
   char tmp[PATH_MAX];
@@ -102,10 +185,10 @@ int rnj__write_atomic(const char *path, const struct iovec *iov, int iovcnt,
 
   if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
     return rnj_errorf(err, -ENAMETOOLONG, "%s: path too long", path);
-  fd = mkostemp(tmp, O_CLOEXEC);
+  remove_stale(path);
+  fd = create_locked(path, tmp, sizeof tmp, err);
   if (fd < 0)
-    return rnj_errorf(err, -errno, "%s: cannot create a temporary file: %s",
-                      path, strerror(errno));
+    return fd;
   for (i = 0; i < iovcnt; i++) {
     rc = write_all(fd, iov[i].iov_base, iov[i].iov_len);
     if (rc < 0) {
@@ -125,16 +208,14 @@ int rnj__write_atomic(const char *path, const struct iovec *iov, int iovcnt,
     umask(um);
     (void)fchmod(fd, 0666 & ~um);
   }
-  if (close(fd) < 0) {
-    fd = -1;
-    rc = rnj_errorf(err, -errno, "%s: close: %s", path, strerror(errno));
-    goto fail_tmp;
-  }
-  fd = -1;
+  /* Renamed while still open, so the lock covers the file until it has
+   * its name; close() cannot lose what fsync() has written, so its result
+   * after the rename changes nothing. */
   if (rename(tmp, path) < 0) {
     rc = rnj_errorf(err, -errno, "%s: rename: %s", path, strerror(errno));
     goto fail_tmp;
   }
+  close(fd);
   /* Make the rename itself durable. */
   snprintf(dir, sizeof dir, "%s", path);
   dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -145,9 +226,8 @@ int rnj__write_atomic(const char *path, const struct iovec *iov, int iovcnt,
   return 0;
 
 fail_tmp:
-  if (fd >= 0)
-    close(fd);
   unlink(tmp);
+  close(fd);
   return rc;
 }
 
@@ -156,6 +236,7 @@ int rnj__atomic_begin(const char *path, char *tmp, size_t tmp_len,
   int fd;
   if (snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path) >= (int)tmp_len)
     return rnj_errorf(err, -ENAMETOOLONG, "%s: path too long", path);
+  remove_stale(path);
   fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0) {
     int e = errno;

@@ -10,8 +10,13 @@
 #include <fcntl.h>
 #include <float.h>
 #include <jansson.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rnnjam/alloc.h"
@@ -697,6 +702,182 @@ static void test_save(void) {
   rnj_model_free(&m2);
 }
 
+/* ------------------------------------------------------------ faults */
+
+#define KILL_ROUNDS 40
+
+/* A child saves version after version of a model over one path until it
+ * is killed (SIGKILL: no handler runs, as with the OOM killer); the
+ * parent kills it at a random moment, round after round.  After every
+ * kill the file loads and is one whole version (its number is params[3]),
+ * and at most the one temporary being written is left over, which the
+ * next save removes. */
+static void test_kill_during_save(void) {
+  const char *p = at("killed.safetensors");
+  rnj_model_t base;
+  rnj_model_t got;
+  unsigned seed = 12345;
+  int round;
+  int with_temp = 0;
+  int newest = -1;
+
+  ASSERT_OK(rnj_model_init(&base));
+  ASSERT_OK(rnj_model_init(&got));
+  fill(&base, 31);
+  base.params[3] = -1.0f;
+  ASSERT_OK(rnj_ckpt_save(&base, p, err));
+  for (round = 0; round < KILL_ROUNDS; round++) {
+    int status;
+    int temps;
+    size_t i;
+    pid_t pid;
+    fflush(stdout);
+    pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+      int k;
+      for (k = 0;; k++) {
+        base.params[3] = (float)(round * 100000 + k);
+        if (rnj_ckpt_save(&base, p, err) < 0) {
+          fprintf(stderr, "child: %s\n", err);
+          _exit(3);
+        }
+      }
+    }
+    /* Up to 20 ms: about as long as a few saves with their fsyncs. */
+    usleep((useconds_t)(rand_r(&seed) % 20000));
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    if (rnj_ckpt_load(&got, p, err) != 0)
+      FAIL("round %d: after SIGKILL: %s", round, err);
+    /* one of the versions: this round's, or an earlier round's last */
+    ASSERT(got.params[3] >= (float)newest);
+    ASSERT(got.params[3] == floorf(got.params[3]));
+    newest = (int)got.params[3];
+    for (i = 0; i < RNJ_MODEL_NPARAMS; i++)
+      if (i != 3 && memcmp(&got.params[i], &base.params[i], 4) != 0)
+        FAIL("round %d: params[%zu] differs from every saved version",
+             round, i);
+    temps = count_temp_files();
+    ASSERT(temps <= 1);
+    with_temp += temps;
+  }
+  /* the dead writer's temporary goes with the next save */
+  ASSERT_OK(rnj_ckpt_save(&base, p, err));
+  ASSERT_EQ(count_temp_files(), 0);
+  printf("kill during save: %d kills, %d left a temporary, newest version "
+         "%d\n", KILL_ROUNDS, with_temp, newest);
+  unlink(p);
+  rnj_model_free(&base);
+  rnj_model_free(&got);
+}
+
+/* In a child (the limit and the mount stay there): save `m` over `p`,
+ * which must fail with `want` and leave `p` as `old` (`n` bytes), with no
+ * temporary left.  Returns the exit status for the parent. */
+static int full_disk_child(const rnj_model_t *m, const char *p,
+                           const uint8_t *old, size_t n, int want) {
+  char e[RNJ_ERR_LEN];
+  uint8_t *now;
+  size_t len;
+  int rc = rnj_ckpt_save(m, p, e);
+  if (rc != want) {
+    fprintf(stderr, "save: %d (%s), expected %d\n", rc, e, want);
+    return 1;
+  }
+  if (!strstr(e, p) || !strstr(e, "write")) {
+    fprintf(stderr, "unclear message: %s\n", e);
+    return 1;
+  }
+  printf("full disk: %s\n", e);
+  fflush(stdout); /* the child leaves with _exit */
+  now = slurp(p, &len);
+  if (len != n || memcmp(now, old, n) != 0) {
+    fprintf(stderr, "%s changed by the failed save\n", p);
+    return 1;
+  }
+  free(now);
+  return count_temp_files() == 0 ? 0 : 1;
+}
+
+static int wait_child(pid_t pid) {
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+/* A disk that fills up mid-write: the old checkpoint stays whole and no
+ * temporary is left.  The file-size limit (write() fails with EFBIG once
+ * SIGXFSZ is ignored) works for anyone; a real full file system (ENOSPC,
+ * a 512 KiB tmpfs in a private mount namespace) needs root and is said to
+ * be skipped otherwise. */
+static void test_full_disk(void) {
+  const char *p = at("full.safetensors");
+  rnj_model_t m;
+  uint8_t *old;
+  size_t n;
+  pid_t pid;
+  int rc;
+
+  ASSERT_OK(rnj_model_init(&m));
+  fill(&m, 41);
+  ASSERT_OK(rnj_ckpt_save(&m, p, err));
+  old = slurp(p, &n);
+  fill(&m, 42);
+
+  fflush(stdout); /* or the children print it again */
+  pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    struct rlimit rl = {100000, 100000};
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+      _exit(2);
+    _exit(full_disk_child(&m, p, old, n, -EFBIG));
+  }
+  ASSERT_EQ(wait_child(pid), 0);
+
+  pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    const char *mnt = at("tmpfs");
+    char q[1200];
+    uint8_t *small;
+    size_t sn;
+    if (mkdir(mnt, 0700) != 0 || unshare(CLONE_NEWNS) != 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", mnt, "tmpfs", 0, "size=512k") != 0) {
+      printf("full disk (ENOSPC on tmpfs): skipped: %s\n",
+             strerror(errno));
+      fflush(stdout);
+      _exit(77);
+    }
+    snprintf(q, sizeof q, "%s/full.safetensors", mnt);
+    if (rnj_ckpt_save(&m, q, err) != 0)
+      _exit(2);
+    small = slurp(q, &sn);
+    /* a second model does not fit beside the first */
+    fill(&m, 43);
+    rc = full_disk_child(&m, q, small, sn, -ENOSPC);
+    if (rc == 0) {
+      /* what the full disk did not break: space freed, saving works */
+      unlink(q);
+      rc = rnj_ckpt_save(&m, q, err) == 0 ? 0 : 1;
+    }
+    _exit(rc);
+  }
+  rc = wait_child(pid);
+  ASSERT(rc == 0 || rc == 77);
+  rmdir(at("tmpfs"));
+
+  free(old);
+  unlink(p);
+  rnj_model_free(&m);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "%s/test-ckpt.XXXXXX", test_tmp_dir());
   if (!mkdtemp(dir))
@@ -711,6 +892,8 @@ int main(void) {
   test_tensors();
   test_data();
   test_save();
+  test_kill_during_save();
+  test_full_disk();
 
   ASSERT_EQ(live, 0);
   json_decref(good_hdr);

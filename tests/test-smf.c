@@ -7,9 +7,13 @@
  * expected messages count from the file start: MThd is bytes 0-13, the
  * first chunk header 14-21, its first event starts at 22.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "midi-bytes.h"
@@ -998,6 +1002,78 @@ static void test_write_invalid(void) {
   ASSERT_CONTAINS(err, path);
 }
 
+/* The whole of a small file, or NULL. */
+static char *slurp_small(const char *path, size_t *n) {
+  char *b = malloc(65536);
+  int fd = open(path, O_RDONLY);
+  ssize_t r;
+  ASSERT(b != NULL);
+  if (fd < 0) {
+    free(b);
+    return NULL;
+  }
+  r = read(fd, b, 65536);
+  close(fd);
+  ASSERT(r >= 0 && r < 65536);
+  *n = (size_t)r;
+  return b;
+}
+
+/* A disk that fills up while a .mid is written (the file-size limit makes
+ * write() fail with EFBIG once SIGXFSZ is ignored): a clear error, the old
+ * file intact, no temporary left. */
+static void test_write_full_disk(void) {
+  char path[1200];
+  rnj_note_t n[2000];
+  char *old;
+  char *now;
+  size_t on;
+  size_t nn;
+  pid_t pid;
+  int status;
+  int i;
+  DIR *d;
+  struct dirent *e;
+
+  snprintf(path, sizeof path, "%s/full.mid", dir);
+  for (i = 0; i < 2000; i++)
+    n[i] = mknote(40 + i % 40, i * 0.1, i * 0.1 + 0.05, 0);
+  ASSERT_OK(rnj_smf_write_notes(path, n, 10, NULL, err));
+  old = slurp_small(path, &on);
+  ASSERT(old != NULL);
+  fflush(stdout);
+  pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    struct rlimit rl = {4096, 4096};
+    int rc;
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+      _exit(2);
+    /* about 16 KB: past the limit */
+    rc = rnj_smf_write_notes(path, n, 2000, NULL, err);
+    printf("full disk: %d %s\n", rc, err);
+    fflush(stdout);
+    _exit(rc == -EFBIG && strstr(err, path) && strstr(err, "write") ? 0
+                                                                      : 1);
+  }
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  now = slurp_small(path, &nn);
+  ASSERT(now != NULL);
+  ASSERT_EQ(nn, on);
+  ASSERT(memcmp(now, old, on) == 0);
+  d = opendir(dir);
+  ASSERT(d != NULL);
+  while ((e = readdir(d)) != NULL)
+    if (strstr(e->d_name, ".tmp."))
+      FAIL("temporary %s left behind", e->d_name);
+  closedir(d);
+  free(old);
+  free(now);
+  unlink(path);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "%s/test-smf.XXXXXX", test_tmp_dir());
   if (!mkdtemp(dir))
@@ -1028,6 +1104,7 @@ int main(void) {
   test_write_bytes();
   test_write_round_trip();
   test_write_invalid();
+  test_write_full_disk();
 
   ASSERT_EQ(live, 0);
   rmdir(dir);
