@@ -37,7 +37,10 @@ typedef enum {
   T_CC,      /* 0..127 or "off" */
   T_CHANNEL, /* 1..16; with `lo` 0: also "all"/"any" = 0 */
   T_VELOCITY, /* "follow" = 0, 1..127 */
-  T_LENGTH    /* "call" = 0, 1..hi */
+  T_LENGTH,   /* "call" = 0, 1..hi */
+  T_TRANSPORT, /* alsa|jack|both */
+  T_AUDIO,     /* none|jack */
+  T_RENDER     /* generated|all */
 } type_t;
 
 typedef struct {
@@ -94,6 +97,38 @@ static const entry_t table[] = {
       "fixed velocity, or follow the player's recent ones"},
      T_VELOCITY, OFF(velocity), 0, 1, 127, 0, 0,
      "'follow' or a velocity 1..127"},
+    {{"midi", "midi", "alsa|jack|both",
+      "MIDI ports on the ALSA sequencer, on JACK, or both"},
+     T_TRANSPORT, OFF(transport), 0, 0, 0, 0, 0,
+     "'alsa', 'jack' or 'both'"},
+    {{"midi", "jack_connect_in", "auto|none|PORTS",
+      "what feeds the JACK MIDI input: physical MIDI ports, nothing, or a "
+      "list"},
+     T_PORTS, OFF(jack_connect_in), SZ(jack_connect_in), 0, 0, 0, 0,
+     "'auto', 'none' or JACK ports like 'a2j:Keystation [20] (capture)'"},
+    {{"midi", "jack_connect_out", "none|PORTS",
+      "where the JACK MIDI output goes"},
+     T_PORTS, OFF(jack_connect_out), SZ(jack_connect_out), 0, 0, 0, 0,
+     "'none' or JACK ports like 'ardour:MIDI in'"},
+    {{"audio", "audio", "jack|none",
+      "render the notes with fluidsynth into JACK, or MIDI only"},
+     T_AUDIO, OFF(audio), 0, 0, 0, 0, 0, "'jack' or 'none'"},
+    {{"audio", "soundfont", "PATH",
+      "the SoundFont (empty: the first of Debian's GM soundfonts)"},
+     T_PATH, OFF(soundfont), SZ(soundfont), 0, 0, 0, 0, "a file path"},
+    {{"audio", "program", "0..127", "General MIDI program (instrument)"},
+     T_INT, OFF(program), 0, 0, 127, 0, 0, "a program number 0..127"},
+    {{"audio", "gain", "G", "fluidsynth's output gain"},
+     T_DOUBLE, OFF(gain), 0, 0, 0, 0.0, 10.0, "a number 0..10"},
+    {{"audio", "render", "generated|all",
+      "what is heard: rnnjamd's notes, or the player's too"},
+     T_RENDER, OFF(render), 0, 0, 0, 0, 0, "'generated' or 'all'"},
+    {{"audio", "autoconnect", "auto|none|PORTS",
+      "where the audio goes: the first two physical playback ports, "
+      "nowhere, or a list"},
+     T_PORTS, OFF(autoconnect), SZ(autoconnect), 0, 0, 0, 0,
+     "'auto', 'none' or JACK ports like 'system:playback_1, "
+     "system:playback_2'"},
     {{"play", "mode", "respond|continuous", "call and response, or nonstop"},
      T_MODE, OFF(mode), 0, 0, 0, 0, 0, "'respond' or 'continuous'"},
     {{"play", "phrase_gap", "MS", "silence (ms) that ends the player's call"},
@@ -174,6 +209,10 @@ const rnj_conf_option_t *rnj_conf_options(size_t *n) {
 
 static const char *const mode_names[] = {"respond", "continuous"};
 static const char *const context_names[] = {"stream", "window"};
+/* Indexed by rnj_midi_transport_t - 1, rnj_audio_t, rnj_render_t. */
+static const char *const transport_names[] = {"alsa", "jack", "both"};
+static const char *const audio_names[] = {"none", "jack"};
+static const char *const render_names[] = {"generated", "all"};
 
 const char *rnj_mode_name(int mode) {
   return mode == RNJ_MODE_CONTINUOUS ? mode_names[1] : mode_names[0];
@@ -181,6 +220,20 @@ const char *rnj_mode_name(int mode) {
 
 const char *rnj_context_name(int context) {
   return context == RNJ_CONTEXT_WINDOW ? context_names[1] : context_names[0];
+}
+
+const char *rnj_transport_name(int transport) {
+  return transport >= RNJ_MIDI_ALSA && transport <= RNJ_MIDI_BOTH
+             ? transport_names[transport - 1]
+             : "?";
+}
+
+const char *rnj_audio_name(int audio) {
+  return audio == RNJ_AUDIO_JACK ? audio_names[1] : audio_names[0];
+}
+
+const char *rnj_render_name(int render) {
+  return render == RNJ_RENDER_ALL ? render_names[1] : render_names[0];
 }
 
 void rnj_conf_defaults(rnj_conf_t *conf, const char *default_checkpoint) {
@@ -201,6 +254,17 @@ void rnj_conf_defaults(rnj_conf_t *conf, const char *default_checkpoint) {
   snprintf(conf->connect_out, sizeof conf->connect_out, "none");
   conf->channel = 1;
   conf->velocity = 0;
+  conf->transport = RNJ_MIDI_ALSA;
+  snprintf(conf->jack_connect_in, sizeof conf->jack_connect_in, "auto");
+  snprintf(conf->jack_connect_out, sizeof conf->jack_connect_out, "none");
+  /* Heard by default: the point of a jam.  Without a JACK server the
+   * daemon still plays on its MIDI ports and connects when one starts. */
+  conf->audio = RNJ_AUDIO_JACK;
+  conf->soundfont[0] = '\0';
+  conf->program = 0;
+  conf->gain = 0.2;
+  conf->render = RNJ_RENDER_GENERATED;
+  snprintf(conf->autoconnect, sizeof conf->autoconnect, "auto");
   conf->mode = RNJ_MODE_RESPOND;
   conf->phrase_gap_ms = 500;
   conf->answer_length = 0;
@@ -362,6 +426,24 @@ static int parse_value(const entry_t *e, rnj_conf_t *conf,
     if (parse_long(value, &v) || v < e->lo || v > e->hi)
       return -1;
     *ip = (int)v;
+    return 0;
+  case T_TRANSPORT:
+    k = word_in(value, transport_names, 3);
+    if (k < 0)
+      return -1;
+    *ip = RNJ_MIDI_ALSA + k;
+    return 0;
+  case T_AUDIO:
+    k = word_in(value, audio_names, 2);
+    if (k < 0)
+      return -1;
+    *ip = k;
+    return 0;
+  case T_RENDER:
+    k = word_in(value, render_names, 2);
+    if (k < 0)
+      return -1;
+    *ip = k;
     return 0;
   }
   return -1;

@@ -262,8 +262,49 @@ static void test_files_on_disk(void) {
   }
 }
 
+/* The JACK and sound options: defaults, words, and their messages. */
+static void test_sound(void) {
+  rnj_conf_t c;
+  char err[RNJ_ERR_LEN];
+  rnj_conf_defaults(&c, "m");
+  ASSERT_EQ(c.transport, RNJ_MIDI_ALSA);
+  ASSERT_EQ(c.audio, RNJ_AUDIO_JACK);
+  ASSERT_EQ(c.render, RNJ_RENDER_GENERATED);
+  ASSERT_STR_EQ(c.soundfont, "");
+  ASSERT_STR_EQ(c.autoconnect, "auto");
+  ASSERT_STR_EQ(c.jack_connect_in, "auto");
+  ASSERT_STR_EQ(c.jack_connect_out, "none");
+  ASSERT_OK(rnj_conf_set(&c, NULL, "midi", "jack", err));
+  ASSERT_EQ(c.transport, RNJ_MIDI_JACK);
+  ASSERT_OK(rnj_conf_set(&c, "midi", "midi", "Both", err));
+  ASSERT_EQ(c.transport, RNJ_MIDI_BOTH);
+  ASSERT_STR_EQ(rnj_transport_name(c.transport), "both");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "midi", "usb", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "midi: expected 'alsa', 'jack' or 'both', got 'usb'");
+  ASSERT_OK(rnj_conf_set(&c, "audio", "audio", "none", err));
+  ASSERT_EQ(c.audio, RNJ_AUDIO_NONE);
+  ASSERT_STR_EQ(rnj_audio_name(c.audio), "none");
+  ASSERT_EQ(rnj_conf_set(&c, "midi", "audio", "jack", err), RNJ_ENOTFOUND);
+  ASSERT_CONTAINS(err, "expected it in [audio]");
+  ASSERT_OK(rnj_conf_set(&c, NULL, "render", "all", err));
+  ASSERT_EQ(c.render, RNJ_RENDER_ALL);
+  ASSERT_STR_EQ(rnj_render_name(c.render), "all");
+  ASSERT_OK(rnj_conf_set(&c, NULL, "program", "11", err));
+  ASSERT_EQ(c.program, 11);
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "program", "128", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "program: expected a program number 0..127");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "gain", "11", err), RNJ_EINVAL);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "soundfont", "/x/y.sf2", err));
+  ASSERT_STR_EQ(c.soundfont, "/x/y.sf2");
+  ASSERT_OK(rnj_conf_set(&c, NULL, "autoconnect",
+                         "system:playback_3, system:playback_4", err));
+  ASSERT_STR_EQ(c.autoconnect, "system:playback_3, system:playback_4");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "autoconnect", "", err), RNJ_EINVAL);
+}
+
 int main(void) {
   test_defaults();
+  test_sound();
   test_values();
   test_bad_values();
   test_file();

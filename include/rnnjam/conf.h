@@ -36,6 +36,23 @@ typedef enum {
   RNJ_CONTEXT_WINDOW = 1  /* last seq_length notes from a zero state */
 } rnj_context_t;
 
+/* Where MIDI goes in and out: bit flags. */
+typedef enum {
+  RNJ_MIDI_ALSA = 1, /* the ALSA sequencer's ports */
+  RNJ_MIDI_JACK = 2, /* JACK MIDI ports */
+  RNJ_MIDI_BOTH = 3
+} rnj_midi_transport_t;
+
+typedef enum {
+  RNJ_AUDIO_NONE = 0, /* MIDI only */
+  RNJ_AUDIO_JACK = 1  /* fluidsynth into JACK */
+} rnj_audio_t;
+
+typedef enum {
+  RNJ_RENDER_GENERATED = 0, /* only rnnjamd's notes are heard */
+  RNJ_RENDER_ALL = 1        /* the player's too */
+} rnj_render_t;
+
 typedef enum {
   RNJ_LOG_ERR = 3,
   RNJ_LOG_WARNING = 4,
@@ -63,6 +80,16 @@ typedef struct rnj_conf_s {
   char connect_out[RNJ_CONF_PATH_LEN]; /* "none" or "A, B, ..." */
   int channel;                         /* output channel, 1..16 */
   int velocity;                        /* 0 = follow the player, 1..127 */
+  int transport;                       /* rnj_midi_transport_t */
+  char jack_connect_in[RNJ_CONF_PATH_LEN];  /* "auto", "none", ports */
+  char jack_connect_out[RNJ_CONF_PATH_LEN]; /* "none" or ports */
+  /* [audio] */
+  int audio;                           /* rnj_audio_t */
+  char soundfont[RNJ_CONF_PATH_LEN];   /* "" = Debian's GM soundfonts */
+  int program;                         /* General MIDI program 0..127 */
+  double gain;                         /* fluidsynth's gain, 0..10 */
+  int render;                          /* rnj_render_t */
+  char autoconnect[RNJ_CONF_PATH_LEN]; /* "auto", "none", ports */
   /* [play] */
   int mode;           /* rnj_mode_t */
   int phrase_gap_ms;  /* silence that ends a call */
@@ -129,6 +156,9 @@ RNJ_EXTERN int rnj_conf_check(const rnj_conf_t *conf, char *err);
  * "info"...).  Static strings. */
 RNJ_EXTERN const char *rnj_mode_name(int mode);
 RNJ_EXTERN const char *rnj_context_name(int context);
+RNJ_EXTERN const char *rnj_transport_name(int transport);
+RNJ_EXTERN const char *rnj_audio_name(int audio);
+RNJ_EXTERN const char *rnj_render_name(int render);
 
 #ifdef __cplusplus
 }

@@ -16,5 +16,6 @@
 #include "rnnjam/loss.h"
 #include "rnnjam/train.h"
 #include "rnnjam/synth.h"
+#include "rnnjam/jack.h"
 
 #endif

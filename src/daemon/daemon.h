@@ -1,5 +1,6 @@
 /* rnnjamd's parts: options and start-up (main.c), the event loop (loop.c),
- * logging, sd_notify and timing statistics (service.c). */
+ * logging, sd_notify and timing statistics (service.c), and the JACK side
+ * with the engine's output (audio.c). */
 #ifndef RNNJAMD_DAEMON_H
 #define RNNJAMD_DAEMON_H
 
@@ -9,8 +10,10 @@
 
 #include "rnnjam/conf.h"
 #include "rnnjam/engine.h"
+#include "rnnjam/jack.h"
 #include "rnnjam/lstm.h"
 #include "rnnjam/seq.h"
+#include "rnnjam/synth.h"
 
 #define MAX_FLAGS 128
 #define MAX_POLL_FDS 4
@@ -95,6 +98,30 @@ typedef struct daemon_s {
   int reloading;
   int stopping;
 
+  /* audio.c: the JACK side (see there) */
+  int seq_open;        /* the ALSA side runs (midi = alsa or both) */
+  uint64_t t0_ns;      /* the clock's zero without ALSA (monotonic) */
+  int jack_wanted;     /* audio = jack, or midi = jack or both */
+  rnj_jack_t jack;
+  rnj_synth_t synth;   /* owned by JACK's thread while connected */
+  rnj_synth_t new_synth;
+  char soundfont[RNJ_CONF_PATH_LEN];
+  char synth_err[RNJ_ERR_LEN];
+  double synth_rate;   /* what the synth is being built with (copies: the
+                          worker must not read conf during a reload) */
+  double synth_gain;
+  int synth_program;
+  int synth_building;
+  int synth_failed;    /* the soundfont would not load: audio is off */
+  uv_work_t synth_work;
+  uv_async_t wake;     /* from JACK's threads: input, shutdown */
+  uv_timer_t jack_retry;
+  uv_timer_t clock_sync;
+  unsigned jack_backoff_ms;
+  int jack_down_logged;
+  uint64_t jack_connects;
+  uint64_t jack_losses;
+
   const options_t *opt;
   rnj_conf_t conf;
   rnj_seq_t seq;
@@ -125,8 +152,35 @@ typedef struct daemon_s {
   uint32_t scratch[TIMING_SAMPLES];
 } daemon_t;
 
-/* Run until SIGINT/SIGTERM.  `d` holds an open seq, an initialised engine
- * and the configuration.  Returns the exit code. */
+/* Run until SIGINT/SIGTERM.  `d` holds an open seq (when midi includes
+ * ALSA), an initialised engine and the configuration.  Returns the exit
+ * code. */
 int daemon_run(daemon_t *d);
+/* An input event (from ALSA or JACK) into the engine.  Event path. */
+void daemon_dispatch(daemon_t *d, const rnj_seq_event_t *ev, int from_alsa);
+/* Tick the engine now and schedule the next tick.  Event path. */
+void daemon_tick(daemon_t *d);
+
+/* -------------------------------------------------------------- audio.c */
+
+/* The engine's clock: the ALSA queue's time when ALSA runs, else
+ * CLOCK_MONOTONIC seconds since start.  Event path. */
+double daemon_now(daemon_t *d);
+/* The engine's output: ALSA and/or JACK, as configured. */
+void audio_engine_out(daemon_t *d, rnj_engine_out_t *out);
+/* Before the loop: check the soundfont and prepare the JACK client (it
+ * connects later, from the loop).  Returns 0 or < 0 with `err`. */
+int audio_setup(daemon_t *d, char *err);
+/* In the loop: the wake-up handle, the timers, the first connection. */
+int audio_start(daemon_t *d);
+/* At shutdown, after the engine's final note-offs: let them out through
+ * JACK, close the client and the handles. */
+void audio_stop(daemon_t *d);
+/* After the loop: release the synth and the rings. */
+void audio_free(daemon_t *d);
+/* Settings a reload may change while running (program, channel). */
+void audio_reload(daemon_t *d, const rnj_conf_t *old, const rnj_conf_t *c);
+/* The JACK part of a stats line ("" when there is no JACK side). */
+void audio_stats(daemon_t *d, char *buf, size_t len);
 
 #endif

@@ -12,6 +12,10 @@
  * SIGHUP builds the new configuration and model on libuv's worker thread
  * and swaps them in on the loop; a model that fails to load is refused and
  * the old one keeps playing.
+ *
+ * With midi = jack there is no sequencer to poll: JACK MIDI input arrives
+ * through a uv_async_t the audio thread signals (audio.c), and goes
+ * through the same daemon_dispatch as the sequencer's events.
  */
 #include <math.h>
 #include <signal.h>
@@ -28,6 +32,9 @@
 
 static void schedule_tick(daemon_t *d, double next, double now);
 static void on_tick(uv_timer_t *t);
+static void run_tick(daemon_t *d);
+
+void daemon_tick(daemon_t *d) { run_tick(d); }
 
 static void update_status(daemon_t *d) {
   notify("STATUS=%s mode, model %s; %llu notes in, %llu out",
@@ -38,9 +45,11 @@ static void update_status(daemon_t *d) {
 
 static void log_stats(daemon_t *d, const char *when) {
   const rnj_engine_stats_t *s = &d->engine.stats;
+  char jack[512];
   double p50, p99, max, t50, t99, tmax;
   uint64_t n = timing_report(&d->t_note, d->scratch, &p50, &p99, &max);
   uint64_t nt = timing_report(&d->t_tick, d->scratch, &t50, &t99, &tmax);
+  audio_stats(d, jack, sizeof jack);
   logm(RNJ_LOG_INFO,
        "stats (%s): rss %ld kB; events in %llu, notes in %llu, fed %llu, "
        "out %llu; answers %llu, interrupted %llu; dropped: inflight %llu, "
@@ -48,7 +57,7 @@ static void log_stats(daemon_t *d, const char *when) {
        "note handler p50 %.2f us p99 %.2f us max %.1f us (n=%llu); "
        "tick p50 %.2f us p99 %.2f us max %.1f us (n=%llu); "
        "engine: state %d, keys down %d, inflight %d, call %d, queued %d; "
-       "read errors %llu (last %d)",
+       "read errors %llu (last %d); %s",
        when, rss_kb(), (unsigned long long)d->events_in,
        (unsigned long long)s->notes_in, (unsigned long long)s->notes_fed,
        (unsigned long long)s->notes_out, (unsigned long long)s->answers,
@@ -62,7 +71,7 @@ static void log_stats(daemon_t *d, const char *when) {
        (unsigned long long)n, t50, t99, tmax, (unsigned long long)nt,
        (int)d->engine.st, d->engine.sounding, d->engine.in_n,
        d->engine.call_notes, d->engine.sched_n,
-       (unsigned long long)d->read_errors, d->last_read_error);
+       (unsigned long long)d->read_errors, d->last_read_error, jack);
 }
 
 /* ------------------------------------------------------------ deferred */
@@ -95,10 +104,11 @@ static void defer_report(daemon_t *d) {
 /* ------------------------------------------------------------ event path */
 
 static void run_tick(daemon_t *d) {
-  double now = rnj_seq_now(&d->seq);
+  double now = daemon_now(d);
   uint64_t t0 = now_ns();
   double next = rnj_engine_tick(&d->engine, now);
-  rnj_seq_flush(&d->seq);
+  if (d->seq_open)
+    rnj_seq_flush(&d->seq);
   timing_add(&d->t_tick, now_ns() - t0);
   schedule_tick(d, next, now);
 }
@@ -136,15 +146,56 @@ static void on_poll(uv_poll_t *p, int status, int events) {
 
 static void on_more(uv_timer_t *t) { read_input(t->data); }
 
+void daemon_dispatch(daemon_t *d, const rnj_seq_event_t *ev, int from_alsa) {
+  uint64_t t0 = now_ns();
+  int mode_before = d->engine.p.mode;
+  switch (ev->type) {
+  case RNJ_SEQ_EV_NOTE_ON:
+    rnj_engine_note_on(&d->engine, ev->time, ev->channel, ev->a, ev->b);
+    timing_add(&d->t_note, now_ns() - t0);
+    break;
+  case RNJ_SEQ_EV_NOTE_OFF:
+    rnj_engine_note_off(&d->engine, ev->time, ev->channel, ev->a);
+    timing_add(&d->t_note, now_ns() - t0);
+    break;
+  case RNJ_SEQ_EV_CC:
+    rnj_engine_cc(&d->engine, ev->time, ev->channel, ev->a, ev->b);
+    break;
+  case RNJ_SEQ_EV_LOST:
+    rnj_engine_input_lost(&d->engine, ev->time);
+    defer_report(d);
+    break;
+  case RNJ_SEQ_EV_CONNECTED:
+    d->connections++;
+    d->last_connected_client = ev->src_client;
+    d->last_connected_port = ev->src_port;
+    defer_report(d);
+    break;
+  default:
+    break;
+  }
+  /* render = all: the player's notes from the ALSA port are heard too
+   * (JACK input reaches the synth inside the audio thread). */
+  if (from_alsa && d->jack_wanted && d->conf.render == RNJ_RENDER_ALL &&
+      (ev->type == RNJ_SEQ_EV_NOTE_ON || ev->type == RNJ_SEQ_EV_NOTE_OFF ||
+       ev->type == RNJ_SEQ_EV_CC) && rnj_jack_up(&d->jack))
+    rnj_jack_player(&d->jack, ev->time,
+                    (ev->type == RNJ_SEQ_EV_NOTE_ON    ? 0x90
+                     : ev->type == RNJ_SEQ_EV_NOTE_OFF ? 0x80
+                                                       : 0xB0) |
+                        ev->channel,
+                    ev->a, ev->type == RNJ_SEQ_EV_NOTE_OFF ? 0 : ev->b);
+  if (d->engine.p.mode != mode_before)
+    defer_report(d);
+}
+
 static void read_input(daemon_t *d) {
   rnj_seq_event_t ev;
-  int mode_before = d->engine.p.mode;
   int i;
   int rc;
   if (d->stopping)
     return;
   for (i = 0; i < MAX_EVENTS_PER_WAKE; i++) {
-    uint64_t t0;
     rc = rnj_seq_read(&d->seq, &ev);
     if (rc == 0)
       break;
@@ -154,35 +205,8 @@ static void read_input(daemon_t *d) {
       break;
     }
     d->events_in++;
-    t0 = now_ns();
-    switch (ev.type) {
-    case RNJ_SEQ_EV_NOTE_ON:
-      rnj_engine_note_on(&d->engine, ev.time, ev.channel, ev.a, ev.b);
-      timing_add(&d->t_note, now_ns() - t0);
-      break;
-    case RNJ_SEQ_EV_NOTE_OFF:
-      rnj_engine_note_off(&d->engine, ev.time, ev.channel, ev.a);
-      timing_add(&d->t_note, now_ns() - t0);
-      break;
-    case RNJ_SEQ_EV_CC:
-      rnj_engine_cc(&d->engine, ev.time, ev.channel, ev.a, ev.b);
-      break;
-    case RNJ_SEQ_EV_LOST:
-      rnj_engine_input_lost(&d->engine, ev.time);
-      defer_report(d);
-      break;
-    case RNJ_SEQ_EV_CONNECTED:
-      d->connections++;
-      d->last_connected_client = ev.src_client;
-      d->last_connected_port = ev.src_port;
-      defer_report(d);
-      break;
-    default:
-      break;
-    }
+    daemon_dispatch(d, &ev, 1);
   }
-  if (d->engine.p.mode != mode_before)
-    defer_report(d);
   /* alsa-lib reads the kernel's events in bulk; what is left in its buffer
    * does not make the descriptor readable, so come back for it on the next
    * loop iteration (after timers and signals have had their turn). */
@@ -240,14 +264,24 @@ static void reload_done(uv_work_t *w, int status) {
       strcmp(c->connect_out, d->conf.connect_out) != 0)
     logm(RNJ_LOG_WARNING, "client_name, connect_in and connect_out take "
                           "effect at the next start");
+  if (c->transport != d->conf.transport || c->audio != d->conf.audio ||
+      c->render != d->conf.render || c->gain != d->conf.gain ||
+      strcmp(c->soundfont, d->conf.soundfont) != 0 ||
+      strcmp(c->autoconnect, d->conf.autoconnect) != 0 ||
+      strcmp(c->jack_connect_in, d->conf.jack_connect_in) != 0 ||
+      strcmp(c->jack_connect_out, d->conf.jack_connect_out) != 0)
+    logm(RNJ_LOG_WARNING, "midi, audio, render, gain, soundfont and the "
+                          "JACK connections take effect at the next start");
   /* Everything sounding stops before anything changes, so no note-on is
    * ever orphaned by the swap (the engine silences in set_lstm). */
   old = rnj_engine_set_lstm(&d->engine, d->new_lstm, d->new_seq_length);
   if (c->channel != d->conf.channel) {
     rnj_engine_panic(&d->engine);
-    rnj_seq_flush(&d->seq);
+    if (d->seq_open)
+      rnj_seq_flush(&d->seq);
     d->seq.channel = c->channel - 1;
   }
+  audio_reload(d, &d->conf, c);
   rnj_engine_params_from_conf(&params, c);
   /* What the player set by CC stays unless the files changed that key:
    * reloading a model should not flip the mode under their hands. */
@@ -259,7 +293,8 @@ static void reload_done(uv_work_t *w, int status) {
     sampler.temperature = d->engine.sampler.temperature;
   rnj_engine_set_params(&d->engine, &params);
   rnj_engine_set_sampling(&d->engine, &sampler);
-  rnj_seq_flush(&d->seq);
+  if (d->seq_open)
+    rnj_seq_flush(&d->seq);
   rnj_lstm_delete((rnj_lstm_t *)old);
   d->lstm = d->new_lstm;
   d->seq_length = d->new_seq_length;
@@ -268,6 +303,16 @@ static void reload_done(uv_work_t *w, int status) {
   snprintf(c->client_name, sizeof c->client_name, "%s", d->conf.client_name);
   snprintf(c->connect_in, sizeof c->connect_in, "%s", d->conf.connect_in);
   snprintf(c->connect_out, sizeof c->connect_out, "%s", d->conf.connect_out);
+  c->transport = d->conf.transport;
+  c->audio = d->conf.audio;
+  c->render = d->conf.render;
+  c->gain = d->conf.gain;
+  snprintf(c->soundfont, sizeof c->soundfont, "%s", d->conf.soundfont);
+  snprintf(c->autoconnect, sizeof c->autoconnect, "%s", d->conf.autoconnect);
+  snprintf(c->jack_connect_in, sizeof c->jack_connect_in, "%s",
+           d->conf.jack_connect_in);
+  snprintf(c->jack_connect_out, sizeof c->jack_connect_out, "%s",
+           d->conf.jack_connect_out);
   d->conf = *c;
   log_level_max = d->conf.log_level;
   logm(RNJ_LOG_INFO, "reloaded: model %s (window %d), mode %s",
@@ -288,10 +333,12 @@ static void shutdown_loop(daemon_t *d, int signum) {
   /* Silence first: cancel what is queued, note-off what may sound,
    * all-notes-off on the channel, and wait until it is written. */
   rnj_engine_stop(&d->engine);
-  if (rnj_seq_drain(&d->seq, 500) < 0)
+  if (d->seq_open && rnj_seq_drain(&d->seq, 500) < 0)
     logm(RNJ_LOG_WARNING, "could not write the final note-offs");
   logm(RNJ_LOG_INFO, "%s: stopping, all notes off", strsignal(signum));
   log_stats(d, "exit");
+  /* JACK's note-offs go out in the audio thread's next periods. */
+  audio_stop(d);
   for (i = 0; i < d->npoll; i++)
     uv_close((uv_handle_t *)&d->poll[i], close_cb);
   uv_close((uv_handle_t *)&d->sig_int, close_cb);
@@ -359,7 +406,7 @@ int daemon_run(daemon_t *d) {
     logm(RNJ_LOG_ERR, "uv_loop_init: %s", uv_strerror(rc));
     return 1;
   }
-  n = rnj_seq_poll_fds(&d->seq, fds, MAX_POLL_FDS);
+  n = d->seq_open ? rnj_seq_poll_fds(&d->seq, fds, MAX_POLL_FDS) : 0;
   for (i = 0; i < n; i++) {
     rc = uv_poll_init(&d->loop, &d->poll[i], fds[i].fd);
     if (rc < 0) {
@@ -396,6 +443,8 @@ int daemon_run(daemon_t *d) {
     uv_timer_start(&d->stats, on_stats, d->conf.stats_interval_s * 1000u,
                    d->conf.stats_interval_s * 1000u);
   d->reported_mode = d->engine.p.mode;
+  if (audio_start(d) < 0)
+    return 1;
 
   notify("READY=1\nSTATUS=%s mode, model %s", rnj_mode_name(d->conf.mode),
          d->conf.checkpoint);

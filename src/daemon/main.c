@@ -2,7 +2,8 @@
  *
  * This file parses options, builds the configuration (defaults, system
  * file, user file, --demo, flags), loads the model and the seed phrase,
- * opens the sequencer and hands over to the loop (loop.c).  Exit codes:
+ * opens the sequencer (unless midi = jack), prepares the JACK side
+ * (audio.c) and hands over to the loop (loop.c).  Exit codes:
  * 0 after SIGTERM/SIGINT or a good --check-config, 1 on a configuration,
  * model or sequencer error, 2 on a usage error.
  */
@@ -29,9 +30,11 @@ static void usage(FILE *f) {
   fprintf(f,
       "usage: rnnjamd [--config FILE] [--demo] [--check-config]\n"
       "               [--OPTION=VALUE...]\n\n"
-      "Plays along with a MIDI keyboard on the ALSA sequencer: connect a\n"
-      "keyboard to rnnjam:in (automatic for hardware ports) and a synth to\n"
-      "rnnjam:out.  SIGHUP reloads the configuration and the model.\n\n"
+      "Plays along with a MIDI keyboard on the ALSA sequencer (or JACK MIDI,\n"
+      "with --midi=jack): connect a keyboard to rnnjam:in (automatic for\n"
+      "hardware ports) and a synth to rnnjam:out, or listen on JACK, where\n"
+      "fluidsynth plays the answers (audio = jack).  SIGHUP reloads the\n"
+      "configuration and the model.\n\n"
       "  -c, --config FILE   read FILE instead of %s/rnnjam/rnnjamd.conf\n"
       "                      and ~/.config/rnnjam/rnnjamd.conf\n"
       "  --demo              seed from the bundled phrase and play nonstop\n"
@@ -185,16 +188,6 @@ done:
 
 /* -------------------------------------------------------------- engine glue */
 
-static int out_note(void *ctx, double on, double off, int pitch, int vel) {
-  return rnj_seq_note(ctx, on, off, pitch, vel);
-}
-static void out_cancel(void *ctx) { rnj_seq_cancel(ctx); }
-static void out_off_now(void *ctx, int pitch) {
-  rnj_seq_note_off_now(ctx, pitch);
-}
-static void out_all_off(void *ctx) { rnj_seq_all_off(ctx); }
-static double out_now(void *ctx) { return rnj_seq_now(ctx); }
-
 static void sampler_from_conf(rnj_sampler_t *s, const rnj_conf_t *c,
                               uint64_t seed) {
   rnj_sampler_init(s, seed);
@@ -337,27 +330,46 @@ int main(int argc, char **argv) {
         goto out_model;
       }
     }
+    /* The soundfont is checked too: it is a start-up error. */
+    if (d.conf.audio == RNJ_AUDIO_JACK &&
+        rnj_synth_find_soundfont(d.conf.soundfont, NULL, 0, d.soundfont,
+                                 sizeof d.soundfont, err) < 0) {
+      logm(RNJ_LOG_ERR, "%s", err);
+      code = 1;
+      goto out_model;
+    }
     printf("rnnjamd: configuration OK (files: %s; model %s, window %d; "
-           "mode %s)\n", used[0] ? used : "none, defaults",
-           d.conf.checkpoint, d.seq_length, rnj_mode_name(d.conf.mode));
+           "mode %s; midi %s, audio %s%s%s)\n",
+           used[0] ? used : "none, defaults", d.conf.checkpoint,
+           d.seq_length, rnj_mode_name(d.conf.mode),
+           rnj_transport_name(d.conf.transport),
+           rnj_audio_name(d.conf.audio),
+           d.conf.audio == RNJ_AUDIO_JACK ? " with " : "",
+           d.conf.audio == RNJ_AUDIO_JACK ? d.soundfont : "");
     code = 0;
     goto out_model;
   }
 
-  rc = rnj_seq_open(&d.seq, d.conf.client_name, d.conf.channel - 1, err);
+  /* The JACK side first: a missing soundfont stops the start before any
+   * port appears. */
+  rc = audio_setup(&d, err);
   if (rc < 0) {
     logm(RNJ_LOG_ERR, "%s", err);
     code = 1;
-    goto out_model;
+    goto out_audio;
+  }
+  if (d.conf.transport & RNJ_MIDI_ALSA) {
+    rc = rnj_seq_open(&d.seq, d.conf.client_name, d.conf.channel - 1, err);
+    if (rc < 0) {
+      logm(RNJ_LOG_ERR, "%s", err);
+      code = 1;
+      goto out_audio;
+    }
+    d.seq_open = 1;
   }
 
   rnj_engine_params_from_conf(&params, &d.conf);
-  out.ctx = &d.seq;
-  out.note = out_note;
-  out.cancel = out_cancel;
-  out.note_off_now = out_off_now;
-  out.all_off = out_all_off;
-  out.now = out_now;
+  audio_engine_out(&d, &out);
   rc = rnj_engine_init(&d.engine, &params, d.lstm, d.seq_length, &sampler,
                        &out);
   if (rc < 0) {
@@ -377,35 +389,46 @@ int main(int argc, char **argv) {
          d.conf.seed_midi);
   }
 
-  rc = rnj_seq_connect_in(&d.seq, d.conf.connect_in, err);
-  if (rc < 0)
-    logm(RNJ_LOG_WARNING, "connect_in: %s", err);
-  else if (rc > 0)
-    logm(RNJ_LOG_WARNING, "connect_in: %d port(s) not connected (last: %s)",
-         rc, err);
-  rc = rnj_seq_connect_out(&d.seq, d.conf.connect_out, err);
-  if (rc < 0)
-    logm(RNJ_LOG_WARNING, "connect_out: %s", err);
-  else if (rc > 0)
-    logm(RNJ_LOG_WARNING, "connect_out: %d port(s) not connected (last: %s)",
-         rc, err);
-  /* A predecessor killed without warning may have left notes on. */
-  rnj_seq_all_off(&d.seq);
-  rnj_seq_flush(&d.seq);
+  if (d.seq_open) {
+    rc = rnj_seq_connect_in(&d.seq, d.conf.connect_in, err);
+    if (rc < 0)
+      logm(RNJ_LOG_WARNING, "connect_in: %s", err);
+    else if (rc > 0)
+      logm(RNJ_LOG_WARNING,
+           "connect_in: %d port(s) not connected (last: %s)", rc, err);
+    rc = rnj_seq_connect_out(&d.seq, d.conf.connect_out, err);
+    if (rc < 0)
+      logm(RNJ_LOG_WARNING, "connect_out: %s", err);
+    else if (rc > 0)
+      logm(RNJ_LOG_WARNING,
+           "connect_out: %d port(s) not connected (last: %s)", rc, err);
+    /* A predecessor killed without warning may have left notes on. */
+    rnj_seq_all_off(&d.seq);
+    rnj_seq_flush(&d.seq);
+    logm(RNJ_LOG_INFO,
+         "ALSA: client %d (%s:in %d:%d, %s:out %d:%d), queue %d on %s",
+         d.seq.client, d.conf.client_name, d.seq.client, d.seq.port_in,
+         d.conf.client_name, d.seq.client, d.seq.port_out, d.seq.queue,
+         d.seq.timer_name);
+  }
 
   logm(RNJ_LOG_INFO,
-       "ready: client %d (%s:in %d:%d, %s:out %d:%d), queue %d on %s; "
-       "model %s (window %d, kernel %s); mode %s, context %s; config %s",
-       d.seq.client, d.conf.client_name, d.seq.client, d.seq.port_in,
-       d.conf.client_name, d.seq.client, d.seq.port_out, d.seq.queue,
-       d.seq.timer_name, d.conf.checkpoint, d.seq_length,
+       "ready: model %s (window %d, kernel %s); mode %s, context %s; "
+       "midi %s, audio %s%s%s (render %s); config %s",
+       d.conf.checkpoint, d.seq_length,
        rnj_kernel_name(rnj_lstm_kernel(d.lstm)), rnj_mode_name(d.conf.mode),
-       rnj_context_name(d.conf.context), used[0] ? used : "defaults");
+       rnj_context_name(d.conf.context), rnj_transport_name(d.conf.transport),
+       rnj_audio_name(d.conf.audio),
+       d.conf.audio == RNJ_AUDIO_JACK ? " with " : "",
+       d.conf.audio == RNJ_AUDIO_JACK ? d.soundfont : "",
+       rnj_render_name(d.conf.render), used[0] ? used : "defaults");
 
   code = daemon_run(&d);
 
 out_seq:
   rnj_seq_close(&d.seq);
+out_audio:
+  audio_free(&d);
 out_model:
   rnj_lstm_delete(d.lstm);
   return code;
