@@ -9,9 +9,12 @@
  * plays again, the context hears notes in start order, and a flood is
  * bounded and allocation-free.
  */
+#include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rnnjam/alloc.h"
 #include "rnnjam/ckpt.h"
@@ -633,8 +636,131 @@ static void test_seed(void) {
   check_pairing(&rec, rec.now + 10);
 }
 
+/* ------------------------------------------------------------ RT paths */
+
+/* While armed, the lock and sleep functions the real-time rules forbid
+ * count their calls.  The test program's definitions come first in symbol
+ * lookup, so the library's calls (it is linked in statically) land here;
+ * each forwards to the next definition (libc's, or a sanitizer's). */
+static int rt_armed;
+static long rt_blocking;
+
+#define FORWARD(ret, name, params, args)                                     \
+  ret name params {                                                          \
+    static ret(*next) params;                                                \
+    if (!next)                                                               \
+      *(void **)&next = dlsym(RTLD_NEXT, #name);                             \
+    rt_blocking += rt_armed;                                                 \
+    return next args;                                                        \
+  }
+FORWARD(int, pthread_mutex_lock, (pthread_mutex_t * m), (m))
+FORWARD(int, pthread_mutex_trylock, (pthread_mutex_t * m), (m))
+FORWARD(int, pthread_rwlock_rdlock, (pthread_rwlock_t * l), (l))
+FORWARD(int, pthread_rwlock_wrlock, (pthread_rwlock_t * l), (l))
+FORWARD(int, pthread_cond_wait, (pthread_cond_t * c, pthread_mutex_t *m),
+        (c, m))
+FORWARD(int, nanosleep, (const struct timespec *a, struct timespec *b),
+        (a, b))
+FORWARD(int, usleep, (useconds_t u), (u))
+
+static void count_free(void *p) {
+  allocs += p != NULL;
+  free(p);
+}
+
+/* Every entry point rnnjamd calls on its event path (rnj_engine_note_on,
+ * _note_off, _cc with every mapped controller and 120/123, _input_lost,
+ * _tick in every state, _panic, _set_mode, _stop) and on a reload
+ * (_set_lstm, _set_params with a change of context, _set_sampling), with
+ * the allocator counting every call, frees included, and the functions
+ * above counting theirs: not one call is allowed.  The stats show that
+ * each path really ran. */
+static void test_rt_paths(void) {
+  rnj_engine_params_t p;
+  rnj_engine_params_t q;
+  rnj_sampler_t s;
+  double t;
+  int i;
+  params_default(&p);
+  start(&p, 13);
+  rnj_sampler_init(&s, 99);
+  ASSERT_OK(rnj_replace_allocator(count_malloc, count_realloc, count_calloc,
+                                  count_free));
+  allocs = 0;
+  rt_blocking = 0;
+  rt_armed = 1;
+
+  for (i = 0; i < 25; i++)
+    rnj_engine_seed(&eng, 60 + i % 7, 0.25, 0.2);
+  /* respond: a call, its answer, the player interrupting it */
+  for (i = 0; i < 4; i++)
+    play(rec.now + 0.1, 60 + i, 0.15);
+  run_until(rec.now + 0.7);
+  t = rec.now;
+  rnj_engine_note_on(&eng, t, 2, 70, 100);       /* interrupts */
+  rnj_engine_note_on(&eng, t + 0.01, 2, 70, 90); /* repeated key */
+  rnj_engine_note_on(&eng, t + 0.02, 3, 71, 0);  /* velocity 0: an off */
+  rnj_engine_input_lost(&eng, t + 0.03);
+  run_until(t + 3);
+  /* every mapped controller, the player's all-notes-off, a panic */
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_temperature, 90);
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_length, 6);
+  rnj_engine_note_on(&eng, rec.now, 4, 50, 80);
+  rnj_engine_cc(&eng, rec.now, 4, 123, 0);
+  rnj_engine_cc(&eng, rec.now, 4, 120, 0);
+  rnj_engine_cc(&eng, rec.now, 0, 1, 64); /* unmapped */
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_mode, 127);
+  run_until(rec.now + 1);
+  rnj_engine_cc(&eng, rec.now, 0, p.cc_panic, 127);
+  run_until(rec.now + 1);
+  /* a reload while continuous playing: model, settings, sampling */
+  rnj_engine_set_lstm(&eng, lstm, seq_length);
+  q = eng.p;
+  q.context = RNJ_CONTEXT_WINDOW;
+  rnj_engine_set_params(&eng, &q);
+  rnj_engine_set_sampling(&eng, &s);
+  run_until(rec.now + 1);
+  q.context = RNJ_CONTEXT_STREAM;
+  rnj_engine_set_params(&eng, &q);
+  rnj_engine_set_mode(&eng, RNJ_MODE_RESPOND);
+  play(rec.now + 0.1, 64, 0.2);
+  run_until(rec.now + 2);
+  rnj_engine_stop(&eng);
+  run_until(rec.now + 1);
+
+  rt_armed = 0;
+  ASSERT_OK(rnj_replace_allocator(malloc, realloc, calloc, free));
+  ASSERT_EQ(allocs, 0);
+  ASSERT_EQ(rt_blocking, 0);
+  ASSERT(eng.stats.answers >= 2);
+  ASSERT(eng.stats.interruptions >= 1);
+  ASSERT(eng.stats.ccs >= 4);
+  ASSERT(eng.stats.notes_out > 0);
+  check_pairing(&rec, rec.now + 10);
+  printf("rt paths: %llu notes in, %llu fed, %llu out, %llu answers, "
+         "0 allocations, 0 lock or sleep calls\n",
+         (unsigned long long)eng.stats.notes_in,
+         (unsigned long long)eng.stats.notes_fed,
+         (unsigned long long)eng.stats.notes_out,
+         (unsigned long long)eng.stats.answers);
+}
+
+/* The interposers above must see the calls they count, or a zero proves
+ * nothing: a lock taken while armed is counted. */
+static void test_rt_interposer(void) {
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  rt_blocking = 0;
+  rt_armed = 1;
+  pthread_mutex_lock(&m);
+  pthread_mutex_unlock(&m);
+  usleep(1);
+  rt_armed = 0;
+  ASSERT_EQ(rt_blocking, 2);
+}
+
 int main(void) {
   load();
+  test_rt_interposer();
   test_seed();
   test_flood_release();
   test_respond();
@@ -647,6 +773,7 @@ int main(void) {
   test_window();
   test_input_lost();
   test_flood();
+  test_rt_paths();
   rnj_lstm_delete(lstm);
   free(rec.ev);
   printf("engine: ok\n");
