@@ -201,6 +201,15 @@ static int synth_create(rnj_synth_t *s, const char *soundfont, double rate,
   fluid_settings_setint(s->settings, "synth.threadsafe-api", 0);
   fluid_settings_setint(s->settings, "synth.cpu-cores", 1);
   fluid_settings_setint(s->settings, "synth.dynamic-sample-loading", 0);
+  if (!wav_tmp) {
+    /* No reverb or chorus live: Debian's fluidsynth runs its effects in an
+     * OpenMP parallel region, and libgomp allocates (a team) at every
+     * fluid_synth_write_float that has an effect on: 100 allocations in
+     * 100 writes with either effect, 0 with both off (tests/jack-rt.c
+     * counts them).  Offline renders keep them. */
+    fluid_settings_setint(s->settings, "synth.reverb.active", 0);
+    fluid_settings_setint(s->settings, "synth.chorus.active", 0);
+  }
   if (wav_tmp) {
     fluid_settings_setstr(s->settings, "audio.file.name", wav_tmp);
     fluid_settings_setstr(s->settings, "audio.file.type", "wav");

@@ -4,9 +4,12 @@
 # must find it; a test client plays calls into rnnjamd's JACK MIDI input
 # and records its audio and MIDI outputs (tests/jack-client.c: answers are
 # audible, silence before them, every note-on has its note-off, latency
-# figures); then the server is killed and restarted, and rnnjamd must
-# reconnect, stay silent (nothing stuck) and answer again; SIGTERM ends it
-# cleanly.  Timings are printed as FIGURE lines, asserted only loosely.
+# figures); tests/jack-rt.c counts allocations, locks and I/O inside the
+# process callback while it runs; then the server is killed and
+# restarted, and rnnjamd must reconnect, stay silent (nothing stuck) and
+# answer again; SIGTERM ends it cleanly; a second instance renders the
+# player's notes (render = all).
+# Timings are printed as FIGURE lines, asserted only loosely.
 #
 # SKIPs (77) with the reason when jackd or a General MIDI soundfont is
 # missing.  RNJ_JACK_CALLS (default 6) sets the number of calls and
@@ -83,6 +86,15 @@ wait_ports() {
   return 1
 }
 
+# wait_log PATTERN N: until the daemon's log has PATTERN, at most N tenths
+wait_log() {
+  for _ in $(seq "$2"); do
+    grep -q "$1" "$W/daemon.log" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 stats_field() { # the last stats line's FIELD value: stats_field xruns
   grep "stats (" "$W/daemon.log" | tail -1 | sed -n "s/.* $1 \([0-9.]*\).*/\1/p"
 }
@@ -105,7 +117,8 @@ fi
 
 start_jackd
 echo "jackd $RT -d dummy -r 48000 -p 64 (server $SERVER)"
-if wait_ports 100; then
+# the log line comes once the connections are made
+if wait_ports 100 && wait_log "JACK: connected" 50; then
   ok "connected once the server appeared"
 else
   fail "no ports 10 s after the server started: $(cat "$W/daemon.log")"
@@ -119,6 +132,13 @@ else
 fi
 grep -qx "$NAME:in" "$W/ports" && grep -qx "$NAME:out" "$W/ports" \
   && ok "JACK MIDI ports in and out" || fail "no JACK MIDI ports: $(cat "$W/ports")"
+
+# --- the real-time rules, counted in the running process callback
+"$B/tests/jack-rt" "$SF" >"$W/rt.out" 2>&1
+rrc=$?
+cat "$W/rt.out"
+[ $rrc -eq 0 ] && ok "process callback: no allocation, lock or I/O" \
+  || fail "jack-rt exit $rrc"
 
 # --- calls and answers
 "$CLIENT" "$NAME" $GAP "respond:$CALLS" silence:0.5 >"$W/client1.out" 2>&1
@@ -145,14 +165,14 @@ grep "stats (SIGUSR1)" "$W/daemon.log" | tail -1 | grep -o "process p50 [^,]*" \
 # --- the server dies and comes back
 kill -KILL "$JPID"; wait "$JPID" 2>/dev/null; JPID=
 sleep 1
-if kill -0 "$PID" 2>/dev/null && grep -q "JACK: the server went away" "$W/daemon.log"; then
+if wait_log "JACK: the server went away" 30 && kill -0 "$PID" 2>/dev/null; then
   ok "server killed: rnnjamd noticed and runs on"
 else
   fail "server killed: $(tail -5 "$W/daemon.log")"
 fi
 rm -rf /dev/shm/jack_"$SERVER"_* /dev/shm/jack_sem.*_"$SERVER"_* 2>/dev/null
 start_jackd
-if wait_ports 150 && grep -q "(reconnected)" "$W/daemon.log"; then
+if wait_ports 150 && wait_log "(reconnected)" 50; then
   ok "reconnected to the restarted server"
 else
   fail "no reconnection: $(tail -5 "$W/daemon.log")"
@@ -174,6 +194,29 @@ grep -q "stopping, all notes off" "$W/daemon.log" && ok "SIGTERM logged" \
 echo "--- daemon log"
 cat "$W/daemon.log"
 grep "stats (exit)" "$W/daemon.log" | grep -o "jack: .*" | sed 's/^/FIGURE exit /'
+
+# --- render = all: the player's notes are heard at once (a gap too long
+# for any answer to come), and no audio ports get connected
+"$RNJD" --checkpoint="$D/ref-model.safetensors" --midi=jack \
+  --client-name="$NAME" --soundfont="$SF" --render=all --phrase-gap=60000 \
+  --autoconnect=none --jack-connect-in=none 2>"$W/all.log" &
+PID=$!
+if wait_ports 100; then
+  jack_lsp -c 2>/dev/null >"$W/ports"
+  grep -A1 "^$NAME:left\$" "$W/ports" | grep -q "^ " \
+    && fail "autoconnect=none connected $NAME:left" \
+    || ok "autoconnect=none: audio left unconnected"
+  "$CLIENT" "$NAME" $GAP notes:3 >"$W/client4.out" 2>&1
+  crc=$?
+  cat "$W/client4.out"
+  [ $crc -eq 0 ] && ok "render=all: the player's notes are heard" \
+    || fail "jack-client (render=all) exit $crc"
+else
+  fail "render=all: no ports: $(cat "$W/all.log")"
+fi
+kill -TERM "$PID"
+wait "$PID"
+PID=
 
 if [ $fails -ne 0 ]; then
   echo "$fails failure(s)"

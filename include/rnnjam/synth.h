@@ -73,6 +73,8 @@ typedef struct rnj_synth_s {
 /* Create a synth at `sample_rate` Hz with output gain `gain` (0..10),
  * load `soundfont` (a path, e.g. from rnj_synth_find_soundfont) and select
  * General MIDI `program` (0..127) on every channel but the drums (10).
+ * Reverb and chorus are off: with them fluidsynth allocates in every
+ * rnj_synth_write (see synth.c).  Offline renders keep them.
  * `s` is caller-allocated.  Loading reads the whole soundfont (0.1 s for
  * a 6 MiB file, seconds for 142 MiB).  Returns 0, or a negative code with
  * `err` ("soundfont X: fluidsynth cannot load it: <its message>");
