@@ -131,9 +131,11 @@ static const entry_t table[] = {
      "system:playback_2'"},
     {{"play", "mode", "respond|continuous", "call and response, or nonstop"},
      T_MODE, OFF(mode), 0, 0, 0, 0, 0, "'respond' or 'continuous'"},
+    /* 0 is allowed: the answer then starts as the last key is released
+     * (an echo), which is also how its latency is measured. */
     {{"play", "phrase_gap", "MS", "silence (ms) that ends the player's call"},
-     T_INT, OFF(phrase_gap_ms), 0, 20, 60000, 0, 0,
-     "a whole number of milliseconds 20..60000"},
+     T_INT, OFF(phrase_gap_ms), 0, 0, 60000, 0, 0,
+     "a whole number of milliseconds 0..60000"},
     {{"play", "answer_length", "call|N",
       "notes in an answer, or as many as the call had"},
      T_LENGTH, OFF(answer_length), 0, 1, 1000, 0, 0,

@@ -80,8 +80,14 @@ static void test_bad_values(void) {
   before = c;
   ASSERT_EQ(rnj_conf_set(&c, NULL, "phrase_gap", "soon", err), RNJ_EINVAL);
   ASSERT_CONTAINS(err, "phrase_gap: expected a whole number of "
-                       "milliseconds 20..60000, got 'soon'");
-  ASSERT_EQ(rnj_conf_set(&c, NULL, "phrase_gap", "10", err), RNJ_EINVAL);
+                       "milliseconds 0..60000, got 'soon'");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "phrase_gap", "-1", err), RNJ_EINVAL);
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "phrase_gap", "60001", err), RNJ_EINVAL);
+  {
+    rnj_conf_t z = c; /* 0 is valid: an echo, answered at the release */
+    ASSERT_OK(rnj_conf_set(&z, NULL, "phrase_gap", "0", err));
+    ASSERT_EQ(z.phrase_gap_ms, 0);
+  }
   ASSERT_EQ(rnj_conf_set(&c, NULL, "phrase_gap", "500ms", err), RNJ_EINVAL);
   ASSERT_EQ(rnj_conf_set(&c, NULL, "channel", "0", err), RNJ_EINVAL);
   ASSERT_CONTAINS(err, "channel: expected a MIDI channel 1..16");
