@@ -6,8 +6,8 @@
 # audible, silence before them, every note-on has its note-off, latency
 # figures); tests/jack-rt.c counts allocations, locks and I/O inside the
 # process callback while it runs; then the server is killed and
-# restarted, and rnnjamd must reconnect, stay silent (nothing stuck) and
-# answer again; SIGTERM ends it cleanly; a second instance renders the
+# restarted at 44.1 kHz, and rnnjamd must reconnect (with its synth
+# rebuilt for the new rate), stay silent (nothing stuck) and answer again; SIGTERM ends it cleanly; a second instance renders the
 # player's notes (render = all).
 # Timings are printed as FIGURE lines, asserted only loosely.
 #
@@ -65,9 +65,10 @@ if command -v chrt >/dev/null 2>&1 && chrt -f 1 true 2>/dev/null; then
   RT="-R -P 20"
 fi
 
+# start_jackd [RATE]
 start_jackd() {
   # shellcheck disable=SC2086
-  jackd $RT -d dummy -r 48000 -p 64 >>"$W/jackd.log" 2>&1 &
+  jackd $RT -d dummy -r "${1:-48000}" -p 64 >>"$W/jackd.log" 2>&1 &
   JPID=$!
   for _ in $(seq 50); do
     jack_lsp >/dev/null 2>&1 && return 0
@@ -171,12 +172,16 @@ else
   fail "server killed: $(tail -5 "$W/daemon.log")"
 fi
 rm -rf /dev/shm/jack_"$SERVER"_* /dev/shm/jack_sem.*_"$SERVER"_* 2>/dev/null
-start_jackd
+# back at another rate: the synth must be rebuilt for it
+start_jackd 44100
 if wait_ports 150 && wait_log "(reconnected)" 50; then
   ok "reconnected to the restarted server"
 else
   fail "no reconnection: $(tail -5 "$W/daemon.log")"
 fi
+grep -q "loaded at 44100 Hz" "$W/daemon.log" \
+  && ok "the synth was rebuilt for the server's new rate (44100 Hz)" \
+  || fail "no synth at 44100 Hz: $(tail -5 "$W/daemon.log")"
 "$CLIENT" "$NAME" $GAP silence:1 respond:2 >"$W/client3.out" 2>&1
 crc=$?
 cat "$W/client3.out"

@@ -222,6 +222,10 @@ static void try_connect(daemon_t *d) {
   }
   d->jack_connects++;
   d->jack_down_logged = 0;
+  /* A reload may have changed the program while there was no server. */
+  if (d->jack.synth && d->synth_program != d->conf.program &&
+      rnj_jack_program(&d->jack, d->conf.program) == 0)
+    d->synth_program = d->conf.program;
   d->jack_backoff_ms = BACKOFF_FIRST_MS;
   sync_clock(d);
   rc = rnj_jack_connect_ports(&d->jack, d->conf.autoconnect,
@@ -325,12 +329,21 @@ void audio_free(daemon_t *d) {
 void audio_reload(daemon_t *d, const rnj_conf_t *old, const rnj_conf_t *c) {
   if (!d->jack_wanted)
     return;
-  if (c->program != old->program && rnj_jack_program(&d->jack, c->program)
-      == 0)
+  /* Without a server the program waits for the next connection (see
+   * try_connect); a synth being built reads it from conf then. */
+  if (c->program != old->program && rnj_jack_up(&d->jack) &&
+      rnj_jack_program(&d->jack, c->program) == 0) {
+    d->synth_program = c->program;
     logm(RNJ_LOG_INFO, "audio: program %d", c->program);
+  }
   if (c->channel != old->channel) {
-    rnj_jack_all_off(&d->jack);
-    rnj_jack_channel(&d->jack, c->channel - 1);
+    if (rnj_jack_up(&d->jack)) {
+      rnj_jack_all_off(&d->jack);
+      rnj_jack_channel(&d->jack, c->channel - 1);
+    } else if (!d->jack.client) {
+      /* no audio thread runs: its state may be set directly */
+      d->jack.channel = c->channel - 1;
+    }
   }
 }
 

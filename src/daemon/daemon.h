@@ -110,7 +110,7 @@ typedef struct daemon_s {
   double synth_rate;   /* what the synth is being built with (copies: the
                           worker must not read conf during a reload) */
   double synth_gain;
-  int synth_program;
+  int synth_program;   /* ... and then the program the synth plays */
   int synth_building;
   int synth_failed;    /* the soundfont would not load: audio is off */
   uv_work_t synth_work;
