@@ -425,6 +425,8 @@ static void step_notes(int n) {
       continue;
     }
     lat[got++] = fdiff(fs, on);
+    printf("FIGURE note %d pitch %d: voice start %ld frames after the "
+           "note-on\n", c, pitch, fdiff(fs, on));
   }
   if (got) {
     qsort(lat, (size_t)got, sizeof *lat, cmp_long);
