@@ -65,7 +65,7 @@ if command -v chrt >/dev/null 2>&1 && chrt -f 1 true 2>/dev/null; then
   RT="-R -P 20"
 fi
 
-# start_jackd [RATE]
+# start_jackd [RATE]: 1 if the server does not come up
 start_jackd() {
   # shellcheck disable=SC2086
   jackd $RT -d dummy -r "${1:-48000}" -p 64 >>"$W/jackd.log" 2>&1 &
@@ -74,8 +74,7 @@ start_jackd() {
     jack_lsp >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "ERROR: jackd did not start: $(tail -5 "$W/jackd.log")"
-  exit 99
+  return 1
 }
 
 # wait_ports N: until rnnjamd's audio port exists, at most N tenths of s
@@ -116,7 +115,12 @@ if grep -q "ALSA:" "$W/daemon.log"; then
   fail "midi = jack opened the ALSA sequencer"
 fi
 
-start_jackd
+# A machine where jackd itself cannot run (no shared memory, say) has
+# nothing to test against.
+if ! start_jackd; then
+  echo "SKIP: jackd $RT -d dummy does not start here: $(tail -3 "$W/jackd.log")"
+  exit 77
+fi
 echo "jackd $RT -d dummy -r 48000 -p 64 (server $SERVER)"
 # the log line comes once the connections are made
 if wait_ports 100 && wait_log "JACK: connected" 50; then
@@ -138,8 +142,13 @@ grep -qx "$NAME:in" "$W/ports" && grep -qx "$NAME:out" "$W/ports" \
 "$B/tests/jack-rt" "$SF" >"$W/rt.out" 2>&1
 rrc=$?
 cat "$W/rt.out"
-[ $rrc -eq 0 ] && ok "process callback: no allocation, lock or I/O" \
-  || fail "jack-rt exit $rrc"
+if [ $rrc -eq 0 ]; then
+  ok "process callback: no allocation, lock or I/O"
+elif [ $rrc -eq 77 ]; then
+  echo "note: allocation count not run: $(head -1 "$W/rt.out")"
+else
+  fail "jack-rt exit $rrc"
+fi
 
 # --- calls and answers
 "$CLIENT" "$NAME" $GAP "respond:$CALLS" silence:0.5 >"$W/client1.out" 2>&1
@@ -173,7 +182,8 @@ else
 fi
 rm -rf /dev/shm/jack_"$SERVER"_* /dev/shm/jack_sem.*_"$SERVER"_* 2>/dev/null
 # back at another rate: the synth must be rebuilt for it
-start_jackd 44100
+start_jackd 44100 || { echo "ERROR: jackd did not start again:" \
+  "$(tail -5 "$W/jackd.log")"; exit 99; }
 if wait_ports 150 && wait_log "(reconnected)" 50; then
   ok "reconnected to the restarted server"
 else
