@@ -428,6 +428,17 @@ void rnj__seq_decode(rnj_seq_t *seq, const snd_seq_event_t *ev,
       out->src_port = ev->data.addr.port;
     }
     break;
+  case SND_SEQ_EVENT_PORT_UNSUBSCRIBED:
+    /* A keyboard unplugged (or disconnected) with keys down never sends
+     * their note-offs; without this the engine would wait for them, and
+     * respond mode would never answer again. */
+    if (ev->data.connect.dest.client == seq->client &&
+        ev->data.connect.dest.port == seq->port_in) {
+      out->type = RNJ_SEQ_EV_DISCONNECTED;
+      out->src_client = ev->data.connect.sender.client;
+      out->src_port = ev->data.connect.sender.port;
+    }
+    break;
   default:
     break;
   }

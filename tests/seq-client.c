@@ -17,6 +17,10 @@
  *   hup           SIGHUP (the daemon's checkpoint unchanged) while playing
  *   hup-bad:PATH  overwrite PATH (the daemon's checkpoint) with garbage,
  *                 SIGHUP, then check that it still answers
+ *   hup-gone:PATH remove PATH (the checkpoint disappeared), SIGHUP, then
+ *                 check the same
+ *   unplug        a second client, a keyboard, holds two keys down and
+ *                 goes away without their note-offs: rnnjamd answers
  *   flood:S       10,000 events/s for S seconds while it plays
  *                 continuously; RSS before/after, output keeps coming
  *   term          SIGTERM while it plays; wait for it to exit
@@ -464,12 +468,17 @@ static int answers(const char *scenario) {
   return 1;
 }
 
-static void scenario_hup(const char *bad_path) {
+static void scenario_hup(const char *bad_path, int gone) {
   long from = nrec;
-  const char *name = bad_path ? "hup_bad" : "hup";
+  const char *name = gone ? "hup_gone" : bad_path ? "hup_bad" : "hup";
   double t;
   start_continuous();
-  if (bad_path) {
+  if (gone) {
+    if (unlink(bad_path) != 0) {
+      FAILF("%s: cannot remove %s", name, bad_path);
+      return;
+    }
+  } else if (bad_path) {
     FILE *f = fopen(bad_path, "r+b");
     if (!f) {
       FAILF("%s: cannot open %s", name, bad_path);
@@ -491,6 +500,48 @@ static void scenario_hup(const char *bad_path) {
   answers(name);
   panic();
   check_pairing(from, name);
+}
+
+static void scenario_unplug(void) {
+  snd_seq_t *kb;
+  snd_seq_event_t ev;
+  long from = nrec;
+  double t;
+  int port;
+  int rc;
+  int i;
+  rc = snd_seq_open(&kb, "default", SND_SEQ_OPEN_OUTPUT, 0);
+  if (rc < 0)
+    die("snd_seq_open(keyboard)", rc);
+  snd_seq_set_client_name(kb, "unplugged keyboard");
+  port = snd_seq_create_simple_port(
+      kb, "out", SND_SEQ_PORT_CAP_READ | SND_SEQ_PORT_CAP_SUBS_READ,
+      SND_SEQ_PORT_TYPE_MIDI_GENERIC | SND_SEQ_PORT_TYPE_HARDWARE);
+  if (port < 0)
+    die("snd_seq_create_simple_port(keyboard)", port);
+  rc = snd_seq_connect_to(kb, port, daemon_in.client, daemon_in.port);
+  if (rc < 0)
+    die("snd_seq_connect_to(keyboard, rnnjam)", rc);
+  for (i = 0; i < 2; i++) {
+    snd_seq_ev_clear(&ev);
+    snd_seq_ev_set_source(&ev, port);
+    snd_seq_ev_set_subs(&ev);
+    snd_seq_ev_set_direct(&ev);
+    snd_seq_ev_set_noteon(&ev, 0, 48 + 7 * i, 90);
+    rc = snd_seq_event_output(kb, &ev);
+    if (rc < 0)
+      die("snd_seq_event_output(keyboard)", rc);
+  }
+  snd_seq_drain_output(kb);
+  pump(now() + 0.3);
+  /* pulled out with both keys down */
+  t = now();
+  snd_seq_close(kb);
+  pump(t + gap + 2.0);
+  if (first_daemon(from, SND_SEQ_EVENT_NOTEON, t) < 0)
+    FAILF("unplug: no answer after a keyboard went away holding two keys");
+  panic();
+  check_pairing(from, "unplug");
 }
 
 static void scenario_flood(double secs) {
@@ -663,9 +714,13 @@ int main(int argc, char **argv) {
     else if (strcmp(s, "mode") == 0)
       scenario_mode();
     else if (strcmp(s, "hup") == 0)
-      scenario_hup(NULL);
+      scenario_hup(NULL, 0);
     else if (strncmp(s, "hup-bad:", 8) == 0)
-      scenario_hup(s + 8);
+      scenario_hup(s + 8, 0);
+    else if (strncmp(s, "hup-gone:", 9) == 0)
+      scenario_hup(s + 9, 1);
+    else if (strcmp(s, "unplug") == 0)
+      scenario_unplug();
     else if (strncmp(s, "flood:", 6) == 0)
       scenario_flood(atof(s + 6));
     else if (strcmp(s, "term") == 0)

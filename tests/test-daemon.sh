@@ -1,8 +1,9 @@
 #!/bin/sh
 # rnnjamd on a real kernel sequencer, as a user meets it: a test client
 # plays phrases into rnnjam:0 (in) and records rnnjam:1 (out), and the
-# daemon gets SIGHUP (good and corrupted checkpoints), a mode switch by CC,
-# a 10,000 events/s flood and SIGTERM.  Properties are asserted (every
+# daemon gets SIGHUP (good, corrupted and removed checkpoints), a mode
+# switch by CC, a keyboard plugged in, one pulled out with keys down, a
+# 10,000 events/s flood and SIGTERM.  Properties are asserted (every
 # note-on paired, the answer starts after the gap and stops when the player
 # comes back, the old model plays on after a bad reload, flat memory);
 # timings are printed as FIGURE lines, never asserted tightly.
@@ -121,19 +122,30 @@ fi
 # --- the daemon
 # The test model has random weights; bounding its steps and stretching its
 # notes makes every answer overlap itself, so each interruption finds notes
-# sounding to stop.
-"$RNJD" --checkpoint="$W/model.safetensors" --phrase-gap=$GAP \
+# sounding to stop.  RNJ_DAEMON_WRAPPER runs it under a tool (make
+# valgrind-daemon: valgrind, whose exit status then reports its findings),
+# which makes it slow to start.
+WRAP=${RNJ_DAEMON_WRAPPER:-}
+tries=10
+[ -n "$WRAP" ] && tries=300
+# shellcheck disable=SC2086
+$WRAP "$RNJD" --checkpoint="$W/model.safetensors" --phrase-gap=$GAP \
   --answer-length=24 --random-seed=7 --connect-in=auto --max-step=200 \
   --min-duration=400 --max-duration=800 2>"$W/daemon.log" &
 PID=$!
 
 # a keyboard plugged in while it runs: auto connects it (announce port)
-for i in 1 2 3 4 5 6 7 8 9 10; do
+i=0
+while [ $i -lt $tries ]; do
   aconnect -l 2>/dev/null | grep -q "'rnnjam'" && break
   sleep 0.3
+  i=$((i + 1))
 done
+# (Under a wrapper the daemon reacts slowly: give it longer.)
+slow=1
+[ -n "$WRAP" ] && slow=5
 if modprobe snd-virmidi midi_devs=1 2>"$W/modprobe.err"; then
-  sleep 1
+  sleep $slow
   vm=$(aconnect -l | sed -n "s/^client \([0-9]*\): 'Virtual Raw MIDI.*/\1/p" \
        | head -1)
   if [ -n "$vm" ] && aconnect -l | grep -A3 "'rnnjam'" \
@@ -144,11 +156,11 @@ if modprobe snd-virmidi midi_devs=1 2>"$W/modprobe.err"; then
   fi
   # play a note on it as raw MIDI; the answer shows on rnnjam:1
   dev=$(ls /dev/snd/midiC*D0 2>/dev/null | head -1)
-  timeout 3 aseqdump -p rnnjam:1 >"$W/virmidi.dump" 2>&1 &
+  timeout $((3 * slow)) aseqdump -p rnnjam:1 >"$W/virmidi.dump" 2>&1 &
   DUMP=$!
   sleep 0.3
   printf '\220\074\100' >"$dev"; sleep 0.2; printf '\200\074\000' >"$dev"
-  sleep 2
+  sleep $((2 * slow))
   if grep -q "Note on" "$W/virmidi.dump"; then
     ok "answered a note played on the hot-plugged port"
   else
@@ -160,12 +172,22 @@ else
     "$(cat "$W/modprobe.err"))"
 fi
 
-"$CLIENT" "$PID" $GAP "respond:$CALLS" mode hup \
-  "hup-bad:$W/model.safetensors" flood:10 term >"$W/client.out" 2>&1
+"$CLIENT" "$PID" $GAP "respond:$CALLS" mode unplug hup \
+  "hup-bad:$W/model.safetensors" "hup-gone:$W/model.safetensors" flood:10 \
+  term >"$W/client.out" 2>&1
 crc=$?
 cat "$W/client.out"
-[ $crc -eq 0 ] && ok "seq-client: every property held" \
-  || fail "seq-client exit $crc"
+if [ $crc -eq 0 ]; then
+  ok "seq-client: every property held"
+elif [ -n "$WRAP" ]; then
+  # The client's properties have deadlines (an answer within the gap, a
+  # stop within 100 ms) that a daemon under valgrind cannot meet; the
+  # wrapper's verdict is the daemon's exit status below.
+  echo "note: seq-client exit $crc under '$WRAP': its deadlines are not" \
+    "asserted under a wrapper"
+else
+  fail "seq-client exit $crc"
+fi
 wait $PID
 drc=$?
 [ $drc -eq 0 ] && ok "rnnjamd exit 0 after SIGTERM" || fail "rnnjamd exit $drc"
@@ -173,6 +195,9 @@ drc=$?
 grep -q "reload refused" "$W/daemon.log" \
   && ok "corrupted checkpoint refused with a log line" \
   || fail "no 'reload refused' line in the log"
+grep -q "reload refused: .*No such file" "$W/daemon.log" \
+  && ok "removed checkpoint refused with a log line" \
+  || fail "no 'reload refused' line for the removed checkpoint"
 grep -q "reloaded: model" "$W/daemon.log" \
   && ok "good reload logged" || fail "no 'reloaded' line"
 grep -q "stopping, all notes off" "$W/daemon.log" \

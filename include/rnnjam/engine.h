@@ -212,9 +212,9 @@ RNJ_EXTERN void rnj_engine_note_off(rnj_engine_t *e, double t, int channel,
 RNJ_EXTERN void rnj_engine_cc(rnj_engine_t *e, double t, int channel,
                               int cc, int value);
 
-/* Input was lost (the sequencer's input queue overflowed): treat every
- * held note as ended at `t`, since its note-off may be among the lost.
- * RT-safe. */
+/* Input was lost (the sequencer's input queue overflowed, or a keyboard
+ * went away with keys down): treat every held note as ended at `t`, since
+ * its note-off may never come.  RT-safe. */
 RNJ_EXTERN void rnj_engine_input_lost(rnj_engine_t *e, double t);
 
 /* Do what is due at time `now`: feed finished notes (budgeted), start an

@@ -42,7 +42,11 @@ typedef enum {
   RNJ_SEQ_EV_NOTE_OFF,   /* a = pitch */
   RNJ_SEQ_EV_CC,         /* a = controller, b = value */
   RNJ_SEQ_EV_CONNECTED,  /* a port was subscribed (src_*) */
-  RNJ_SEQ_EV_LOST        /* input overflowed: events were lost */
+  RNJ_SEQ_EV_LOST,       /* input overflowed: events were lost */
+  RNJ_SEQ_EV_DISCONNECTED /* a port sending to us went away or was
+                             unsubscribed (src_*): its keys still down will
+                             send no note-off (needs connect_in other than
+                             "none", which watches the announcements) */
 } rnj_seq_ev_type_t;
 
 typedef struct rnj_seq_event_s {

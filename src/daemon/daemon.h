@@ -142,6 +142,10 @@ typedef struct daemon_s {
   uint64_t reported_connections;
   int last_connected_client;
   int last_connected_port;
+  uint64_t disconnections;
+  uint64_t reported_disconnections;
+  int last_disconnected_client;
+  int last_disconnected_port;
   uint64_t reported_lost;
   uint64_t events_in;
   uint64_t read_errors;

@@ -88,6 +88,12 @@ static void on_deferred(uv_timer_t *t) {
     logm(RNJ_LOG_INFO, "connected input %d:%d", d->last_connected_client,
          d->last_connected_port);
   }
+  if (d->disconnections != d->reported_disconnections) {
+    d->reported_disconnections = d->disconnections;
+    logm(RNJ_LOG_INFO, "input %d:%d went away; the keys it held are "
+         "released", d->last_disconnected_client,
+         d->last_disconnected_port);
+  }
   if (d->seq.lost != d->reported_lost) {
     logm(RNJ_LOG_WARNING,
          "sequencer input overflowed %llu time(s): events lost",
@@ -163,6 +169,13 @@ void daemon_dispatch(daemon_t *d, const rnj_seq_event_t *ev, int from_alsa) {
     break;
   case RNJ_SEQ_EV_LOST:
     rnj_engine_input_lost(&d->engine, ev->time);
+    defer_report(d);
+    break;
+  case RNJ_SEQ_EV_DISCONNECTED:
+    rnj_engine_input_lost(&d->engine, ev->time);
+    d->disconnections++;
+    d->last_disconnected_client = ev->src_client;
+    d->last_disconnected_port = ev->src_port;
     defer_report(d);
     break;
   case RNJ_SEQ_EV_CONNECTED:

@@ -195,7 +195,16 @@ static rnj_lstm_t *make_lstm(uint64_t seed, rnj_kernel_t kernel) {
   return l;
 }
 
+/* At exit, so that leak checkers see everything released. */
+static void teardown(void) {
+  rnj_replace_allocator(malloc, realloc, calloc, free);
+  rnj_lstm_delete(lstm_a);
+  rnj_lstm_delete(lstm_b);
+  snd_midi_event_free(midi);
+}
+
 static void setup(void) {
+  atexit(teardown);
   lstm_a = make_lstm(1, RNJ_KERNEL_AUTO);
   lstm_b = make_lstm(2, RNJ_KERNEL_AUTO);
   CHECK(snd_midi_event_new(256, &midi) == 0);
@@ -303,6 +312,7 @@ static void dispatch(const rnj_seq_event_t *ev) {
     rnj_engine_cc(&eng, t, ev->channel, ev->a, ev->b);
     break;
   case RNJ_SEQ_EV_LOST:
+  case RNJ_SEQ_EV_DISCONNECTED:
     rnj_engine_input_lost(&eng, t);
     break;
   default:
