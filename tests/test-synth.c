@@ -4,7 +4,9 @@
  * SKIPs where no soundfont is installed. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -379,6 +381,57 @@ static void test_failures(void) {
   ASSERT_EQ(dir_entries(), 0);
 }
 
+/* The disk fills up while the WAV is written (the file-size limit makes
+ * write() fail with EFBIG once SIGXFSZ is ignored; libsndfile says nothing
+ * of it): a clear error, the old WAV intact, no temporary left.  The limit
+ * is lowered in this process rather than in a child: fluidsynth's worker
+ * threads, started by the tests before, do not survive a fork. */
+static void test_full_disk(void) {
+  char mid[600];
+  char wav[600];
+  char err[RNJ_ERR_LEN];
+  char buf[8] = {0};
+  struct rlimit old;
+  struct rlimit low;
+  rnj_render_opts_t o;
+  void (*was)(int);
+  FILE *f;
+  int rc;
+
+  snprintf(mid, sizeof mid, "%s/full.mid", tmpdir);
+  snprintf(wav, sizeof wav, "%s/full.wav", tmpdir);
+  ASSERT_OK(rnj_smf_write_notes(mid, phrase, NPHRASE, NULL, err));
+  f = fopen(wav, "w");
+  ASSERT(f != NULL);
+  fputs("old", f);
+  fclose(f);
+  rnj_render_opts_init(&o);
+  o.soundfont = soundfont;
+  o.sample_rate = 22050;
+
+  ASSERT_OK(getrlimit(RLIMIT_FSIZE, &old));
+  low = old;
+  low.rlim_cur = 32768; /* the phrase needs about 400 KB */
+  was = signal(SIGXFSZ, SIG_IGN);
+  ASSERT_OK(setrlimit(RLIMIT_FSIZE, &low));
+  rc = rnj_synth_render_midi(mid, wav, &o, NULL, err);
+  ASSERT_OK(setrlimit(RLIMIT_FSIZE, &old));
+  signal(SIGXFSZ, was);
+  printf("full disk: %d %s\n", rc, err);
+  ASSERT(rc < 0);
+  ASSERT_CONTAINS(err, wav);
+  ASSERT_CONTAINS(err, "writ");
+
+  f = fopen(wav, "r");
+  ASSERT(f != NULL);
+  ASSERT_EQ(fread(buf, 1, sizeof buf, f), 3);
+  fclose(f);
+  ASSERT_STR_EQ(buf, "old");
+  unlink(wav);
+  unlink(mid);
+  ASSERT_EQ(dir_entries(), 0);
+}
+
 int main(void) {
   /* TimGM6mb first: it loads in a tenth of the time of FluidR3_GM. */
   const char *prefer[] = {"/usr/share/sounds/sf2/TimGM6mb.sf2",
@@ -397,6 +450,7 @@ int main(void) {
   test_render_midi();
   test_render_notes();
   test_failures();
+  test_full_disk();
   ASSERT_OK(rmdir(tmpdir));
   printf("ok: synth (soundfont %s)\n", soundfont);
   return 0;
