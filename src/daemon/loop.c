@@ -255,7 +255,7 @@ static void reload_done(uv_work_t *w, int status) {
          d->conf.checkpoint);
     rnj_lstm_delete(d->new_lstm);
     d->new_lstm = NULL;
-    notify("STATUS=reload refused (%s); %s mode, model %s",
+    notify("READY=1\nSTATUS=reload refused (%s); %s mode, model %s",
            d->reload_err, rnj_mode_name(d->engine.p.mode),
            d->conf.checkpoint);
     return;
@@ -270,6 +270,8 @@ static void reload_done(uv_work_t *w, int status) {
          d->conf.checkpoint);
     rnj_lstm_delete(d->new_lstm);
     d->new_lstm = NULL;
+    notify("READY=1\nSTATUS=reload refused (%s); %s mode, model %s", err,
+           rnj_mode_name(d->engine.p.mode), d->conf.checkpoint);
     return;
   }
   if (strcmp(c->client_name, d->conf.client_name) != 0 ||
@@ -331,6 +333,7 @@ static void reload_done(uv_work_t *w, int status) {
   logm(RNJ_LOG_INFO, "reloaded: model %s (window %d), mode %s",
        d->conf.checkpoint, d->seq_length, rnj_mode_name(d->engine.p.mode));
   d->reported_mode = d->engine.p.mode;
+  notify("READY=1");
   update_status(d);
   run_tick(d);
 }
@@ -374,15 +377,19 @@ static void on_signal(uv_signal_t *s, int signum) {
       logm(RNJ_LOG_NOTICE, "reload already running");
       return;
     }
-    notify("RELOADING=1");
+    /* READY=1 follows when the reload has finished, kept or refused
+     * (reload_done): systemctl reload waits for it.  MONOTONIC_USEC is
+     * what systemd's notify-reload protocol asks to go with RELOADING. */
+    notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+           (unsigned long long)(now_ns() / 1000u));
     logm(RNJ_LOG_INFO, "reloading configuration and model");
     d->reloading = 1;
     d->reload.data = d;
     if (uv_queue_work(&d->loop, &d->reload, reload_work, reload_done) < 0) {
       d->reloading = 0;
       logm(RNJ_LOG_ERR, "reload could not start");
+      notify("READY=1");
     }
-    notify("READY=1");
     return;
   }
   if (signum == SIGUSR1) {
