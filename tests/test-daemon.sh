@@ -202,6 +202,32 @@ grep -q "reloaded: model" "$W/daemon.log" \
   && ok "good reload logged" || fail "no 'reloaded' line"
 grep -q "stopping, all notes off" "$W/daemon.log" \
   && ok "SIGTERM logged" || fail "no stop line"
+# --- window mode (context = window): the last window re-run for each
+# generated note, on the same sequencer, calls answered and stopped like
+# stream mode's.  Not under a wrapper: memcheck has seen that code above.
+if [ -z "$WRAP" ]; then
+  cp "$D/ref-model.safetensors" "$W/window.safetensors" || exit 99
+  "$RNJD" --checkpoint="$W/window.safetensors" --context=window \
+    --phrase-gap=$GAP --answer-length=8 --random-seed=11 --max-step=200 \
+    --min-duration=400 --max-duration=800 2>"$W/window.log" &
+  WPID=$!
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    aconnect -l 2>/dev/null | grep -q "'rnnjam'" && break
+    sleep 0.3
+  done
+  "$CLIENT" "$WPID" $GAP respond:4 term >"$W/window.out" 2>&1
+  crc=$?
+  wait $WPID
+  wrc=$?
+  grep FIGURE "$W/window.out" | sed 's/^FIGURE /FIGURE window_/'
+  if [ $crc -eq 0 ] && [ $wrc -eq 0 ] && grep -q "context window" "$W/window.log"; then
+    ok "context = window: answers start after the gap, stop, all paired"
+  else
+    fail "context = window: client exit $crc, rnnjamd exit $wrc:" \
+      "$(tail -5 "$W/window.out") / $(tail -3 "$W/window.log")"
+  fi
+fi
+
 echo "--- daemon log"
 cat "$W/daemon.log"
 grep -o "rss [0-9]* kB" "$W/daemon.log" | tail -1 \
