@@ -1306,8 +1306,11 @@ static void draw_loss_panel(cairo_t *cr, const loss_ctx_t *c,
   fr.y1 = hi + pad;
   frame_y_axis(cr, &fr, f, "loss");
   xstep = nice_step(fr.x1 - fr.x0, (fr.right - fr.left) / (5 * f));
+  /* Epochs are whole: no tick at 2.5 (a step of 2.5 becomes 2). */
   if (xstep < 1)
     xstep = 1;
+  else if (xstep != floor(xstep))
+    xstep = floor(xstep);
 
   if (c->has[s + 1]) {
     /* Mark the epoch early stopping would keep. */
