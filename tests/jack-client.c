@@ -352,7 +352,9 @@ static void step_respond(int calls, int gap_ms) {
            peak);
     fa = first_loud(off, (long)rate, 0, &found);
     if (!found) {
-      fail("respond %d: no audio within 1 s after the gap", c);
+      /* An xrun can drop the call's note-off between the clients: the
+       * daemon then still hears a key held and rightly waits. */
+      judge(xr, "respond %d: no audio within 1 s after the gap", c);
       continue;
     }
     fs = first_loud(off, (long)rate, 1, &found);
@@ -383,6 +385,9 @@ static void step_respond(int calls, int gap_ms) {
     lat_s[got] = fdiff(fs, due);
     got++;
   }
+  /* Xruns excuse a call, never all of them. */
+  if (!got && calls > 0 && !server_gone)
+    fail("respond: none of %d calls was answered", calls);
   if (got) {
     qsort(lat_a, (size_t)got, sizeof *lat_a, cmp_long);
     qsort(lat_m, (size_t)got, sizeof *lat_m, cmp_long);
