@@ -241,6 +241,17 @@ static void reload_work(uv_work_t *w) {
                             &d->new_seq_length, d->reload_err);
 }
 
+/* The old model and settings play on; the new model is dropped, and the
+ * service manager hears the reload is over (READY=1) and why it failed. */
+static void reload_refused(daemon_t *d, const char *why) {
+  logm(RNJ_LOG_ERR, "reload refused: %s; still playing %s", why,
+       d->conf.checkpoint);
+  rnj_lstm_delete(d->new_lstm);
+  d->new_lstm = NULL;
+  notify("READY=1\nSTATUS=reload refused (%s); %s mode, model %s", why,
+         rnj_mode_name(d->engine.p.mode), d->conf.checkpoint);
+}
+
 static void reload_done(uv_work_t *w, int status) {
   daemon_t *d = w->data;
   rnj_conf_t *c = &d->new_conf;
@@ -250,14 +261,7 @@ static void reload_done(uv_work_t *w, int status) {
   char err[RNJ_ERR_LEN];
   d->reloading = 0;
   if (status < 0 || d->reload_rc < 0) {
-    logm(RNJ_LOG_ERR, "reload refused: %s; still playing %s",
-         status < 0 ? uv_strerror(status) : d->reload_err,
-         d->conf.checkpoint);
-    rnj_lstm_delete(d->new_lstm);
-    d->new_lstm = NULL;
-    notify("READY=1\nSTATUS=reload refused (%s); %s mode, model %s",
-           d->reload_err, rnj_mode_name(d->engine.p.mode),
-           d->conf.checkpoint);
+    reload_refused(d, status < 0 ? uv_strerror(status) : d->reload_err);
     return;
   }
   rnj_sampler_init(&sampler, 0);
@@ -266,12 +270,7 @@ static void reload_done(uv_work_t *w, int status) {
   sampler.pitch_min = c->pitch_min;
   sampler.pitch_max = c->pitch_max;
   if (rnj_sampler_check(&sampler, err) < 0) {
-    logm(RNJ_LOG_ERR, "reload refused: %s; still playing %s", err,
-         d->conf.checkpoint);
-    rnj_lstm_delete(d->new_lstm);
-    d->new_lstm = NULL;
-    notify("READY=1\nSTATUS=reload refused (%s); %s mode, model %s", err,
-           rnj_mode_name(d->engine.p.mode), d->conf.checkpoint);
+    reload_refused(d, err);
     return;
   }
   if (strcmp(c->client_name, d->conf.client_name) != 0 ||
