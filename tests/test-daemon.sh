@@ -68,6 +68,17 @@ trap 'rm -rf "$W"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
+# wait_client N: until the client 'rnnjam' is on the sequencer, at most N
+# times 0.3 s
+wait_client() {
+  i=0
+  while [ $i -lt "$1" ]; do
+    aconnect -l 2>/dev/null | grep -q "'rnnjam'" && return 0
+    sleep 0.3
+    i=$((i + 1))
+  done
+  return 1
+}
 
 cp "$D/ref-model.safetensors" "$W/model.safetensors" || exit 99
 
@@ -94,10 +105,7 @@ if [ -f "$SEED" ]; then
   "$RNJD" --demo --checkpoint="$W/model.safetensors" --seed-midi="$SEED" \
     --random-seed=3 2>"$W/demo.log" &
   DPID=$!
-  for i in 1 2 3 4 5 6 7 8 9 10; do
-    aconnect -l 2>/dev/null | grep -q "'rnnjam'" && break
-    sleep 0.3
-  done
+  wait_client 10
   timeout 3 aseqdump -p rnnjam:1 >"$W/demo.dump" 2>&1 &
   DUMP=$!
   sleep 2
@@ -135,12 +143,7 @@ $WRAP "$RNJD" --checkpoint="$W/model.safetensors" --phrase-gap=$GAP \
 PID=$!
 
 # a keyboard plugged in while it runs: auto connects it (announce port)
-i=0
-while [ $i -lt $tries ]; do
-  aconnect -l 2>/dev/null | grep -q "'rnnjam'" && break
-  sleep 0.3
-  i=$((i + 1))
-done
+wait_client $tries
 # (Under a wrapper the daemon reacts slowly: give it longer.)
 slow=1
 [ -n "$WRAP" ] && slow=5
@@ -211,10 +214,7 @@ if [ -z "$WRAP" ]; then
     --phrase-gap=$GAP --answer-length=8 --random-seed=11 --max-step=200 \
     --min-duration=400 --max-duration=800 2>"$W/window.log" &
   WPID=$!
-  for i in 1 2 3 4 5 6 7 8 9 10; do
-    aconnect -l 2>/dev/null | grep -q "'rnnjam'" && break
-    sleep 0.3
-  done
+  wait_client 10
   "$CLIENT" "$WPID" $GAP respond:4 term >"$W/window.out" 2>&1
   crc=$?
   wait $WPID
