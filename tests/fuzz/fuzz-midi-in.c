@@ -57,9 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * of playing costs tens of model steps, which is where the time goes. */
 #define MAX_ADVANCE 4.0
 /* Window lengths are kept short for the same reason (window mode runs a
- * whole window per generated note); the engine's logic does not depend
- * on the length beyond 1 and "more than one". */
-#define MAX_WINDOW 16
+ * whole window per generated note).  The engine's logic only tells apart
+ * a window of 1, one longer than the history so far and a full one; up
+ * to 4 reaches all three as soon as up to 16 did, at a quarter the cost
+ * (measured: the grown corpus keeps its coverage, 350 -> 1,085 runs/s
+ * with asan-ignore.txt). */
+#define MAX_WINDOW 4
 /* Ticks at one instant before the simulation moves on by 1 ms (the loop
  * would have taken that long anyway). */
 #define MAX_SPINS 32
