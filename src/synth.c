@@ -189,6 +189,12 @@ static int synth_create(rnj_synth_t *s, const char *soundfont, double rate,
   int rc;
   memset(s, 0, sizeof *s);
   s->sfont_id = -1;
+  /* fluidsynth would only say "Failed to load SoundFont": a file that is
+   * no longer there (a drive pulled out) is named as such. */
+  if (access(soundfont, R_OK) < 0) {
+    int e = errno;
+    return rnj_errorf(err, -e, "soundfont %s: %s", soundfont, strerror(e));
+  }
   log_reset();
   s->settings = new_fluid_settings();
   if (!s->settings)

@@ -185,6 +185,15 @@ static void test_find(void) {
     rnj_synth_free(&s);
   }
   unlink(junk);
+  /* gone since it was found (a drive pulled out): named as such */
+  {
+    rnj_synth_t s;
+    ASSERT(rnj_synth_init(&s, junk, 48000, 0.2, 0, err) == -ENOENT);
+    ASSERT_CONTAINS(err, junk);
+    ASSERT_CONTAINS(err, "No such file or directory");
+    ASSERT(s.synth == NULL);
+    rnj_synth_free(&s);
+  }
 }
 
 /* Energy of `blocks` blocks of 64 frames. */
