@@ -13,6 +13,8 @@
  *               (|x| > 0.001) are measured from the call's note-off plus
  *               the gap; the audio is silent (render = generated) from
  *               the call's note-on until then, and audible after
+ *   midi:N      N calls judged on DAEMON:out alone (its audio off:
+ *               name other audio ports with RNJ_JACK_PORT_LEFT/_RIGHT)
  *   notes:N     N notes whose sound should follow at once (rnnjamd
  *               with render = all, or another synth): from each note-on
  *               to the first sample of its voice
@@ -409,6 +411,41 @@ static void step_respond(int calls, int gap_ms) {
   free(lat_s);
 }
 
+/* Calls answered on MIDI alone (the daemon's audio is off): the answer's
+ * first note-on on DAEMON:out, timed from the call's note-off plus the
+ * gap. */
+static void step_midi(int calls, int gap_ms) {
+  long gapf = (long)gap_ms * (long)rate / 1000;
+  int got = 0;
+  int c;
+  for (c = 0; c < calls && !server_gone; c++) {
+    jack_nframes_t on = now_frame() + rate / 10;
+    jack_nframes_t off = on + (jack_nframes_t)(NOTE_LEN * rate);
+    jack_nframes_t due = off + (jack_nframes_t)gapf;
+    jack_nframes_t fm = 0;
+    long x0 = xrun_count();
+    long xr;
+    int pitch = 62 + (c * 5) % 12;
+    send_at(on, 0x90, pitch, 90);
+    send_at(off, 0x80, pitch, 0);
+    sleep_s(0.1 + NOTE_LEN + gap_ms / 1000.0 + 1.5);
+    xr = xrun_count() - x0;
+    if (!first_note_on(off, &fm)) {
+      judge(xr, "midi %d: no note-on on the MIDI output", c);
+      continue;
+    }
+    printf("FIGURE midi_call %d: answer pitch %d, MIDI out %ld frames "
+           "beyond the gap; xruns %ld\n", c, pitch_at(fm), fdiff(fm, due),
+           xr);
+    if (fdiff(fm, due) > (long)rate / 100 || fdiff(fm, due) < -(long)period)
+      judge(xr, "midi %d: MIDI note-on %ld frames from when it was due", c,
+            fdiff(fm, due));
+    got++;
+  }
+  if (!got && calls > 0 && !server_gone)
+    fail("midi: none of %d calls was answered", calls);
+}
+
 /* Notes straight to the synth (rnnjamd with render = all and a long gap,
  * or another synth): from the note-on on the input to the first sample. */
 static void step_notes(int n) {
@@ -604,6 +641,8 @@ int main(int argc, char **argv) {
     const char *s = argv[i];
     if (strncmp(s, "respond:", 8) == 0) {
       step_respond(atoi(s + 8), gap_ms);
+    } else if (strncmp(s, "midi:", 5) == 0) {
+      step_midi(atoi(s + 5), gap_ms);
     } else if (strncmp(s, "notes:", 6) == 0) {
       step_notes(atoi(s + 6));
     } else if (strncmp(s, "silence:", 8) == 0) {

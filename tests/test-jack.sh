@@ -7,8 +7,11 @@
 # figures); tests/jack-rt.c counts allocations, locks and I/O inside the
 # process callback while it runs; then the server is killed and
 # restarted at 44.1 kHz, and rnnjamd must reconnect (with its synth
-# rebuilt for the new rate), stay silent (nothing stuck) and answer again; SIGTERM ends it cleanly; a second instance renders the
-# player's notes (render = all).
+# rebuilt for the new rate), stay silent (nothing stuck) and answer
+# again; restarted once more with its soundfont gone, it must go on
+# without sound (MIDI answers) and get it back on SIGHUP once the file is
+# back; SIGTERM ends it cleanly; a second instance renders the player's
+# notes (render = all).
 # Timings are printed as FIGURE lines, asserted only loosely.
 #
 # SKIPs (77) with the reason when jackd or a General MIDI soundfont is
@@ -95,13 +98,24 @@ wait_log() {
   return 1
 }
 
+# wait_logn PATTERN COUNT N: until the log has COUNT lines with PATTERN
+wait_logn() {
+  for _ in $(seq "$3"); do
+    [ "$(grep -c "$1" "$W/daemon.log")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 stats_field() { # the last stats line's FIELD value: stats_field xruns
   grep "stats (" "$W/daemon.log" | tail -1 | sed -n "s/.* $1 \([0-9.]*\).*/\1/p"
 }
 
-# --- started without a server: it runs, says so, and waits
+# --- started without a server: it runs, says so, and waits.  Its
+# soundfont is a copy, to be taken away later.
+cp "$SF" "$W/gm.sf2" || exit 99
 "$RNJD" --checkpoint="$D/ref-model.safetensors" --midi=jack \
-  --client-name="$NAME" --soundfont="$SF" --phrase-gap=$GAP \
+  --client-name="$NAME" --soundfont="$W/gm.sf2" --phrase-gap=$GAP \
   --answer-length=3 --max-step=150 --min-duration=100 --max-duration=200 \
   --random-seed=5 --jack-connect-in=none 2>"$W/daemon.log" &
 PID=$!
@@ -197,6 +211,48 @@ crc=$?
 cat "$W/client3.out"
 [ $crc -eq 0 ] && ok "after reconnecting: silent, then answers again" \
   || fail "jack-client (after reconnecting) exit $crc"
+
+# --- the soundfont disappears (a drive pulled out): the next server, at
+# another rate again, needs a synth that cannot load.  Audio goes off with
+# the file named, MIDI answers on; put back, SIGHUP loads it and the
+# audio ports come back.
+mv "$W/gm.sf2" "$W/gm.away"
+kill -KILL "$JPID"; wait "$JPID" 2>/dev/null; JPID=
+wait_logn "JACK: the server went away" 2 30 \
+  || fail "second server kill not noticed: $(tail -3 "$W/daemon.log")"
+rm -rf /dev/shm/jack_"$SERVER"_* /dev/shm/jack_sem.*_"$SERVER"_* 2>/dev/null
+start_jackd 48000 || { echo "ERROR: jackd did not start a third time:" \
+  "$(tail -5 "$W/jackd.log")"; exit 99; }
+if wait_logn "audio off: soundfont .*gm.sf2: No such file" 1 150; then
+  ok "soundfont gone: $(grep "audio off: " "$W/daemon.log" | tail -1)"
+else
+  fail "soundfont gone: no 'audio off' naming it: $(tail -5 "$W/daemon.log")"
+fi
+if wait_logn "(reconnected)" 2 50 && kill -0 "$PID" 2>/dev/null; then
+  ok "reconnected without sound (MIDI ports only)"
+else
+  fail "no MIDI-only reconnection: $(tail -5 "$W/daemon.log")"
+fi
+jack_lsp 2>/dev/null | grep -qx "$NAME:left" \
+  && fail "audio ports registered with no synth"
+RNJ_JACK_PORT_LEFT=system:capture_1 RNJ_JACK_PORT_RIGHT=system:capture_2 \
+  "$CLIENT" "$NAME" $GAP midi:2 >"$W/client5.out" 2>&1
+crc=$?
+cat "$W/client5.out"
+[ $crc -eq 0 ] && ok "audio off: MIDI still answers, note-ons paired" \
+  || fail "jack-client (MIDI only) exit $crc"
+mv "$W/gm.away" "$W/gm.sf2"
+kill -HUP "$PID"
+if wait_logn "loaded at 48000 Hz" 2 150 && wait_ports 100; then
+  ok "soundfont back, SIGHUP: loaded again and the audio ports are back"
+else
+  fail "soundfont back, SIGHUP: $(tail -5 "$W/daemon.log")"
+fi
+"$CLIENT" "$NAME" $GAP silence:1 respond:2 >"$W/client6.out" 2>&1
+crc=$?
+cat "$W/client6.out"
+[ $crc -eq 0 ] && ok "audio back: silent, then answers heard again" \
+  || fail "jack-client (audio back) exit $crc"
 
 # --- SIGTERM
 kill -TERM "$PID"

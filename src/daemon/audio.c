@@ -162,28 +162,51 @@ static void synth_work(uv_work_t *w) {
     memset(&d->new_synth, 0, sizeof d->new_synth);
 }
 
+/* Close the client so it can be opened again with the audio ports: the
+ * generated notes still sounding on JACK MIDI out are ended first (a DAW
+ * recording them must not be left with a hanging note), and keys held on
+ * the JACK input will not be released through it. */
+static void jack_reopen(daemon_t *d) {
+  if (rnj_jack_up(&d->jack)) {
+    rnj_jack_all_off(&d->jack);
+    if (rnj_jack_drain(&d->jack, DRAIN_PERIODS, DRAIN_TIMEOUT_MS) < 0)
+      logm(RNJ_LOG_WARNING, "JACK: the note-offs may not be out");
+  }
+  rnj_jack_disconnect(&d->jack);
+  if (d->conf.transport & RNJ_MIDI_JACK)
+    rnj_engine_input_lost(&d->engine, daemon_now(d));
+}
+
 static void synth_done(uv_work_t *w, int status) {
   daemon_t *d = w->data;
+  int retry = d->synth_retry;
   d->synth_building = 0;
+  d->synth_retry = 0;
   if (status < 0 || !d->new_synth.synth) {
-    /* A soundfont fluidsynth cannot read will not get better: MIDI goes
-     * on, audio stays off until a restart. */
+    /* The soundfont is gone or unreadable: MIDI goes on without sound.
+     * It is tried again with the next server (jack_lost) and on SIGHUP
+     * (audio_reload), never in a loop. */
     logm(RNJ_LOG_ERR, "audio off: %s",
          status < 0 ? uv_strerror(status) : d->synth_err);
     rnj_synth_free(&d->new_synth);
     d->synth_failed = 1;
     d->jack.synth = NULL;
-    if (!(d->conf.transport & RNJ_MIDI_JACK))
-      return;
   } else {
-    /* The client is closed, so no audio thread uses the old synth. */
+    /* No audio thread uses the old synth: the client is closed, or it
+     * runs without one since the last failure (and is reopened now to
+     * get its audio ports back). */
+    if (retry && d->jack.client)
+      jack_reopen(d);
     rnj_synth_free(&d->synth);
     d->synth = d->new_synth;
     memset(&d->new_synth, 0, sizeof d->new_synth);
+    d->jack.synth = &d->synth;
+    d->synth_failed = 0;
     logm(RNJ_LOG_INFO, "audio: %s loaded at %g Hz, program %d", d->soundfont,
          d->synth.sample_rate, d->conf.program);
   }
-  if (!d->stopping)
+  /* Without sound, JACK is still wanted for its MIDI ports. */
+  if (!d->stopping && (d->jack.synth || (d->conf.transport & RNJ_MIDI_JACK)))
     try_connect(d);
 }
 
@@ -252,6 +275,10 @@ static void jack_lost(daemon_t *d) {
   /* Key releases on the JACK input will not come now. */
   if (d->conf.transport & RNJ_MIDI_JACK)
     rnj_engine_input_lost(&d->engine, daemon_now(d));
+  /* A soundfont that would not load gets another chance with the next
+   * server: the old synth if the rate is the same, else a new load. */
+  if (d->conf.audio == RNJ_AUDIO_JACK && !d->jack.synth)
+    d->jack.synth = &d->synth;
   d->jack_backoff_ms = BACKOFF_FIRST_MS;
   d->jack_down_logged = 1;
   schedule_retry(d);
@@ -335,6 +362,22 @@ void audio_reload(daemon_t *d, const rnj_conf_t *old, const rnj_conf_t *c) {
       rnj_jack_program(&d->jack, c->program) == 0) {
     d->synth_program = c->program;
     logm(RNJ_LOG_INFO, "audio: program %d", c->program);
+  }
+  /* Audio went off because the soundfont would not load (a removed
+   * drive, say): SIGHUP tries it again, at the rate it was wanted at.
+   * Only a success touches the running client. */
+  if (d->synth_failed && c->audio == RNJ_AUDIO_JACK && !d->synth_building &&
+      !d->stopping && d->synth_rate > 0) {
+    d->synth_program = c->program;
+    d->synth_retry = 1;
+    d->synth_building = 1;
+    d->synth_work.data = d;
+    logm(RNJ_LOG_INFO, "audio: loading %s again", d->soundfont);
+    if (uv_queue_work(&d->loop, &d->synth_work, synth_work, synth_done) <
+        0) {
+      d->synth_building = d->synth_retry = 0;
+      logm(RNJ_LOG_ERR, "audio: cannot start loading %s", d->soundfont);
+    }
   }
   if (c->channel != old->channel) {
     if (rnj_jack_up(&d->jack)) {

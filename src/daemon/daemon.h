@@ -113,6 +113,7 @@ typedef struct daemon_s {
   int synth_program;   /* ... and then the program the synth plays */
   int synth_building;
   int synth_failed;    /* the soundfont would not load: audio is off */
+  int synth_retry;     /* the build under way is SIGHUP's second try */
   uv_work_t synth_work;
   uv_async_t wake;     /* from JACK's threads: input, shutdown */
   uv_timer_t jack_retry;
