@@ -26,9 +26,9 @@
 #define MARGIN 0.002
 /* Notes closer than this count as starting together. */
 #define CHORD_EPS 0.001
-/* Longest player note fed as is; longer ones (a forgotten key) are fed
- * with this duration, which is already far outside the training data. */
-#define MAX_PLAYER_DURATION 30.0
+/* Longest player note fed as is: a key is released at this age (see
+ * release_stale), a duration already far outside the training data. */
+#define MAX_PLAYER_DURATION RNJ_ENGINE_MAX_HOLD
 
 static double clampd(double v, double lo, double hi) {
   return v < lo ? lo : v > hi ? hi : v;
@@ -317,6 +317,24 @@ static void end_note(rnj_engine_t *e, double t, int channel, int pitch) {
     e->last_off = t;
 }
 
+/* Keys held RNJ_ENGINE_MAX_HOLD are released at that age: their note-off
+ * was lost.  The FIFO is in arrival order, so the scan stops at the first
+ * key still young; returns when that one comes of age (HUGE_VAL: none). */
+static double release_stale(rnj_engine_t *e, double now) {
+  int i;
+  for (i = 0; i < e->in_n; i++) {
+    const rnj_engine_inflight_t *n =
+        &e->inflight[(e->in_head + i) % RNJ_ENGINE_INFLIGHT];
+    if (n->end >= 0)
+      continue;
+    if (now < n->start + RNJ_ENGINE_MAX_HOLD)
+      return n->start + RNJ_ENGINE_MAX_HOLD;
+    e->stats.keys_timed_out++;
+    end_note(e, n->start + RNJ_ENGINE_MAX_HOLD, n->channel, n->pitch);
+  }
+  return HUGE_VAL;
+}
+
 /* Feed finished notes from the head of the FIFO, at most `budget`. */
 static void feed_ready(rnj_engine_t *e, int budget) {
   while (e->in_n > 0 && budget-- > 0) {
@@ -423,6 +441,8 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
   if (e->stopped)
     return HUGE_VAL;
   retire(e, now);
+  if (e->sounding > 0)
+    next = release_stale(e, now);
   feed_ready(e, RNJ_ENGINE_FEED_BUDGET);
   if (e->in_n > 0 && e->inflight[e->in_head].end >= 0)
     next = now;

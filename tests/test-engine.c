@@ -508,6 +508,36 @@ static void test_input_lost(void) {
   ASSERT_EQ(eng.sounding, 0);
 }
 
+/* A key whose note-off never comes (an xrun dropped it between JACK
+ * clients) is released RNJ_ENGINE_MAX_HOLD after it started: the notes
+ * played after it are fed, and the call is answered one phrase gap after
+ * that moment, on the wake-up the engine asked for. */
+static void test_stuck_key(void) {
+  rnj_engine_params_t p;
+  double released = 101.0 + RNJ_ENGINE_MAX_HOLD;
+  params_default(&p);
+  start(&p, 11);
+  rnj_engine_note_on(&eng, 101.0, 0, 60, 80); /* its note-off is lost */
+  play(101.5, 64, 0.2);
+  run_until(released - 0.01);
+  ASSERT_EQ(eng.sounding, 1);
+  ASSERT_EQ(eng.stats.notes_fed, 0); /* 64 waits behind the held 60 */
+  ASSERT_EQ(eng.stats.answers, 0);
+  ASSERT_EQ(eng.stats.keys_timed_out, 0);
+  run_until(released + p.phrase_gap + 5);
+  ASSERT_EQ(eng.stats.keys_timed_out, 1);
+  ASSERT_EQ(eng.sounding, 0);
+  ASSERT(eng.stats.notes_fed >= 2);
+  ASSERT_EQ(eng.stats.answers, 1);
+  ASSERT_NEAR(first_on_after(0), released + p.phrase_gap, 1e-9);
+  check_pairing(&rec, rec.now);
+  /* the late note-off is ignored; a key struck again starts a new note */
+  rnj_engine_note_off(&eng, rec.now, 0, 60);
+  ASSERT_EQ(eng.sounding, 0);
+  play(rec.now + 0.1, 60, 0.2);
+  ASSERT_EQ(eng.stats.keys_timed_out, 1);
+}
+
 /* ------------------------------------------------------------ flood */
 
 static long allocs;
@@ -772,6 +802,7 @@ int main(void) {
   test_swap();
   test_window();
   test_input_lost();
+  test_stuck_key();
   test_flood();
   test_rt_paths();
   rnj_lstm_delete(lstm);

@@ -59,6 +59,10 @@ extern "C" {
 #define RNJ_ENGINE_GEN_BUDGET 16
 /* An answer is never longer than this many notes. */
 #define RNJ_ENGINE_ANSWER_MAX 1000
+/* A key held this long, s, is taken as released: its note-off was lost
+ * (an xrun between JACK clients, a keyboard's cable pulled mid-note), and
+ * respond mode would otherwise wait for it until it is struck again. */
+#define RNJ_ENGINE_MAX_HOLD 30.0
 
 /* Where the engine's notes go.  All callbacks run on the engine's thread
  * and must not block. */
@@ -88,6 +92,7 @@ typedef struct rnj_engine_stats_s {
   uint64_t skipped_overlap; /* generated notes not played: pitch sounding */
   uint64_t out_errors;      /* output refused a note */
   uint64_t ccs;             /* control changes acted on */
+  uint64_t keys_timed_out;  /* held RNJ_ENGINE_MAX_HOLD: released */
 } rnj_engine_stats_t;
 
 /* Playing settings the engine reads (copied from rnj_conf_t). */

@@ -53,7 +53,8 @@ static void log_stats(daemon_t *d, const char *when) {
   logm(RNJ_LOG_INFO,
        "stats (%s): rss %ld kB; events in %llu, notes in %llu, fed %llu, "
        "out %llu; answers %llu, interrupted %llu; dropped: inflight %llu, "
-       "sched %llu, overlap %llu, out errors %llu+%llu, input lost %llu; "
+       "sched %llu, overlap %llu, out errors %llu+%llu, input lost %llu, "
+       "keys timed out %llu; "
        "note handler p50 %.2f us p99 %.2f us max %.1f us (n=%llu); "
        "tick p50 %.2f us p99 %.2f us max %.1f us (n=%llu); "
        "engine: state %d, keys down %d, inflight %d, call %d, queued %d; "
@@ -67,7 +68,8 @@ static void log_stats(daemon_t *d, const char *when) {
        (unsigned long long)s->skipped_overlap,
        (unsigned long long)s->out_errors,
        (unsigned long long)d->seq.out_errors,
-       (unsigned long long)d->seq.lost, p50, p99, max,
+       (unsigned long long)d->seq.lost,
+       (unsigned long long)s->keys_timed_out, p50, p99, max,
        (unsigned long long)n, t50, t99, tmax, (unsigned long long)nt,
        (int)d->engine.st, d->engine.sounding, d->engine.in_n,
        d->engine.call_notes, d->engine.sched_n,

@@ -13,8 +13,9 @@
  * at their time unless cancelled first, direct ones at once.  Checked
  * throughout: the event path allocates nothing (counting allocator), the
  * engine's bounded buffers stay bounded, every note it schedules is
- * well-formed, a pitch never starts while it still sounds, and after the
- * final stop no note is left sounding.  Any broken promise aborts.
+ * well-formed, a pitch never starts while it still sounds, no key stays
+ * held past RNJ_ENGINE_MAX_HOLD, and after the final stop no note is left
+ * sounding.  Any broken promise aborts.
  */
 #include <alsa/asoundlib.h>
 #include <math.h>
@@ -263,6 +264,8 @@ NO_COVERAGE static void check_engine(void) {
       CHECK(age < eng.in_n);
       CHECK(eng.inflight[slot].end < 0);
       CHECK(eng.inflight[slot].pitch == k && eng.inflight[slot].channel == c);
+      /* every operation ends with a tick, which releases old keys */
+      CHECK(sim.now < eng.inflight[slot].start + RNJ_ENGINE_MAX_HOLD);
     }
   CHECK(held == eng.sounding);
 }
