@@ -322,7 +322,12 @@ static int pitch_at(jack_nframes_t at) {
   return -1;
 }
 
-static void step_respond(int calls, int gap_ms) {
+/* `calls` calls of one note; each answer's first note-on on DAEMON:out
+ * and, with `audio`, its sound, timed from the call's note-off plus the
+ * gap.  Without `audio` (the daemon's sound is off) the recorded ports
+ * are not judged. */
+static void step_respond(int calls, int gap_ms, int audio) {
+  const char *what = audio ? "respond" : "midi";
   long *lat_a = calloc((size_t)calls, sizeof *lat_a);
   long *lat_m = calloc((size_t)calls, sizeof *lat_m);
   long *lat_s = calloc((size_t)calls, sizeof *lat_s);
@@ -333,53 +338,59 @@ static void step_respond(int calls, int gap_ms) {
     jack_nframes_t on = now_frame() + rate / 10;
     jack_nframes_t off = on + (jack_nframes_t)(NOTE_LEN * rate);
     jack_nframes_t due = off + (jack_nframes_t)gapf;
-    jack_nframes_t fa;
-    jack_nframes_t fs;
+    jack_nframes_t fa = 0;
+    jack_nframes_t fs = 0;
     jack_nframes_t fm = 0;
     long x0 = xrun_count();
     long xr;
     int pitch = 60 + (c * 5) % 12;
     int found;
-    int have_midi;
     float peak;
-    double rms;
+    double rms = 0;
     send_at(on, 0x90, pitch, 90);
     send_at(off, 0x80, pitch, 0);
     /* the answer (a few short notes), its release and its reverb */
     sleep_s(0.1 + NOTE_LEN + gap_ms / 1000.0 + 2.5);
     xr = xrun_count() - x0;
-    level(on, due - 2 * period, &peak, &rms);
-    if (peak > LOUD)
-      fail("respond %d: sound (peak %.4f) before the answer was due", c,
-           peak);
-    fa = first_loud(off, (long)rate, 0, &found);
-    if (!found) {
-      /* An xrun can drop the call's note-off between the clients: the
-       * daemon then still hears a key held and rightly waits. */
-      judge(xr, "respond %d: no audio within 1 s after the gap", c);
+    if (audio) {
+      level(on, due - 2 * period, &peak, &rms);
+      if (peak > LOUD)
+        fail("respond %d: sound (peak %.4f) before the answer was due", c,
+             peak);
+      fa = first_loud(off, (long)rate, 0, &found);
+      if (!found) {
+        /* An xrun can drop the call's note-off between the clients: the
+         * daemon then still hears a key held and rightly waits. */
+        judge(xr, "respond %d: no audio within 1 s after the gap", c);
+        continue;
+      }
+      fs = first_loud(off, (long)rate, 1, &found);
+    }
+    if (!first_note_on(off, &fm)) {
+      judge(xr, "%s %d: no note-on on the MIDI output", what, c);
       continue;
     }
-    fs = first_loud(off, (long)rate, 1, &found);
-    have_midi = first_note_on(off, &fm);
-    if (!have_midi) {
-      judge(xr, "respond %d: no note-on on the MIDI output", c);
-      continue;
+    if (audio) {
+      level(fa, fa + rate / 5, &peak, &rms);
+      printf("FIGURE respond_call %d: answer pitch %d; beyond the gap: MIDI "
+             "out %ld frames, voice start %ld, -60 dBFS %ld (%.3f ms); "
+             "answer RMS %.4f; xruns %ld\n", c, pitch_at(fm),
+             fdiff(fm, due), fdiff(fs, due), fdiff(fa, due),
+             fdiff(fa, due) * 1e3 / rate, rms, xr);
+      if (rms < 0.003)
+        fail("respond %d: answer too quiet (RMS %.5f)", c, rms);
+    } else {
+      printf("FIGURE midi_call %d: answer pitch %d, MIDI out %ld frames "
+             "beyond the gap; xruns %ld\n", c, pitch_at(fm), fdiff(fm, due),
+             xr);
     }
-    level(fa, fa + rate / 5, &peak, &rms);
-    printf("FIGURE respond_call %d: answer pitch %d; beyond the gap: MIDI "
-           "out %ld frames, voice start %ld, -60 dBFS %ld (%.3f ms); "
-           "answer RMS %.4f; xruns %ld\n", c, pitch_at(fm), fdiff(fm, due),
-           fdiff(fs, due), fdiff(fa, due), fdiff(fa, due) * 1e3 / rate, rms,
-           xr);
-    if (rms < 0.003)
-      fail("respond %d: answer too quiet (RMS %.5f)", c, rms);
     /* Generous bounds: the loop has the whole gap to react, and the
      * instrument's attack is the soundfont's.  MIDI out is placed at its
      * frame; the synth at the nearest 64-frame block. */
     if (fdiff(fm, due) > (long)rate / 100 || fdiff(fm, due) < -(long)period)
-      judge(xr, "respond %d: MIDI note-on %ld frames from when it was due",
+      judge(xr, "%s %d: MIDI note-on %ld frames from when it was due", what,
             c, fdiff(fm, due));
-    if (fdiff(fs, due) > (long)rate / 20 || fdiff(fs, due) < -64)
+    if (audio && (fdiff(fs, due) > (long)rate / 20 || fdiff(fs, due) < -64))
       judge(xr, "respond %d: audio starts %ld frames from when it was due",
             c, fdiff(fs, due));
     lat_a[got] = fdiff(fa, due);
@@ -389,7 +400,7 @@ static void step_respond(int calls, int gap_ms) {
   }
   /* Xruns excuse a call, never all of them. */
   if (!got && calls > 0 && !server_gone)
-    fail("respond: none of %d calls was answered", calls);
+    fail("%s: none of %d calls was answered", what, calls);
   if (got) {
     qsort(lat_a, (size_t)got, sizeof *lat_a, cmp_long);
     qsort(lat_m, (size_t)got, sizeof *lat_m, cmp_long);
@@ -399,51 +410,18 @@ static void step_respond(int calls, int gap_ms) {
     printf("FIGURE   midi_out_note_on  min %.3f p50 %.3f max %.3f\n",
            lat_m[0] * 1e3 / rate, lat_m[got / 2] * 1e3 / rate,
            lat_m[got - 1] * 1e3 / rate);
-    printf("FIGURE   audio_voice_start min %.3f p50 %.3f max %.3f\n",
-           lat_s[0] * 1e3 / rate, lat_s[got / 2] * 1e3 / rate,
-           lat_s[got - 1] * 1e3 / rate);
-    printf("FIGURE   audio_minus_60dBFS min %.3f p50 %.3f max %.3f\n",
-           lat_a[0] * 1e3 / rate, lat_a[got / 2] * 1e3 / rate,
-           lat_a[got - 1] * 1e3 / rate);
+    if (audio) {
+      printf("FIGURE   audio_voice_start min %.3f p50 %.3f max %.3f\n",
+             lat_s[0] * 1e3 / rate, lat_s[got / 2] * 1e3 / rate,
+             lat_s[got - 1] * 1e3 / rate);
+      printf("FIGURE   audio_minus_60dBFS min %.3f p50 %.3f max %.3f\n",
+             lat_a[0] * 1e3 / rate, lat_a[got / 2] * 1e3 / rate,
+             lat_a[got - 1] * 1e3 / rate);
+    }
   }
   free(lat_a);
   free(lat_m);
   free(lat_s);
-}
-
-/* Calls answered on MIDI alone (the daemon's audio is off): the answer's
- * first note-on on DAEMON:out, timed from the call's note-off plus the
- * gap. */
-static void step_midi(int calls, int gap_ms) {
-  long gapf = (long)gap_ms * (long)rate / 1000;
-  int got = 0;
-  int c;
-  for (c = 0; c < calls && !server_gone; c++) {
-    jack_nframes_t on = now_frame() + rate / 10;
-    jack_nframes_t off = on + (jack_nframes_t)(NOTE_LEN * rate);
-    jack_nframes_t due = off + (jack_nframes_t)gapf;
-    jack_nframes_t fm = 0;
-    long x0 = xrun_count();
-    long xr;
-    int pitch = 62 + (c * 5) % 12;
-    send_at(on, 0x90, pitch, 90);
-    send_at(off, 0x80, pitch, 0);
-    sleep_s(0.1 + NOTE_LEN + gap_ms / 1000.0 + 1.5);
-    xr = xrun_count() - x0;
-    if (!first_note_on(off, &fm)) {
-      judge(xr, "midi %d: no note-on on the MIDI output", c);
-      continue;
-    }
-    printf("FIGURE midi_call %d: answer pitch %d, MIDI out %ld frames "
-           "beyond the gap; xruns %ld\n", c, pitch_at(fm), fdiff(fm, due),
-           xr);
-    if (fdiff(fm, due) > (long)rate / 100 || fdiff(fm, due) < -(long)period)
-      judge(xr, "midi %d: MIDI note-on %ld frames from when it was due", c,
-            fdiff(fm, due));
-    got++;
-  }
-  if (!got && calls > 0 && !server_gone)
-    fail("midi: none of %d calls was answered", calls);
 }
 
 /* Notes straight to the synth (rnnjamd with render = all and a long gap,
@@ -640,9 +618,9 @@ int main(int argc, char **argv) {
   for (i = 3; i < argc && !server_gone; i++) {
     const char *s = argv[i];
     if (strncmp(s, "respond:", 8) == 0) {
-      step_respond(atoi(s + 8), gap_ms);
+      step_respond(atoi(s + 8), gap_ms, 1);
     } else if (strncmp(s, "midi:", 5) == 0) {
-      step_midi(atoi(s + 5), gap_ms);
+      step_respond(atoi(s + 5), gap_ms, 0);
     } else if (strncmp(s, "notes:", 6) == 0) {
       step_notes(atoi(s + 6));
     } else if (strncmp(s, "silence:", 8) == 0) {
