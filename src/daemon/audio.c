@@ -245,6 +245,8 @@ static void try_connect(daemon_t *d) {
   }
   d->jack_connects++;
   d->jack_down_logged = 0;
+  if (d->jack.synth)
+    d->synth_failed = 0; /* the loaded synth suits this server */
   /* A reload may have changed the program while there was no server. */
   if (d->jack.synth && d->synth_program != d->conf.program &&
       rnj_jack_program(&d->jack, d->conf.program) == 0)
