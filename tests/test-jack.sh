@@ -89,16 +89,8 @@ wait_ports() {
   return 1
 }
 
-# wait_log PATTERN N: until the daemon's log has PATTERN, at most N tenths
-wait_log() {
-  for _ in $(seq "$2"); do
-    grep -q "$1" "$W/daemon.log" && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-# wait_logn PATTERN COUNT N: until the log has COUNT lines with PATTERN
+# wait_logn PATTERN COUNT N: until the daemon's log has COUNT lines with
+# PATTERN, at most N tenths of s; wait_log PATTERN N: one such line
 wait_logn() {
   for _ in $(seq "$3"); do
     [ "$(grep -c "$1" "$W/daemon.log")" -ge "$2" ] && return 0
@@ -106,6 +98,7 @@ wait_logn() {
   done
   return 1
 }
+wait_log() { wait_logn "$1" 1 "$2"; }
 
 stats_field() { # the last stats line's FIELD value: stats_field xruns
   grep "stats (" "$W/daemon.log" | tail -1 | sed -n "s/.* $1 \([0-9.]*\).*/\1/p"

@@ -179,9 +179,7 @@ static void jack_reopen(daemon_t *d) {
 
 static void synth_done(uv_work_t *w, int status) {
   daemon_t *d = w->data;
-  int retry = d->synth_retry;
   d->synth_building = 0;
-  d->synth_retry = 0;
   if (status < 0 || !d->new_synth.synth) {
     /* The soundfont is gone or unreadable: MIDI goes on without sound.
      * It is tried again with the next server (jack_lost) and on SIGHUP
@@ -189,19 +187,17 @@ static void synth_done(uv_work_t *w, int status) {
     logm(RNJ_LOG_ERR, "audio off: %s",
          status < 0 ? uv_strerror(status) : d->synth_err);
     rnj_synth_free(&d->new_synth);
-    d->synth_failed = 1;
-    d->jack.synth = NULL;
+    d->jack.synth = NULL; /* audio off */
   } else {
-    /* No audio thread uses the old synth: the client is closed, or it
-     * runs without one since the last failure (and is reopened now to
-     * get its audio ports back). */
-    if (retry && d->jack.client)
+    /* No audio thread uses the old synth: the client is closed (a build
+     * for a new server's rate), or it runs without one since the last
+     * failure (SIGHUP's retry) and is reopened now for its audio ports. */
+    if (d->jack.client)
       jack_reopen(d);
     rnj_synth_free(&d->synth);
     d->synth = d->new_synth;
     memset(&d->new_synth, 0, sizeof d->new_synth);
     d->jack.synth = &d->synth;
-    d->synth_failed = 0;
     logm(RNJ_LOG_INFO, "audio: %s loaded at %g Hz, program %d", d->soundfont,
          d->synth.sample_rate, d->conf.program);
   }
@@ -245,8 +241,6 @@ static void try_connect(daemon_t *d) {
   }
   d->jack_connects++;
   d->jack_down_logged = 0;
-  if (d->jack.synth)
-    d->synth_failed = 0; /* the loaded synth suits this server */
   /* A reload may have changed the program while there was no server. */
   if (d->jack.synth && d->synth_program != d->conf.program &&
       rnj_jack_program(&d->jack, d->conf.program) == 0)
@@ -368,16 +362,15 @@ void audio_reload(daemon_t *d, const rnj_conf_t *old, const rnj_conf_t *c) {
   /* Audio went off because the soundfont would not load (a removed
    * drive, say): SIGHUP tries it again, at the rate it was wanted at.
    * Only a success touches the running client. */
-  if (d->synth_failed && c->audio == RNJ_AUDIO_JACK && !d->synth_building &&
+  if (c->audio == RNJ_AUDIO_JACK && !d->jack.synth && !d->synth_building &&
       !d->stopping && d->synth_rate > 0) {
     d->synth_program = c->program;
-    d->synth_retry = 1;
     d->synth_building = 1;
     d->synth_work.data = d;
     logm(RNJ_LOG_INFO, "audio: loading %s again", d->soundfont);
     if (uv_queue_work(&d->loop, &d->synth_work, synth_work, synth_done) <
         0) {
-      d->synth_building = d->synth_retry = 0;
+      d->synth_building = 0;
       logm(RNJ_LOG_ERR, "audio: cannot start loading %s", d->soundfont);
     }
   }

@@ -111,9 +111,8 @@ typedef struct daemon_s {
                           worker must not read conf during a reload) */
   double synth_gain;
   int synth_program;   /* ... and then the program the synth plays */
-  int synth_building;
-  int synth_failed;    /* the soundfont would not load: audio is off */
-  int synth_retry;     /* the build under way is SIGHUP's second try */
+  int synth_building;  /* audio is off while jack.synth is NULL with
+                          audio = jack: the soundfont would not load */
   uv_work_t synth_work;
   uv_async_t wake;     /* from JACK's threads: input, shutdown */
   uv_timer_t jack_retry;
