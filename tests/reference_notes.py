@@ -105,9 +105,11 @@ def make_clock(segments):
     return seconds
 
 
-def instruments(mid):
-    """[(program, channel, track, [(start, end, pitch, velocity)])]"""
-    seconds = make_clock(tick_scales(mid))
+def instruments(mid, clock=None):
+    """[(program, channel, track, [(start, end, pitch, velocity)])]
+
+    Times in seconds, or whatever `clock` (a function of the tick) gives."""
+    seconds = clock or make_clock(tick_scales(mid))
     insts = collections.OrderedDict()
     for ti, track in enumerate(mid.tracks):
         program = [0] * 16
@@ -152,6 +154,32 @@ def notes(path, instrument=None):
         out.append((pitch, start, end, step, end - start))
         prev = start
     return out
+
+
+def beat_clock(mid):
+    """Ticks to beats (quarter notes): tick / division, tempo-free.  An
+    SMPTE division (mido keeps the raw 16-bit field, top bit set) is not
+    handled here, as tick_scales does not handle it either."""
+    tpq = mid.ticks_per_beat
+    if not 0 < tpq < 0x8000:
+        raise ValueError("SMPTE time division %#x: not supported" % tpq)
+    return lambda tick: tick / tpq
+
+
+def notes_beats(path):
+    """Every non-drum note in the model's order (notes(path)'s), as
+    (pitch, velocity, start, end, start_beat, end_beat): the same rules
+    run twice, once on each clock, so the two lists pair up note by
+    note; the order is that of the seconds, as notes() sorts them."""
+    mid = mido.MidiFile(path)
+    ns = []
+    for (_, c, _, v), (_, _, _, vb) in zip(instruments(mid),
+                                           instruments(mid, beat_clock(mid))):
+        if c != 9:
+            ns += [(s, e, p, vel, sb, eb)
+                   for (s, e, p, vel), (sb, eb, _, _) in zip(v, vb)]
+    ns.sort(key=lambda n: (n[0], n[2], n[1]))
+    return [(p, vel, s, e, sb, eb) for s, e, p, vel, sb, eb in ns]
 
 
 def csv_name(rel, instrument):
