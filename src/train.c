@@ -32,9 +32,6 @@
  * window row at 25 steps, 5.8 MB for a batch of 64).
  */
 #include <cblas.h>
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#include <immintrin.h>
-#endif
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -46,6 +43,7 @@
 #include <time.h>
 
 #include "train/internal.h"
+#include "train/kern.h"
 #include "rnnjam/ckpt.h"
 #include "rnnjam/sample.h"
 #include "rnnjam/train.h"
@@ -99,462 +97,6 @@ int rnj_train_config_check(const rnj_train_config_t *cfg, char *err) {
     return rnj_errorf(err, RNJ_EINVAL, "threads: %d (expected 1..%d)",
                       cfg->threads, RNJ_TRAIN_MAX_THREADS);
   return 0;
-}
-
-/* ------------------------------------------------------- vector kernels */
-
-/* The kernels are built at -O3 whatever CFLAGS say (a default -O2 would
- * leave loops with a remainder scalar), and floating-point compares may be
- * if-converted (they trap on nothing we care about: no FP exception is
- * ever unmasked here), without which GCC refuses to vectorise the clamps
- * below for AVX2 and SSE2.  Neither changes a result: no reassociation, no
- * contraction beyond the default. */
-#pragma GCC push_options
-#pragma GCC optimize("O3", "no-trapping-math")
-
-/* exp(x) = 2^n exp(r), |r| <= ln2 / 2, with Cephes' minimax polynomial
- * for exp(r) (about 1 ulp) and no branch, so loops over it vectorise.
- * x is clamped to [-87, 88], where 2^n stays a normal float. */
-static inline float vexp(float x) {
-  float fn;
-  float r;
-  float p;
-  float s;
-  int32_t bits;
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  /* Adding and removing 1.5 * 2^23 rounds to the nearest integer. */
-  fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  r = x - fn * 0.693359375f;
-  r = r + fn * 2.12194440e-4f;
-  p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  bits = ((int32_t)fn + 127) << 23;
-  memcpy(&s, &bits, sizeof s);
-  return p * s;
-}
-
-static inline float vsigmoid(float x) { return 1.0f / (1.0f + vexp(-x)); }
-
-/* Absolute error ~1e-7 near 0 (where a relative bound would need a
- * second formula); tanh's use here only ever needs the absolute one. */
-static inline float vtanh(float x) {
-  return 1.0f - 2.0f / (vexp(2.0f * x) + 1.0f);
-}
-
-/* The kernels' bodies are written once as always-inline functions and
- * instantiated per instruction set below. */
-#define INLINE static inline __attribute__((always_inline))
-
-/* One row of one time step of the LSTM cell.  GCC trusts `restrict` on
- * parameters (not on locals), which is what lets these loops vectorise.
- * z:  (4H) in: h_{t-1} U (or zeros); out: the i, f, g, o activations
- * w:  (3, 4H) kernel;  bias: (4H);  x0..x2: this row's inputs
- * cp: (H) c_{t-1};  cn, tn, hn: (H) out: c_t, tanh(c_t), h_t */
-INLINE void cell_forward_row(float *restrict z, const float *restrict w,
-                             const float *restrict bias,
-                             const float *restrict cp, float *restrict cn,
-                             float *restrict tn, float *restrict hn,
-                             float x0, float x1, float x2) {
-  int j;
-  for (j = 0; j < H; j++) {
-    float ai = z[j] + bias[j] + x0 * w[j] + x1 * w[G + j] + x2 * w[2 * G + j];
-    float af = z[H + j] + bias[H + j] + x0 * w[H + j] + x1 * w[G + H + j] +
-               x2 * w[2 * G + H + j];
-    float ag = z[2 * H + j] + bias[2 * H + j] + x0 * w[2 * H + j] +
-               x1 * w[G + 2 * H + j] + x2 * w[2 * G + 2 * H + j];
-    float ao = z[3 * H + j] + bias[3 * H + j] + x0 * w[3 * H + j] +
-               x1 * w[G + 3 * H + j] + x2 * w[2 * G + 3 * H + j];
-    float ig = vsigmoid(ai);
-    float fg = vsigmoid(af);
-    float gg = vtanh(ag);
-    float og = vsigmoid(ao);
-    float cc = fg * cp[j] + ig * gg;
-    float tt = vtanh(cc);
-    z[j] = ig;
-    z[H + j] = fg;
-    z[2 * H + j] = gg;
-    z[3 * H + j] = og;
-    cn[j] = cc;
-    tn[j] = tt;
-    hn[j] = og * tt;
-  }
-}
-
-/* The same row backwards.  z: in i, f, g, o; out the gradient of the
- * pre-activations dz.  dh: (H) gradient into h_t; dc: (H) in the gradient
- * into c_t from step t + 1, out into c_{t-1}.  dw (3, 4H) and db (4H)
- * accumulate x^T dz and dz. */
-INLINE void cell_backward_row(float *restrict z, const float *restrict cp,
-                              const float *restrict tn,
-                              const float *restrict dh, float *restrict dc,
-                              float *restrict dw, float *restrict db,
-                              float x0, float x1, float x2) {
-  int j;
-  for (j = 0; j < H; j++) {
-    float ig = z[j];
-    float fg = z[H + j];
-    float gg = z[2 * H + j];
-    float og = z[3 * H + j];
-    float tt = tn[j];
-    float d = dh[j];
-    float dcc = dc[j] + d * og * (1.0f - tt * tt);
-    float di = dcc * gg * ig * (1.0f - ig);
-    float df = dcc * cp[j] * fg * (1.0f - fg);
-    float dg = dcc * ig * (1.0f - gg * gg);
-    float dox = d * tt * og * (1.0f - og);
-    dc[j] = dcc * fg;
-    z[j] = di;
-    z[H + j] = df;
-    z[2 * H + j] = dg;
-    z[3 * H + j] = dox;
-    db[j] += di;
-    db[H + j] += df;
-    db[2 * H + j] += dg;
-    db[3 * H + j] += dox;
-    dw[j] += x0 * di;
-    dw[H + j] += x0 * df;
-    dw[2 * H + j] += x0 * dg;
-    dw[3 * H + j] += x0 * dox;
-    dw[G + j] += x1 * di;
-    dw[G + H + j] += x1 * df;
-    dw[G + 2 * H + j] += x1 * dg;
-    dw[G + 3 * H + j] += x1 * dox;
-    dw[2 * G + j] += x2 * di;
-    dw[2 * G + H + j] += x2 * df;
-    dw[2 * G + 2 * H + j] += x2 * dg;
-    dw[2 * G + 3 * H + j] += x2 * dox;
-  }
-}
-
-/* A time step for `rows` rows: z (rows, 4H), x (rows, 3), cprev, c, tc,
- * h (rows, H). */
-INLINE void cell_forward_body(size_t rows, float *z, const float *x,
-                              const float *w, const float *bias,
-                              const float *cprev, float *c, float *tc,
-                              float *h) {
-  size_t b;
-  for (b = 0; b < rows; b++)
-    cell_forward_row(z + b * G, w, bias, cprev + b * H, c + b * H,
-                     tc + b * H, h + b * H, x[b * 3], x[b * 3 + 1],
-                     x[b * 3 + 2]);
-}
-
-INLINE void cell_backward_body(size_t rows, float *z, const float *x,
-                               const float *cprev, const float *tc,
-                               const float *dh, float *dc, float *dw,
-                               float *db) {
-  size_t b;
-  for (b = 0; b < rows; b++)
-    cell_backward_row(z + b * G, cprev + b * H, tc + b * H, dh + b * H,
-                      dc + b * H, dw, db, x[b * 3], x[b * 3 + 1],
-                      x[b * 3 + 2]);
-}
-
-/* Softmax of one row of P logits in place (exp of the shifted logits
- * first, then scaled by `scale` / sum); returns the sum of the exps and
- * sets *max.  The caller takes log(sum) + max - logit[y] as the CE. */
-INLINE float softmax_body(float *row, float scale, float *max) {
-  float m = row[0];
-  float sum = 0;
-  float inv;
-  int k;
-  for (k = 1; k < P; k++)
-    m = row[k] > m ? row[k] : m;
-  for (k = 0; k < P; k++) {
-    row[k] = vexp(row[k] - m);
-    sum += row[k];
-  }
-  inv = scale / sum;
-  for (k = 0; k < P; k++)
-    row[k] *= inv;
-  *max = m;
-  return sum;
-}
-
-/* Adam over [0, n) (see rnj_train_step for the formula).  The x86
- * versions below spell the vector loop out: GCC keeps sqrtf's errno
- * semantics unless -fno-math-errno is on the command line (the optimize
- * pragma does not reach builtins), and the loop would stay scalar. */
-INLINE void adam_body(size_t n, float *restrict p, float *restrict m,
-                      float *restrict v, const float *restrict g, float lr_t,
-                      float b1, float b2, float eps) {
-  size_t k;
-  for (k = 0; k < n; k++) {
-    float gk = g[k];
-    float mk = m[k] + (gk - m[k]) * (1.0f - b1);
-    float vk = v[k] + (gk * gk - v[k]) * (1.0f - b2);
-    m[k] = mk;
-    v[k] = vk;
-    p[k] -= lr_t * mk / (sqrtf(vk) + eps);
-  }
-}
-
-/* dst += src over [0, n). */
-INLINE void add_body(size_t n, float *restrict dst, const float *restrict src) {
-  size_t k;
-  for (k = 0; k < n; k++)
-    dst[k] += src[k];
-}
-
-typedef struct {
-  const char *name;
-  void (*cell_forward)(size_t, float *, const float *, const float *,
-                       const float *, const float *, float *, float *,
-                       float *);
-  void (*cell_backward)(size_t, float *, const float *, const float *,
-                        const float *, const float *, float *, float *,
-                        float *);
-  float (*softmax)(float *, float, float *);
-  void (*adam)(size_t, float *, float *, float *, const float *, float,
-               float, float, float);
-  void (*add)(size_t, float *, const float *);
-  /* C (M, N) = A (M, K) B with B packed by pack_panels; NULL: SGEMM. */
-  void (*gemm)(size_t M, int N, int K, const float *A, size_t lda,
-               const float *Bp, float *C, size_t ldc);
-  /* C (M, N) = A^T B, A (K, M), B (K, N); NULL: SGEMM. */
-  void (*gemm_tn)(int M, int N, size_t K, const float *A, size_t lda,
-                  const float *B, size_t ldb, float *C, size_t ldc);
-  rnj_kernel_t id;
-} kernels_t;
-
-#define DEFINE_KERNELS(sfx, attr, gemm, gemm_tn, id)                         \
-  attr static void cell_forward_##sfx(                                       \
-      size_t rows, float *z, const float *x, const float *w,                \
-      const float *bias, const float *cprev, float *c, float *tc, float *h) \
-  {                                                                          \
-    cell_forward_body(rows, z, x, w, bias, cprev, c, tc, h);                 \
-  }                                                                          \
-  attr static void cell_backward_##sfx(                                      \
-      size_t rows, float *z, const float *x, const float *cprev,            \
-      const float *tc, const float *dh, float *dc, float *dw, float *db)    \
-  {                                                                          \
-    cell_backward_body(rows, z, x, cprev, tc, dh, dc, dw, db);               \
-  }                                                                          \
-  attr static float softmax_##sfx(float *row, float scale, float *max) {     \
-    return softmax_body(row, scale, max);                                    \
-  }                                                                          \
-  attr static void add_##sfx(size_t n, float *dst, const float *src) {       \
-    add_body(n, dst, src);                                                   \
-  }                                                                          \
-  static const kernels_t kernels_##sfx = {                                   \
-      #sfx,       cell_forward_##sfx, cell_backward_##sfx, softmax_##sfx,     \
-      adam_##sfx, add_##sfx,          gemm,                gemm_tn,           \
-      id};
-
-static void adam_portable(size_t n, float *p, float *m, float *v,
-                          const float *g, float lr_t, float b1, float b2,
-                          float eps) {
-  adam_body(n, p, m, v, g, lr_t, b1, b2, eps);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HAVE_X86_KERNELS 1
-/* One Adam vector step on 8 or 16 lanes; the tail runs adam_body. */
-#define ADAM_VEC(W, T, S)                                                    \
-  size_t k = 0;                                                              \
-  T c1 = _mm##W##_set1_ps(1.0f - b1);                                        \
-  T c2 = _mm##W##_set1_ps(1.0f - b2);                                        \
-  T lr = _mm##W##_set1_ps(lr_t);                                             \
-  T ep = _mm##W##_set1_ps(eps);                                              \
-  for (; k + S <= n; k += S) {                                               \
-    T gk = _mm##W##_loadu_ps(g + k);                                         \
-    T mk = _mm##W##_loadu_ps(m + k);                                         \
-    T vk = _mm##W##_loadu_ps(v + k);                                         \
-    T pk = _mm##W##_loadu_ps(p + k);                                         \
-    mk = _mm##W##_add_ps(mk, _mm##W##_mul_ps(_mm##W##_sub_ps(gk, mk), c1));  \
-    vk = _mm##W##_add_ps(                                                    \
-        vk, _mm##W##_mul_ps(_mm##W##_sub_ps(_mm##W##_mul_ps(gk, gk), vk),    \
-                            c2));                                            \
-    _mm##W##_storeu_ps(m + k, mk);                                           \
-    _mm##W##_storeu_ps(v + k, vk);                                           \
-    pk = _mm##W##_sub_ps(                                                    \
-        pk, _mm##W##_div_ps(_mm##W##_mul_ps(lr, mk),                         \
-                            _mm##W##_add_ps(_mm##W##_sqrt_ps(vk), ep)));     \
-    _mm##W##_storeu_ps(p + k, pk);                                           \
-  }                                                                          \
-  adam_body(n - k, p + k, m + k, v + k, g + k, lr_t, b1, b2, eps)
-
-/* 512-bit vectors: GCC's tuning otherwise stays at 256 bits, which halves
- * the element-wise throughput on cores with full-width AVX-512. */
-#define V4 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
-
-/* The per-step products, (rows, 128) x (128, 512) forward and
- * (rows, 512) x (512, 128) backward, against the recurrent kernel packed
- * once per batch into panels of 32 columns (pack_panels): SGEMM repacks
- * that 256 KB operand on every call, 48 times a batch, and the share grows
- * as threads shrink the rows per call.  One block of MR <= 8 rows times a
- * 32-column panel: 16 accumulators, per k two panel loads and MR
- * broadcasts.  The sum over k runs in order, so results are fixed. */
-V4 static inline __attribute__((always_inline)) void
-panel_avx512(const int mr, int K, const float *A, size_t lda,
-             const float *Bp, float *C, size_t ldc) {
-  __m512 c0[8];
-  __m512 c1[8];
-  int r;
-  int k;
-  for (r = 0; r < mr; r++)
-    c0[r] = c1[r] = _mm512_setzero_ps();
-  for (k = 0; k < K; k++) {
-    __m512 b0 = _mm512_load_ps(Bp + (size_t)k * 32);
-    __m512 b1 = _mm512_load_ps(Bp + (size_t)k * 32 + 16);
-    for (r = 0; r < mr; r++) {
-      __m512 a = _mm512_set1_ps(A[(size_t)r * lda + (size_t)k]);
-      c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
-      c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
-    }
-  }
-  for (r = 0; r < mr; r++) {
-    _mm512_storeu_ps(C + (size_t)r * ldc, c0[r]);
-    _mm512_storeu_ps(C + (size_t)r * ldc + 16, c1[r]);
-  }
-}
-
-/* C (M, N) = A (M, K) B, B packed; N a multiple of 32.  Panel by panel,
- * so a panel (16 KB forward) stays in L1 across the row blocks. */
-V4 static void gemm_packed_avx512(size_t M, int N, int K, const float *A,
-                                  size_t lda, const float *Bp, float *C,
-                                  size_t ldc) {
-  int p;
-  for (p = 0; p < N / 32; p++) {
-    const float *bp = Bp + (size_t)p * (size_t)K * 32;
-    float *cp = C + (size_t)p * 32;
-    size_t m = 0;
-    for (; m + 8 <= M; m += 8)
-      panel_avx512(8, K, A + m * lda, lda, bp, cp + m * ldc, ldc);
-    switch (M - m) {
-#define TAIL(n)                                                              \
-  case n:                                                                    \
-    panel_avx512(n, K, A + m * lda, lda, bp, cp + m * ldc, ldc);             \
-    break;
-      TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7)
-#undef TAIL
-    default:
-      break;
-    }
-  }
-}
-
-/* C (M, N) = A^T B for A (K, M) and B (K, N) row-major, M a multiple of 8
- * and N of 32: the recurrent kernel's gradient h^T dz over all steps at
- * once (K = (T - 1) rows).  Both operands are read row by row as they lie
- * (8 broadcasts from one row of A, two vectors of one row of B per k), so
- * nothing is packed.  K runs in chunks of KC rows, so that a chunk of B's
- * 32-column panel (16 KB) and of A's 8 columns stay in L1 while every row
- * block of C accumulates over them; C's tiles go through memory between
- * chunks.  The sum over k stays in order: results are fixed. */
-#define KC 128
-V4 static void gemm_tn_avx512(int M, int N, size_t K, const float *A,
-                              size_t lda, const float *B, size_t ldb,
-                              float *C, size_t ldc) {
-  size_t k0;
-  int i;
-  int j;
-  int r;
-  for (k0 = 0; k0 < K; k0 += KC) {
-    size_t k1 = K - k0 < KC ? K : k0 + KC;
-    for (j = 0; j < N; j += 32)
-      for (i = 0; i < M; i += 8) {
-        __m512 c0[8];
-        __m512 c1[8];
-        size_t k;
-        for (r = 0; r < 8; r++) {
-          float *cr = C + (size_t)(i + r) * ldc + j;
-          c0[r] = k0 ? _mm512_loadu_ps(cr) : _mm512_setzero_ps();
-          c1[r] = k0 ? _mm512_loadu_ps(cr + 16) : _mm512_setzero_ps();
-        }
-        for (k = k0; k < k1; k++) {
-          const float *a = A + k * lda + i;
-          __m512 b0 = _mm512_loadu_ps(B + k * ldb + j);
-          __m512 b1 = _mm512_loadu_ps(B + k * ldb + j + 16);
-          for (r = 0; r < 8; r++) {
-            __m512 ar = _mm512_set1_ps(a[r]);
-            c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
-          }
-        }
-        for (r = 0; r < 8; r++) {
-          float *cr = C + (size_t)(i + r) * ldc + j;
-          _mm512_storeu_ps(cr, c0[r]);
-          _mm512_storeu_ps(cr + 16, c1[r]);
-        }
-      }
-  }
-}
-#undef KC
-
-V4 static void
-adam_avx512(size_t n, float *p, float *m, float *v, const float *g,
-            float lr_t, float b1, float b2, float eps) {
-  ADAM_VEC(512, __m512, 16);
-}
-
-__attribute__((target("arch=x86-64-v3"))) static void
-adam_avx2(size_t n, float *p, float *m, float *v, const float *g, float lr_t,
-          float b1, float b2, float eps) {
-  ADAM_VEC(256, __m256, 8);
-}
-#endif
-
-DEFINE_KERNELS(portable, , NULL, NULL, RNJ_KERNEL_PORTABLE)
-#ifdef HAVE_X86_KERNELS
-DEFINE_KERNELS(avx512, V4, gemm_packed_avx512, gemm_tn_avx512,
-               RNJ_KERNEL_AVX512)
-DEFINE_KERNELS(avx2, __attribute__((target("arch=x86-64-v3"))), NULL, NULL,
-               RNJ_KERNEL_AVX2)
-#endif
-
-#pragma GCC pop_options
-
-static int cpu_has(rnj_kernel_t k) {
-#ifdef HAVE_X86_KERNELS
-  __builtin_cpu_init();
-  if (k == RNJ_KERNEL_AVX512)
-    return __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq");
-  if (k == RNJ_KERNEL_AVX2)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-  return k == RNJ_KERNEL_PORTABLE;
-}
-
-/* The kernels for `want` (RNJ_KERNEL_AUTO: the best the CPU has), or NULL
- * when the CPU (or this build) lacks them. */
-static const kernels_t *pick_kernels(rnj_kernel_t want) {
-  if (want == RNJ_KERNEL_AUTO)
-    want = cpu_has(RNJ_KERNEL_AVX512) ? RNJ_KERNEL_AVX512
-           : cpu_has(RNJ_KERNEL_AVX2) ? RNJ_KERNEL_AVX2
-                                      : RNJ_KERNEL_PORTABLE;
-  if (!cpu_has(want))
-    return NULL;
-#ifdef HAVE_X86_KERNELS
-  if (want == RNJ_KERNEL_AVX512)
-    return &kernels_avx512;
-  if (want == RNJ_KERNEL_AVX2)
-    return &kernels_avx2;
-#endif
-  return &kernels_portable;
-}
-
-/* Bp[p][k][c] = B[k][32 p + c] for B (K, N) with row stride ldb and column
- * stride cs (cs = 1: B itself; ldb = 1, cs = K: the transpose of a
- * (N, K) matrix). */
-static void pack_panels(int K, int N, const float *B, size_t ldb, size_t cs,
-                        float *Bp) {
-  int p;
-  int k;
-  int c;
-  for (p = 0; p < N / 32; p++)
-    for (k = 0; k < K; k++)
-      for (c = 0; c < 32; c++)
-        *Bp++ = B[(size_t)k * ldb + (size_t)(p * 32 + c) * cs];
 }
 
 /* --------------------------------------------------------------- layers */
@@ -688,7 +230,7 @@ static void barrier_wait(barrier_t *b) {
 }
 
 struct rnj_train_impl_s {
-  const kernels_t *k;
+  const rnj__train_kern_t *k;
   float *upf;   /* (G/32, H, 32) U packed for h U, when k->gemm */
   float *upb;   /* (H/32, G, 32) U^T packed for dz U^T */
   void *packed; /* their block */
@@ -725,8 +267,8 @@ static void gather(worker_t *w, const rnj_train_data_t *d,
   }
 }
 
-static void lstm_forward(worker_t *w, const kernels_t *k, const pview_t *p,
-                         int T) {
+static void lstm_forward(worker_t *w, const rnj__train_kern_t *k,
+                         const pview_t *p, int T) {
   size_t r = w->rows;
   int t;
   memset(w->h, 0, r * H * sizeof(float));
@@ -773,7 +315,7 @@ static void heads_forward(worker_t *w, const pview_t *p, int T) {
  * the gradients of the mean loss: dlogits in place of the logits, dpred.
  * mse_pp's penalty 10 max(-p, 0) takes its gradient -10 at p <= 0, as
  * TF's Maximum does at the tie. */
-static void heads_loss(worker_t *w, const kernels_t *k, float scale) {
+static void heads_loss(worker_t *w, const rnj__train_kern_t *k, float scale) {
   const float wp = (float)RNJ_LOSS_PITCH_WEIGHT;
   size_t b;
   int q;
@@ -840,8 +382,8 @@ static void heads_backward(worker_t *w, const pview_t *p, const pview_t *g,
  * into g.  Step t's dz overwrites its activations, so afterwards w->z
  * holds dz for every step and one GEMM makes the recurrent kernel's
  * gradient sum_t h_{t-1}^T dz_t (h_0 = 0, so t = 0 drops out). */
-static void lstm_backward(worker_t *w, const kernels_t *k, const pview_t *p,
-                          const pview_t *g, int T) {
+static void lstm_backward(worker_t *w, const rnj__train_kern_t *k,
+                          const pview_t *p, const pview_t *g, int T) {
   size_t r = w->rows;
   int t;
   memset(w->dc, 0, r * H * sizeof(float));
@@ -961,8 +503,8 @@ static void run_job(rnj_train_t *tr, int job, int update,
   if (im->k->gemm) {
     /* The weights may have changed since the last job (an update, a
      * resume); 2 x 256 KB, against ~600 MFLOP a batch. */
-    pack_panels(H, G, tr->model.recurrent_kernel, G, 1, im->upf);
-    pack_panels(G, H, tr->model.recurrent_kernel, 1, G, im->upb);
+    rnj__train_pack_panels(H, G, tr->model.recurrent_kernel, G, 1, im->upf);
+    rnj__train_pack_panels(G, H, tr->model.recurrent_kernel, 1, G, im->upb);
   }
   for (k = 0; k < im->nworkers; k++) {
     im->w[k].row0 = n * (size_t)k / (size_t)im->nworkers;
@@ -1187,7 +729,7 @@ int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
   im = tr->impl = rnj__calloc(1, sizeof *im);
   if (!tr->grad || !tr->m || !tr->v || !im)
     goto fail_nomem;
-  im->k = pick_kernels(cfg->kernel);
+  im->k = rnj__train_kern_pick(cfg->kernel);
   if (!im->k) {
     rc = rnj_errorf(err, RNJ_ENOSYS,
                     "trainer: this CPU (or build) lacks the kernels asked "
