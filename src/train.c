@@ -18,14 +18,9 @@
  * built three times (AVX-512, AVX2+FMA, baseline) and picked at init; exp
  * is our own branch-free polynomial so they vectorise.
  *
- * Threads: the batch is cut into one slice of rows per worker (the caller's
- * thread is worker 0); each slice runs the whole forward and backward
- * single-threaded into its own gradient, then each worker sums one range
- * of the parameters over all workers in worker order and applies Adam to
- * it.  The sums' order depends only on the worker count (and the kernel
- * set), so a seed and a thread count fix every bit.  OpenBLAS' own threads
- * were slower: its per-step products are too small to split well (119
- * GFLOP/s on two threads against 147 on one, for 64 x 128 x 512).
+ * Threads (threads.c): the batch is cut into one slice of rows per worker;
+ * each slice runs the whole forward and backward single-threaded into its
+ * own gradient (rnj__train_slice, here).
  *
  * Limits: one LSTM layer of RNJ_MODEL_HIDDEN cells (the model of model.h);
  * the whole history of a batch is kept for backpropagation (about 90 KB a
@@ -34,8 +29,6 @@
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,128 +122,8 @@ static pview_t view(float *base) {
   return v;
 }
 
-typedef struct worker_s {
-  rnj_train_t *tr;
-  int id;
-  size_t row0; /* this job's rows of the batch */
-  size_t rows;
-  /* Buffers for up to `cap` rows; a job with r rows uses r as the row
-   * stride, so each time step's rows are contiguous and all steps form
-   * one matrix (T * r, .) for the weight-gradient GEMM. */
-  size_t cap;
-  float *x;     /* (T, r, 3) inputs, time-major */
-  float *z;     /* (T, r, 4H) gate activations; dz after backward */
-  float *h;     /* (T + 1, r, H) h[0] = 0 */
-  float *c;     /* (T + 1, r, H) c[0] = 0 */
-  float *tc;    /* (T, r, H) tanh(c_t) */
-  float *logit; /* (r, P) logits; then softmax, then dlogits */
-  float *pred;  /* (r, 2) step, duration */
-  float *dpred; /* (r, 2) their gradients */
-  float *ys;    /* (r, 2) step, duration targets */
-  int *yp;      /* (r) pitch targets */
-  float *dh;    /* (r, H) */
-  float *dc;    /* (r, H) */
-  float *grad;  /* (NPARAMS) this slice's gradient (worker 0: tr->grad) */
-  double sums[3]; /* this job's sums of CE, mse_pp(step), mse_pp(dur) */
-  void *block;
-  pthread_t thread;
-  int started;
-} worker_t;
-
-enum { JOB_GRAD = 1, JOB_EVAL = 2, JOB_QUIT = 3 };
-
-/* A barrier that spins briefly before it sleeps.  Three meet a batch and
- * the workers arrive within microseconds of each other; a futex sleep and
- * wake-up per meeting (pthread_barrier_t) cost ~3% of a 3 ms batch at two
- * threads.  Spinning is bounded so a descheduled partner on a busy machine
- * costs a sleep, not a burnt core. */
-typedef struct {
-  atomic_uint count;
-  atomic_uint gen;
-  unsigned n;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-} barrier_t;
-
-#define BARRIER_SPIN 20000
-
-static int barrier_init(barrier_t *b, unsigned n) {
-  atomic_init(&b->count, 0);
-  atomic_init(&b->gen, 0);
-  b->n = n;
-  if (pthread_mutex_init(&b->mu, NULL))
-    return -1;
-  if (pthread_cond_init(&b->cv, NULL)) {
-    pthread_mutex_destroy(&b->mu);
-    return -1;
-  }
-  return 0;
-}
-
-static void barrier_destroy(barrier_t *b) {
-  pthread_cond_destroy(&b->cv);
-  pthread_mutex_destroy(&b->mu);
-}
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-/* Count one arrival; the last one releases the others.  Returns 1 when
- * this arrival released them. */
-static int barrier_arrive(barrier_t *b, unsigned g) {
-  if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) !=
-      b->n - 1)
-    return 0;
-  atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-  /* Under the lock, so a sleeper cannot miss it (it tests gen there). */
-  pthread_mutex_lock(&b->mu);
-  atomic_store_explicit(&b->gen, g + 1, memory_order_release);
-  pthread_cond_broadcast(&b->cv);
-  pthread_mutex_unlock(&b->mu);
-  return 1;
-}
-
-static void barrier_wait(barrier_t *b) {
-  unsigned g = atomic_load_explicit(&b->gen, memory_order_acquire);
-  int i;
-  if (barrier_arrive(b, g))
-    return;
-  for (i = 0; i < BARRIER_SPIN; i++) {
-    if (atomic_load_explicit(&b->gen, memory_order_acquire) != g)
-      return;
-    cpu_relax();
-  }
-  pthread_mutex_lock(&b->mu);
-  while (atomic_load_explicit(&b->gen, memory_order_acquire) == g)
-    pthread_cond_wait(&b->cv, &b->mu);
-  pthread_mutex_unlock(&b->mu);
-}
-
-struct rnj_train_impl_s {
-  const rnj__train_kern_t *k;
-  float *upf;   /* (G/32, H, 32) U packed for h U, when k->gemm */
-  float *upb;   /* (H/32, G, 32) U^T packed for dz U^T */
-  void *packed; /* their block */
-  int nworkers;
-  worker_t *w;
-  int barriers;
-  barrier_t start;
-  barrier_t mid;
-  barrier_t end;
-  /* The job, written by the caller's thread before `start`. */
-  int job;
-  int update; /* JOB_GRAD: apply Adam after summing */
-  float lr_t;
-  const rnj_train_data_t *data;
-  const uint32_t *windows;
-  size_t n;
-};
-
 /* Copy the slice's windows into time-major inputs and the targets. */
-static void gather(worker_t *w, const rnj_train_data_t *d,
+static void gather(rnj__train_worker_t *w, const rnj_train_data_t *d,
                    const uint32_t *win, int T) {
   size_t r = w->rows;
   size_t b;
@@ -267,7 +140,7 @@ static void gather(worker_t *w, const rnj_train_data_t *d,
   }
 }
 
-static void lstm_forward(worker_t *w, const rnj__train_kern_t *k,
+static void lstm_forward(rnj__train_worker_t *w, const rnj__train_kern_t *k,
                          const pview_t *p, int T) {
   size_t r = w->rows;
   int t;
@@ -288,7 +161,7 @@ static void lstm_forward(worker_t *w, const rnj__train_kern_t *k,
   }
 }
 
-static void heads_forward(worker_t *w, const pview_t *p, int T) {
+static void heads_forward(rnj__train_worker_t *w, const pview_t *p, int T) {
   size_t r = w->rows;
   const float *hT = w->h + (size_t)T * r * H;
   size_t b;
@@ -315,7 +188,8 @@ static void heads_forward(worker_t *w, const pview_t *p, int T) {
  * the gradients of the mean loss: dlogits in place of the logits, dpred.
  * mse_pp's penalty 10 max(-p, 0) takes its gradient -10 at p <= 0, as
  * TF's Maximum does at the tie. */
-static void heads_loss(worker_t *w, const rnj__train_kern_t *k, float scale) {
+static void heads_loss(rnj__train_worker_t *w, const rnj__train_kern_t *k,
+                       float scale) {
   const float wp = (float)RNJ_LOSS_PITCH_WEIGHT;
   size_t b;
   int q;
@@ -341,8 +215,8 @@ static void heads_loss(worker_t *w, const rnj__train_kern_t *k, float scale) {
 }
 
 /* Gradients of the heads into g, and dh = dL/dh_T. */
-static void heads_backward(worker_t *w, const pview_t *p, const pview_t *g,
-                           int T) {
+static void heads_backward(rnj__train_worker_t *w, const pview_t *p,
+                           const pview_t *g, int T) {
   size_t r = w->rows;
   const float *hT = w->h + (size_t)T * r * H;
   size_t b;
@@ -382,7 +256,7 @@ static void heads_backward(worker_t *w, const pview_t *p, const pview_t *g,
  * into g.  Step t's dz overwrites its activations, so afterwards w->z
  * holds dz for every step and one GEMM makes the recurrent kernel's
  * gradient sum_t h_{t-1}^T dz_t (h_0 = 0, so t = 0 drops out). */
-static void lstm_backward(worker_t *w, const rnj__train_kern_t *k,
+static void lstm_backward(rnj__train_worker_t *w, const rnj__train_kern_t *k,
                           const pview_t *p, const pview_t *g, int T) {
   size_t r = w->rows;
   int t;
@@ -413,8 +287,16 @@ static void lstm_backward(worker_t *w, const rnj__train_kern_t *k,
 
 /* ------------------------------------------------------------- workers */
 
-/* Phase 1 of a job: this worker's rows, forward (and backward). */
-static void run_slice(worker_t *w) {
+void rnj__train_prepare(rnj_train_t *tr) {
+  rnj_train_impl_t *im = tr->impl;
+  if (im->k->gemm) {
+    /* 2 x 256 KB, against ~600 MFLOP a batch. */
+    rnj__train_pack_panels(H, G, tr->model.recurrent_kernel, G, 1, im->upf);
+    rnj__train_pack_panels(G, H, tr->model.recurrent_kernel, 1, G, im->upb);
+  }
+}
+
+void rnj__train_slice(rnj__train_worker_t *w) {
   rnj_train_t *tr = w->tr;
   rnj_train_impl_t *im = tr->impl;
   int T = tr->cfg.seq_length;
@@ -422,116 +304,19 @@ static void run_slice(worker_t *w) {
   pview_t g = view(w->grad);
   w->sums[0] = w->sums[1] = w->sums[2] = 0;
   if (w->rows == 0) {
-    if (im->job == JOB_GRAD)
+    if (im->job == RNJ__TRAIN_JOB_GRAD)
       memset(w->grad, 0, NPARAMS * sizeof(float));
     return;
   }
   gather(w, im->data, im->windows + w->row0, T);
   lstm_forward(w, im->k, &p, T);
   heads_forward(w, &p, T);
-  heads_loss(w, im->k, im->job == JOB_GRAD ? 1.0f / (float)im->n : 0.0f);
-  if (im->job != JOB_GRAD)
+  heads_loss(w, im->k,
+             im->job == RNJ__TRAIN_JOB_GRAD ? 1.0f / (float)im->n : 0.0f);
+  if (im->job != RNJ__TRAIN_JOB_GRAD)
     return;
   heads_backward(w, &p, &g, T);
   lstm_backward(w, im->k, &p, &g, T);
-}
-
-/* This worker's part of the parameters, aligned to 16 floats. */
-static void param_range(int id, int n, size_t *lo, size_t *hi) {
-  size_t per = ((NPARAMS + (size_t)n - 1) / (size_t)n + 15) & ~(size_t)15;
-  *lo = per * (size_t)id;
-  *hi = per * (size_t)(id + 1);
-  if (*lo > NPARAMS)
-    *lo = NPARAMS;
-  if (*hi > NPARAMS)
-    *hi = NPARAMS;
-}
-
-/* Phase 2: sum one range of the gradient over the workers, in worker
- * order, then Adam on it. */
-static void run_reduce(worker_t *w) {
-  rnj_train_t *tr = w->tr;
-  rnj_train_impl_t *im = tr->impl;
-  size_t lo;
-  size_t hi;
-  int k;
-  if (im->job != JOB_GRAD)
-    return;
-  param_range(w->id, im->nworkers, &lo, &hi);
-  if (lo >= hi)
-    return;
-  for (k = 1; k < im->nworkers; k++)
-    im->k->add(hi - lo, tr->grad + lo, im->w[k].grad + lo);
-  if (im->update)
-    im->k->adam(hi - lo, tr->model.params + lo, tr->m + lo, tr->v + lo,
-                tr->grad + lo, im->lr_t, (float)tr->cfg.beta1,
-                (float)tr->cfg.beta2, (float)tr->cfg.epsilon);
-}
-
-static void *worker_main(void *arg) {
-  worker_t *w = arg;
-  rnj_train_impl_t *im = w->tr->impl;
-  for (;;) {
-    barrier_wait(&im->start);
-    if (im->job == JOB_QUIT)
-      return NULL;
-    run_slice(w);
-    barrier_wait(&im->mid);
-    run_reduce(w);
-    barrier_wait(&im->end);
-  }
-}
-
-/* Run a job on all workers, the caller's thread being worker 0. */
-static void run_job(rnj_train_t *tr, int job, int update,
-                    const rnj_train_data_t *data, const uint32_t *windows,
-                    size_t n) {
-  rnj_train_impl_t *im = tr->impl;
-  int k;
-  im->job = job;
-  im->update = update;
-  im->data = data;
-  im->windows = windows;
-  im->n = n;
-  if (update) {
-    double t = (double)(tr->step + 1);
-    double b1t = 1.0 - pow(tr->cfg.beta1, t);
-    double b2t = 1.0 - pow(tr->cfg.beta2, t);
-    im->lr_t = (float)(tr->cfg.lr * sqrt(b2t) / b1t);
-    tr->step++;
-  }
-  if (im->k->gemm) {
-    /* The weights may have changed since the last job (an update, a
-     * resume); 2 x 256 KB, against ~600 MFLOP a batch. */
-    rnj__train_pack_panels(H, G, tr->model.recurrent_kernel, G, 1, im->upf);
-    rnj__train_pack_panels(G, H, tr->model.recurrent_kernel, 1, G, im->upb);
-  }
-  for (k = 0; k < im->nworkers; k++) {
-    im->w[k].row0 = n * (size_t)k / (size_t)im->nworkers;
-    im->w[k].rows = n * (size_t)(k + 1) / (size_t)im->nworkers -
-                    im->w[k].row0;
-  }
-  if (im->nworkers == 1) {
-    run_slice(&im->w[0]);
-    run_reduce(&im->w[0]);
-    return;
-  }
-  barrier_wait(&im->start);
-  run_slice(&im->w[0]);
-  barrier_wait(&im->mid);
-  run_reduce(&im->w[0]);
-  barrier_wait(&im->end);
-}
-
-/* Sums of the last job's losses over the workers, in worker order. */
-static void job_sums(const rnj_train_impl_t *im, double s[3]) {
-  int k;
-  s[0] = s[1] = s[2] = 0;
-  for (k = 0; k < im->nworkers; k++) {
-    s[0] += im->w[k].sums[0];
-    s[1] += im->w[k].sums[1];
-    s[2] += im->w[k].sums[2];
-  }
 }
 
 static void loss_from_sums(const double s[3], double n, rnj_loss_t *l) {
@@ -544,7 +329,8 @@ static void loss_from_sums(const double s[3], double n, rnj_loss_t *l) {
 }
 
 /* Carve one worker's buffers out of one block, each 64-byte aligned. */
-static int worker_alloc(worker_t *w, size_t cap, int T, int own_grad) {
+static int worker_alloc(rnj__train_worker_t *w, size_t cap, int T,
+                        int own_grad) {
   size_t sizes[14];
   float **slots[14];
   size_t total = 0;
@@ -666,36 +452,14 @@ static int keras_init(rnj_model_t *m, uint64_t seed) {
 
 /* -------------------------------------------------------------- trainer */
 
-static void stop_workers(rnj_train_impl_t *im) {
-  int k;
-  int any = 0;
-  for (k = 1; k < im->nworkers; k++)
-    any |= im->w[k].started;
-  if (any) {
-    im->job = JOB_QUIT;
-    barrier_wait(&im->start);
-    for (k = 1; k < im->nworkers; k++)
-      if (im->w[k].started)
-        pthread_join(im->w[k].thread, NULL);
-  }
-  for (k = 1; k < im->nworkers; k++)
-    im->w[k].started = 0;
-}
-
 void rnj_train_free(rnj_train_t *tr) {
   rnj_train_impl_t *im = tr->impl;
   if (im) {
     int k;
-    if (im->w) {
-      stop_workers(im);
+    rnj__train_workers_stop(im);
+    if (im->w)
       for (k = 0; k < im->nworkers; k++)
         rnj__free(im->w[k].block);
-    }
-    if (im->barriers) {
-      barrier_destroy(&im->start);
-      barrier_destroy(&im->mid);
-      barrier_destroy(&im->end);
-    }
     rnj__free(im->w);
     rnj__free(im->packed);
     rnj__free(im);
@@ -729,6 +493,7 @@ int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
   im = tr->impl = rnj__calloc(1, sizeof *im);
   if (!tr->grad || !tr->m || !tr->v || !im)
     goto fail_nomem;
+  im->nparams = NPARAMS;
   im->k = rnj__train_kern_pick(cfg->kernel);
   if (!im->k) {
     rc = rnj_errorf(err, RNJ_ENOSYS,
@@ -750,7 +515,7 @@ int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
   cap = ((size_t)cfg->batch + (size_t)im->nworkers - 1) /
         (size_t)im->nworkers;
   for (k = 0; k < im->nworkers; k++) {
-    worker_t *w = &im->w[k];
+    rnj__train_worker_t *w = &im->w[k];
     w->tr = tr;
     w->id = k;
     if (worker_alloc(w, cap, cfg->seq_length, k > 0))
@@ -764,50 +529,11 @@ int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
   /* Each worker calls SGEMM on its own small slice; OpenBLAS' own
    * threads would only contend with ours. */
   openblas_set_num_threads(1);
-  if (im->nworkers > 1) {
-    unsigned n = (unsigned)im->nworkers;
-    if (barrier_init(&im->start, n)) {
-      rc = rnj_errorf(err, RNJ_ENOMEM, "trainer: cannot create barriers");
-      goto fail;
-    }
-    if (barrier_init(&im->mid, n)) {
-      barrier_destroy(&im->start);
-      rc = rnj_errorf(err, RNJ_ENOMEM, "trainer: cannot create barriers");
-      goto fail;
-    }
-    if (barrier_init(&im->end, n)) {
-      barrier_destroy(&im->start);
-      barrier_destroy(&im->mid);
-      rc = rnj_errorf(err, RNJ_ENOMEM, "trainer: cannot create barriers");
-      goto fail;
-    }
-    im->barriers = 1;
-    for (k = 1; k < im->nworkers; k++) {
-      rc = pthread_create(&im->w[k].thread, NULL, worker_main, &im->w[k]);
-      if (rc) {
-        rc = rnj_errorf(err, -rc, "trainer: cannot start thread %d: %s", k,
-                        strerror(rc));
-        goto fail_threads;
-      }
-      im->w[k].started = 1;
-    }
-  }
+  rc = rnj__train_workers_start(im, err);
+  if (rc)
+    goto fail;
   return 0;
 
-fail_threads:
-  /* The barriers count every worker: arrive for the ones never started,
-   * so the started ones meet the caller and read JOB_QUIT. */
-  im->job = JOB_QUIT;
-  for (k = 1; k < im->nworkers; k++)
-    if (!im->w[k].started)
-      barrier_arrive(&im->start, atomic_load(&im->start.gen));
-  barrier_wait(&im->start);
-  for (k = 1; k < im->nworkers; k++)
-    if (im->w[k].started)
-      pthread_join(im->w[k].thread, NULL);
-  for (k = 1; k < im->nworkers; k++)
-    im->w[k].started = 0;
-  goto fail;
 fail_nomem:
   rc = rnj_errorf(err, RNJ_ENOMEM, "trainer: out of memory");
 fail:
@@ -837,22 +563,11 @@ int rnj_train_grad(rnj_train_t *tr, const rnj_train_data_t *data,
   double s[3];
   if (check_windows(tr, data, windows, n, (size_t)tr->cfg.batch))
     return RNJ_EINVAL;
-  run_job(tr, JOB_GRAD, 0, data, windows, n);
-  job_sums(tr->impl, s);
+  rnj__train_run(tr, RNJ__TRAIN_JOB_GRAD, 0, data, windows, n);
+  rnj__train_job_sums(tr->impl, s);
   if (loss)
     loss_from_sums(s, (double)n, loss);
   return 0;
-}
-
-void rnj_train_step(rnj_train_t *tr) {
-  rnj_train_impl_t *im = tr->impl;
-  double t = (double)(tr->step + 1);
-  float lr_t = (float)(tr->cfg.lr * sqrt(1.0 - pow(tr->cfg.beta2, t)) /
-                       (1.0 - pow(tr->cfg.beta1, t)));
-  im->k->adam(NPARAMS, tr->model.params, tr->m, tr->v, tr->grad, lr_t,
-              (float)tr->cfg.beta1, (float)tr->cfg.beta2,
-              (float)tr->cfg.epsilon);
-  tr->step++;
 }
 
 int rnj_train_batch(rnj_train_t *tr, const rnj_train_data_t *data,
@@ -860,8 +575,8 @@ int rnj_train_batch(rnj_train_t *tr, const rnj_train_data_t *data,
   double s[3];
   if (check_windows(tr, data, windows, n, (size_t)tr->cfg.batch))
     return RNJ_EINVAL;
-  run_job(tr, JOB_GRAD, 1, data, windows, n);
-  job_sums(tr->impl, s);
+  rnj__train_run(tr, RNJ__TRAIN_JOB_GRAD, 1, data, windows, n);
+  rnj__train_job_sums(tr->impl, s);
   if (loss)
     loss_from_sums(s, (double)n, loss);
   return 0;
@@ -878,8 +593,8 @@ static int eval_sums(rnj_train_t *tr, const rnj_train_data_t *data,
     double s[3];
     if (check_windows(tr, data, windows + i, m, B))
       return RNJ_EINVAL;
-    run_job(tr, JOB_EVAL, 0, data, windows + i, m);
-    job_sums(tr->impl, s);
+    rnj__train_run(tr, RNJ__TRAIN_JOB_EVAL, 0, data, windows + i, m);
+    rnj__train_job_sums(tr->impl, s);
     sums[0] += s[0];
     sums[1] += s[1];
     sums[2] += s[2];
@@ -1357,10 +1072,11 @@ static int fit_run(fit_t *f, rnj_train_result_t *res, char *err) {
     while (f->st.batch < nb) {
       rnj_loss_t l;
       double tb = now_s();
-      run_job(tr, JOB_GRAD, 1, f->data, f->perm + f->st.batch * B, B);
+      rnj__train_run(tr, RNJ__TRAIN_JOB_GRAD, 1, f->data,
+                     f->perm + f->st.batch * B, B);
       {
         double s[3];
-        job_sums(tr->impl, s);
+        rnj__train_job_sums(tr->impl, s);
         loss_from_sums(s, (double)B, &l);
       }
       batch_s += now_s() - tb;
