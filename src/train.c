@@ -1,26 +1,7 @@
-/* The trainer: Keras' LSTM(128) and heads, forward and backward through
- * time over a batch of windows, and Keras' Adam (see train.h).
- *
- * Where the time goes: three matrix products per time step and window
- * row, each 2 * 128 * 512 flops -- the gates' recurrent product forward
- * (h_{t-1} U), the gradient back into h (dz U^T) and the weight gradient
- * (h^T dz) -- about 10 MFLOP a window of 25.  The first two are one
- * product per step over the whole (sub-)batch, (rows, 128) x (128, 512);
- * the third is one product over all steps at once, K = (T - 1) rows.  With
- * AVX-512 they run in our own kernels against U packed once per batch
- * (OpenBLAS repacked it on every one of the 48 calls a batch and, on this
- * project's machines, is pinned to its AVX2 kernels); otherwise, and for
- * the heads, OpenBLAS SGEMM.  The input projection x W + b (K = 3) is
- * fused into the element-wise gate kernel instead of a GEMM of its own:
- * that GEMM ran at a third of peak and cost a pass over memory; the same
- * goes for the input-weight and bias gradients.  The element-wise kernels
- * (gates, cell, softmax, Adam) are plain loops the compiler vectorises,
- * built three times (AVX-512, AVX2+FMA, baseline) and picked at init; exp
- * is our own branch-free polynomial so they vectorise.
- *
- * Threads (threads.c): the batch is cut into one slice of rows per worker;
- * each slice runs the whole forward and backward single-threaded into its
- * own gradient (rnj__train_slice, here).
+/* The trainer (for now): its object, Keras' initialisers, the state file
+ * and the fit loop (see train.h).  The layers are in lstm_layer.c and
+ * heads.c, the tutorial model's slice of a batch through them in
+ * tutorial.c.
  *
  * Limits: one LSTM layer of RNJ_MODEL_HIDDEN cells (the model of model.h);
  * the whole history of a batch is kept for backpropagation (about 90 KB a
@@ -92,232 +73,7 @@ int rnj_train_config_check(const rnj_train_config_t *cfg, char *err) {
   return 0;
 }
 
-/* --------------------------------------------------------------- layers */
-
-/* Pointers to the nine tensors inside a block laid out as model.h. */
-typedef struct {
-  float *kernel; /* (3, 4H) */
-  float *rec;    /* (H, 4H) */
-  float *bias;   /* (4H) */
-  float *pk;     /* (H, P) */
-  float *pb;     /* (P) */
-  float *sk;     /* (H) */
-  float *sb;     /* (1) */
-  float *dk;     /* (H) */
-  float *db;     /* (1) */
-} pview_t;
-
-static pview_t view(float *base) {
-  const rnj_tensor_info_t *t = rnj_model_tensors();
-  pview_t v;
-  v.kernel = base + t[0].offset;
-  v.rec = base + t[1].offset;
-  v.bias = base + t[2].offset;
-  v.pk = base + t[3].offset;
-  v.pb = base + t[4].offset;
-  v.sk = base + t[5].offset;
-  v.sb = base + t[6].offset;
-  v.dk = base + t[7].offset;
-  v.db = base + t[8].offset;
-  return v;
-}
-
-/* Copy the slice's windows into time-major inputs and the targets. */
-static void gather(rnj__train_worker_t *w, const rnj_train_data_t *d,
-                   const uint32_t *win, int T) {
-  size_t r = w->rows;
-  size_t b;
-  int t;
-  for (b = 0; b < r; b++) {
-    size_t s = win[b];
-    const float *src = d->x + s * 3;
-    for (t = 0; t < T; t++)
-      memcpy(w->x + ((size_t)t * r + b) * 3, src + (size_t)t * 3,
-             3 * sizeof(float));
-    w->yp[b] = d->pitch[s + (size_t)T];
-    w->ys[b * 2] = d->x[(s + (size_t)T) * 3 + 1];
-    w->ys[b * 2 + 1] = d->x[(s + (size_t)T) * 3 + 2];
-  }
-}
-
-static void lstm_forward(rnj__train_worker_t *w, const rnj__train_kern_t *k,
-                         const pview_t *p, int T) {
-  size_t r = w->rows;
-  int t;
-  memset(w->h, 0, r * H * sizeof(float));
-  memset(w->c, 0, r * H * sizeof(float));
-  for (t = 0; t < T; t++) {
-    float *zt = w->z + (size_t)t * r * G;
-    if (t == 0)
-      memset(zt, 0, r * G * sizeof(float)); /* h_0 = 0: no product */
-    else if (k->gemm)
-      k->gemm(r, G, H, w->h + (size_t)t * r * H, H, w->tr->impl->upf, zt, G);
-    else
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, G, H,
-                  1.0f, w->h + (size_t)t * r * H, H, p->rec, G, 0.0f, zt, G);
-    k->cell_forward(r, zt, w->x + (size_t)t * r * 3, p->kernel, p->bias,
-                    w->c + (size_t)t * r * H, w->c + (size_t)(t + 1) * r * H,
-                    w->tc + (size_t)t * r * H, w->h + (size_t)(t + 1) * r * H);
-  }
-}
-
-static void heads_forward(rnj__train_worker_t *w, const pview_t *p, int T) {
-  size_t r = w->rows;
-  const float *hT = w->h + (size_t)T * r * H;
-  size_t b;
-  int j;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, P, H, 1.0f,
-              hT, H, p->pk, P, 0.0f, w->logit, P);
-  for (b = 0; b < r; b++) {
-    float *row = w->logit + b * P;
-    const float *hb = hT + b * H;
-    float s = 0;
-    float du = 0;
-    for (j = 0; j < P; j++)
-      row[j] += p->pb[j];
-    for (j = 0; j < H; j++) {
-      s += hb[j] * p->sk[j];
-      du += hb[j] * p->dk[j];
-    }
-    w->pred[b * 2] = s + p->sb[0];
-    w->pred[b * 2 + 1] = du + p->db[0];
-  }
-}
-
-/* The loss of each row into w->sums; with `scale` > 0 (1 / batch) also
- * the gradients of the mean loss: dlogits in place of the logits, dpred.
- * mse_pp's penalty 10 max(-p, 0) takes its gradient -10 at p <= 0, as
- * TF's Maximum does at the tie. */
-static void heads_loss(rnj__train_worker_t *w, const rnj__train_kern_t *k,
-                       float scale) {
-  const float wp = (float)RNJ_LOSS_PITCH_WEIGHT;
-  size_t b;
-  int q;
-  w->sums[0] = w->sums[1] = w->sums[2] = 0;
-  for (b = 0; b < w->rows; b++) {
-    float *row = w->logit + b * P;
-    int y = w->yp[b];
-    float ly = row[y];
-    float max;
-    float sum = k->softmax(row, wp * scale, &max);
-    w->sums[0] += log((double)sum) + (double)max - (double)ly;
-    if (scale > 0)
-      row[y] -= wp * scale;
-    for (q = 0; q < 2; q++) {
-      float pr = w->pred[b * 2 + q];
-      float d = pr - w->ys[b * 2 + q];
-      w->sums[1 + q] += (double)d * d + RNJ_LOSS_NEG_PENALTY *
-                                            (pr < 0 ? -(double)pr : 0.0);
-      w->dpred[b * 2 + q] =
-          scale * (2.0f * d - (pr <= 0 ? (float)RNJ_LOSS_NEG_PENALTY : 0.0f));
-    }
-  }
-}
-
-/* Gradients of the heads into g, and dh = dL/dh_T. */
-static void heads_backward(rnj__train_worker_t *w, const pview_t *p,
-                           const pview_t *g, int T) {
-  size_t r = w->rows;
-  const float *hT = w->h + (size_t)T * r * H;
-  size_t b;
-  int j;
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, P, (int)r, 1.0f,
-              hT, H, w->logit, P, 0.0f, g->pk, P);
-  memset(g->pb, 0, P * sizeof(float));
-  memset(g->sk, 0, H * sizeof(float));
-  memset(g->dk, 0, H * sizeof(float));
-  g->sb[0] = g->db[0] = 0;
-  for (b = 0; b < r; b++) {
-    const float *row = w->logit + b * P;
-    const float *hb = hT + b * H;
-    float ds = w->dpred[b * 2];
-    float dd = w->dpred[b * 2 + 1];
-    for (j = 0; j < P; j++)
-      g->pb[j] += row[j];
-    for (j = 0; j < H; j++) {
-      g->sk[j] += hb[j] * ds;
-      g->dk[j] += hb[j] * dd;
-    }
-    g->sb[0] += ds;
-    g->db[0] += dd;
-  }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, H, P, 1.0f,
-              w->logit, P, p->pk, P, 0.0f, w->dh, H);
-  for (b = 0; b < r; b++) {
-    float *dhb = w->dh + b * H;
-    float ds = w->dpred[b * 2];
-    float dd = w->dpred[b * 2 + 1];
-    for (j = 0; j < H; j++)
-      dhb[j] += ds * p->sk[j] + dd * p->dk[j];
-  }
-}
-
-/* Backpropagation through time from dh = dL/dh_T: the LSTM's gradients
- * into g.  Step t's dz overwrites its activations, so afterwards w->z
- * holds dz for every step and one GEMM makes the recurrent kernel's
- * gradient sum_t h_{t-1}^T dz_t (h_0 = 0, so t = 0 drops out). */
-static void lstm_backward(rnj__train_worker_t *w, const rnj__train_kern_t *k,
-                          const pview_t *p, const pview_t *g, int T) {
-  size_t r = w->rows;
-  int t;
-  memset(w->dc, 0, r * H * sizeof(float));
-  memset(g->kernel, 0, 3 * G * sizeof(float));
-  memset(g->bias, 0, G * sizeof(float));
-  for (t = T - 1; t >= 0; t--) {
-    float *zt = w->z + (size_t)t * r * G;
-    k->cell_backward(r, zt, w->x + (size_t)t * r * 3,
-                     w->c + (size_t)t * r * H, w->tc + (size_t)t * r * H,
-                     w->dh, w->dc, g->kernel, g->bias);
-    if (t > 0 && k->gemm)
-      k->gemm(r, H, G, zt, G, w->tr->impl->upb, w->dh, H);
-    else if (t > 0)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, H, G,
-                  1.0f, zt, G, p->rec, G, 0.0f, w->dh, H);
-  }
-  if (T > 1 && k->gemm_tn)
-    k->gemm_tn(H, G, (size_t)(T - 1) * r, w->h + r * H, H, w->z + r * G, G,
-               g->rec, G);
-  else if (T > 1)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, G,
-                (int)((size_t)(T - 1) * r), 1.0f, w->h + r * H, H,
-                w->z + r * G, G, 0.0f, g->rec, G);
-  else
-    memset(g->rec, 0, (size_t)H * G * sizeof(float));
-}
-
-/* ------------------------------------------------------------- workers */
-
-void rnj__train_prepare(rnj_train_t *tr) {
-  rnj_train_impl_t *im = tr->impl;
-  if (im->k->gemm) {
-    /* 2 x 256 KB, against ~600 MFLOP a batch. */
-    rnj__train_pack_panels(H, G, tr->model.recurrent_kernel, G, 1, im->upf);
-    rnj__train_pack_panels(G, H, tr->model.recurrent_kernel, 1, G, im->upb);
-  }
-}
-
-void rnj__train_slice(rnj__train_worker_t *w) {
-  rnj_train_t *tr = w->tr;
-  rnj_train_impl_t *im = tr->impl;
-  int T = tr->cfg.seq_length;
-  pview_t p = view(tr->model.params);
-  pview_t g = view(w->grad);
-  w->sums[0] = w->sums[1] = w->sums[2] = 0;
-  if (w->rows == 0) {
-    if (im->job == RNJ__TRAIN_JOB_GRAD)
-      memset(w->grad, 0, NPARAMS * sizeof(float));
-    return;
-  }
-  gather(w, im->data, im->windows + w->row0, T);
-  lstm_forward(w, im->k, &p, T);
-  heads_forward(w, &p, T);
-  heads_loss(w, im->k,
-             im->job == RNJ__TRAIN_JOB_GRAD ? 1.0f / (float)im->n : 0.0f);
-  if (im->job != RNJ__TRAIN_JOB_GRAD)
-    return;
-  heads_backward(w, &p, &g, T);
-  lstm_backward(w, im->k, &p, &g, T);
-}
+/* ------------------------------------------------------------- buffers */
 
 static void loss_from_sums(const double s[3], double n, rnj_loss_t *l) {
   l->pitch = s[0] / n;
@@ -331,8 +87,8 @@ static void loss_from_sums(const double s[3], double n, rnj_loss_t *l) {
 /* Carve one worker's buffers out of one block, each 64-byte aligned. */
 static int worker_alloc(rnj__train_worker_t *w, size_t cap, int T,
                         int own_grad) {
-  size_t sizes[14];
-  float **slots[14];
+  size_t sizes[15];
+  float **slots[15];
   size_t total = 0;
   size_t i;
   uint8_t *base;
@@ -348,6 +104,7 @@ static int worker_alloc(rnj__train_worker_t *w, size_t cap, int T,
   SLOT(w->c, (size_t)(T + 1) * cap * H);
   SLOT(w->tc, (size_t)T * cap * H);
   SLOT(w->logit, cap * P);
+  SLOT(w->esum, cap);
   SLOT(w->pred, cap * 2);
   SLOT(w->dpred, cap * 2);
   SLOT(w->ys, cap * 2);

@@ -1,6 +1,7 @@
 /* The training data: every file's notes as the tutorial model's inputs
- * and targets, the split of the files into training and validation, and
- * each epoch's order of the training windows.
+ * and targets, the split of the files into training and validation, each
+ * epoch's order of the training windows, and a slice's windows gathered
+ * into the time-major inputs the layers read.
  *
  * A window is named by the index of its first note; it never crosses a
  * file.  The split and the shuffles are functions of the seed (and the
@@ -224,4 +225,23 @@ void rnj_train_split_shuffle(const rnj_train_split_t *split, uint64_t seed,
   memcpy(out, split->train, split->n_train * sizeof *out);
   rnj__train_rng_seed(&r, seed, RNJ__TRAIN_STREAM_EPOCH + (uint64_t)epoch);
   shuffle_u32(&r, out, split->n_train);
+}
+
+/* ---------------------------------------------------------------- gather */
+
+void rnj__train_gather(float *x, int *yp, float *ys,
+                       const rnj_train_data_t *d, const uint32_t *win,
+                       size_t r, int T) {
+  size_t b;
+  int t;
+  for (b = 0; b < r; b++) {
+    size_t s = win[b];
+    const float *src = d->x + s * 3;
+    for (t = 0; t < T; t++)
+      memcpy(x + ((size_t)t * r + b) * 3, src + (size_t)t * 3,
+             3 * sizeof(float));
+    yp[b] = d->pitch[s + (size_t)T];
+    ys[b * 2] = d->x[(s + (size_t)T) * 3 + 1];
+    ys[b * 2 + 1] = d->x[(s + (size_t)T) * 3 + 2];
+  }
 }

@@ -3,12 +3,27 @@
  * files are rnj__train_*; each file keeps the rest static.
  *
  * The files, by job (each opens with its own paragraph):
- *   data.c         the data set, the split by file, each epoch's shuffle;
+ *   data.c         the data set, the split by file, each epoch's shuffle,
+ *                  windows gathered into a slice's inputs and targets;
  *   kern*.c        the kernels per instruction set (kern.h);
+ *   lstm_layer.c   the LSTM layer: forward and backward through time;
+ *   heads.c        the heads (dense, regression) and the losses (softmax
+ *                  cross-entropy, mse_pp), each a forward/backward pair;
+ *   tutorial.c     the tutorial model: its tensors, and one slice of a
+ *                  batch through its layers, forward and backward;
  *   adam.c         the sum of the workers' gradients and Adam's update;
  *   threads.c      the workers, their barrier, the jobs;
  *   train.c        (for now) everything else.
  *
+ * Layers are _forward/_backward pairs with the same argument order:
+ * outputs first, then inputs, then parameters, then sizes; a backward
+ * takes the gradients it writes first, then the ones it reads, then what
+ * its forward saved.  Every array carries its shape, in floats, with
+ * r = the slice's rows (windows), T = seq_length, and the sizes below.
+ * A second model adds its own layers, its own slice beside tutorial.c and
+ * its own data encoding beside data.c's; the workers, Adam, the state
+ * file and the fit loop address parameters only as a block of `nparams`
+ * floats.
  */
 #ifndef RNNJAM_TRAIN_INTERNAL_H
 #define RNNJAM_TRAIN_INTERNAL_H
@@ -68,7 +83,8 @@ typedef struct rnj__train_worker_s {
   float *h;     /* (T + 1, r, H) h[0] = 0 */
   float *c;     /* (T + 1, r, H) c[0] = 0 */
   float *tc;    /* (T, r, H) tanh(c_t) */
-  float *logit; /* (r, P) logits; then softmax, then dlogits */
+  float *logit; /* (r, P) logits; then exp(logit - max), then dlogits */
+  float *esum;  /* (r) the sums of those exps */
   float *pred;  /* (r, 2) step, duration */
   float *dpred; /* (r, 2) their gradients */
   float *ys;    /* (r, 2) step, duration targets */
@@ -128,11 +144,11 @@ void rnj__train_run(rnj_train_t *tr, int job, int update,
  * order. */
 void rnj__train_job_sums(const rnj_train_impl_t *im, double s[3]);
 
-/* train.c: what a job needs once before its workers start (the
+/* tutorial.c: what a job needs once before its workers start (the
  * recurrent kernel packed for the kernel set's products). */
 void rnj__train_prepare(rnj_train_t *tr);
 
-/* train.c: phase 1 of a job: worker w's rows of the batch, forward and
+/* tutorial.c: phase 1 of a job: worker w's rows of the batch, forward and
  * (JOB_GRAD) backward into w->grad; the losses into w->sums. */
 void rnj__train_slice(rnj__train_worker_t *w);
 
@@ -142,5 +158,90 @@ void rnj__train_reduce(rnj__train_worker_t *w);
 
 /* adam.c: the step size of Adam's next update, lr_t for t = step + 1. */
 float rnj__train_adam_lr(const rnj_train_t *tr);
+
+/* ------------------------------------------------------------------ data */
+
+/* data.c: windows `win` (r) of `d` as a slice's time-major inputs and
+ * its targets.  x (T, r, 3) out; yp (r) out: pitch; ys (r, 2) out: step,
+ * duration. */
+void rnj__train_gather(float *x, int *yp, float *ys,
+                       const rnj_train_data_t *d, const uint32_t *win,
+                       size_t r, int T);
+
+/* ---------------------------------------------------------------- layers */
+
+/* lstm_layer.c: U (H, 4H) packed for k->gemm: upf (G/32, H, 32) for h U,
+ * upb (H/32, G, 32) for dz U^T.  Nothing to do for a set without. */
+void rnj__train_lstm_pack(const rnj__train_kern_t *k, const float *u,
+                          float *upf, float *upb);
+
+/* lstm_layer.c: forward through T steps from h_0 = c_0 = 0.
+ * z (T, r, 4H) out: the gates' activations i, f, g, o
+ * h, c (T + 1, r, H) out: h_t, c_t
+ * tc (T, r, H) out: tanh(c_t)
+ * x (T, r, 3) the inputs; w (3, 4H), b (4H) the input kernel and bias;
+ * u (H, 4H) the recurrent kernel and upf its packing (or NULL). */
+void rnj__train_lstm_forward(const rnj__train_kern_t *k, float *z, float *h,
+                             float *c, float *tc, const float *x,
+                             const float *w, const float *b, const float *u,
+                             const float *upf, size_t r, int T);
+
+/* lstm_layer.c: backpropagation through time from dh = dL/dh_T.
+ * dw (3, 4H), db (4H), du (H, 4H) out: the gradients (overwritten)
+ * dh (r, H) in: dL/dh_T; then scratch.  dc (r, H) scratch
+ * z (T, r, 4H) in: the activations; out: dz of every step
+ * h, c, tc, x as forward; u (H, 4H) and upb its packing (or NULL). */
+void rnj__train_lstm_backward(const rnj__train_kern_t *k, float *dw,
+                              float *db, float *du, float *dh, float *dc,
+                              float *z, const float *h, const float *c,
+                              const float *tc, const float *x,
+                              const float *u, const float *upb, size_t r,
+                              int T);
+
+/* heads.c: a dense head.  out (r, n) = in (r, H) w (H, n) + b (n). */
+void rnj__train_dense_forward(float *out, const float *in, const float *w,
+                              const float *b, size_t r, int n);
+
+/* heads.c: din (r, H) = dout w^T (overwritten); dw (H, n) = in^T dout and
+ * db (n) = dout's column sums (overwritten).  dout (r, n). */
+void rnj__train_dense_backward(float *din, float *dw, float *db,
+                               const float *dout, const float *in,
+                               const float *w, size_t r, int n);
+
+/* heads.c: the tutorial's two regressions on h, step and duration.
+ * pred (r, 2) = (in sk + sb, in dk + db); in (r, H), sk, dk (H),
+ * sb, db (1). */
+void rnj__train_regress_forward(float *pred, const float *in,
+                                const float *sk, const float *sb,
+                                const float *dk, const float *db, size_t r);
+
+/* heads.c: din (r, H) += dpred's contributions; dsk, dsb, ddk, ddb
+ * overwritten.  dpred (r, 2). */
+void rnj__train_regress_backward(float *din, float *dsk, float *dsb,
+                                 float *ddk, float *ddb, const float *dpred,
+                                 const float *in, const float *sk,
+                                 const float *dk, size_t r);
+
+/* heads.c: softmax cross-entropy of each row against y, summed into
+ * *sum.  logit (r, n) in: logits; out: exp(logit - max).  esum (r) out:
+ * the rows' sums of those exps.  y (r). */
+void rnj__train_ce_forward(const rnj__train_kern_t *k, double *sum,
+                           float *logit, float *esum, const int *y,
+                           size_t r, int n);
+
+/* heads.c: logit (r, n) in: exps from ce_forward; out: the gradient of
+ * scale * CE, scale (softmax - onehot(y)). */
+void rnj__train_ce_backward(const rnj__train_kern_t *k, float *logit,
+                            const float *esum, const int *y, float scale,
+                            size_t r, int n);
+
+/* heads.c: the tutorial's mse_pp on step and duration (loss.h), summed
+ * into sums[0..1].  pred, y (r, 2). */
+void rnj__train_mse_forward(double sums[2], const float *pred,
+                            const float *y, size_t r);
+
+/* heads.c: dpred (r, 2) = the gradient of scale * mse_pp. */
+void rnj__train_mse_backward(float *dpred, const float *pred,
+                             const float *y, float scale, size_t r);
 
 #endif

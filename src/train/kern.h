@@ -33,7 +33,10 @@ typedef struct rnj__train_kern_s {
   void (*cell_backward)(size_t, float *, const float *, const float *,
                         const float *, const float *, float *, float *,
                         float *);
-  float (*softmax)(float *, float, float *);
+  /* A row of n logits: exp(row - max) in place, returns the sum. */
+  float (*softmax_exp)(int n, float *row, float *max);
+  /* row *= s over n. */
+  void (*scale)(int n, float *row, float s);
   void (*adam)(size_t, float *, float *, float *, const float *, float,
                float, float, float);
   void (*add)(size_t, float *, const float *);

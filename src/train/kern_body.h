@@ -169,25 +169,29 @@ INLINE void cell_backward_body(size_t rows, float *z, const float *x,
                       x[b * 3 + 2]);
 }
 
-/* Softmax of one row of P logits in place (exp of the shifted logits
- * first, then scaled by `scale` / sum); returns the sum of the exps and
- * sets *max.  The caller takes log(sum) + max - logit[y] as the CE. */
-INLINE float softmax_body(float *row, float scale, float *max) {
+/* The first half of a softmax over one row of n logits, in place:
+ * exp(row - max); returns the sum of the exps and sets *max.  The caller
+ * takes log(sum) + max - logit[y] as the cross-entropy, and scales the
+ * row by (weight / batch) / sum for its gradient (scale_body). */
+INLINE float softmax_exp_body(int n, float *restrict row, float *max) {
   float m = row[0];
   float sum = 0;
-  float inv;
   int k;
-  for (k = 1; k < P; k++)
+  for (k = 1; k < n; k++)
     m = row[k] > m ? row[k] : m;
-  for (k = 0; k < P; k++) {
+  for (k = 0; k < n; k++) {
     row[k] = vexp(row[k] - m);
     sum += row[k];
   }
-  inv = scale / sum;
-  for (k = 0; k < P; k++)
-    row[k] *= inv;
   *max = m;
   return sum;
+}
+
+/* row *= s over [0, n). */
+INLINE void scale_body(int n, float *restrict row, float s) {
+  int k;
+  for (k = 0; k < n; k++)
+    row[k] *= s;
 }
 
 /* Adam over [0, n) (see rnj_train_step for the formula).  The x86
@@ -230,15 +234,19 @@ INLINE void add_body(size_t n, float *restrict dst, const float *restrict src) {
   {                                                                          \
     cell_backward_body(rows, z, x, cprev, tc, dh, dc, dw, db);               \
   }                                                                          \
-  attr static float softmax_##sfx(float *row, float scale, float *max) {     \
-    return softmax_body(row, scale, max);                                    \
+  attr static float softmax_exp_##sfx(int n, float *row, float *max) {      \
+    return softmax_exp_body(n, row, max);                                    \
+  }                                                                          \
+  attr static void scale_##sfx(int n, float *row, float s) {                 \
+    scale_body(n, row, s);                                                   \
   }                                                                          \
   attr static void add_##sfx(size_t n, float *dst, const float *src) {       \
     add_body(n, dst, src);                                                   \
   }                                                                          \
   const rnj__train_kern_t rnj__train_kern_##sfx = {                          \
-      #sfx,       cell_forward_##sfx, cell_backward_##sfx, softmax_##sfx,     \
-      adam_##sfx, add_##sfx,          gemm,                gemm_tn,           \
+      #sfx,           cell_forward_##sfx, cell_backward_##sfx,               \
+      softmax_exp_##sfx, scale_##sfx,     adam_##sfx,                        \
+      add_##sfx,      gemm,               gemm_tn,                           \
       id};
 
 #ifdef RNJ__TRAIN_X86_KERNELS
