@@ -7,7 +7,7 @@
  * the dense and cross-entropy pairs once per head.  The losses are sums
  * over the slice's rows, in row order (the trainer divides by the batch);
  * their backward passes take the scale (weight / batch) of the mean loss.
- * The heads' products go to OpenBLAS: they are 2% of a batch's flops.
+ * The heads' products go to OpenBLAS: about 1% of a batch's flops.
  */
 #include <cblas.h>
 #include <math.h>

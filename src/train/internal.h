@@ -11,19 +11,24 @@
  *                  cross-entropy, mse_pp), each a forward/backward pair;
  *   tutorial.c     the tutorial model: its tensors, and one slice of a
  *                  batch through its layers, forward and backward;
+ *   init.c         Keras' initialisers;
  *   adam.c         the sum of the workers' gradients and Adam's update;
  *   threads.c      the workers, their barrier, the jobs;
- *   train.c        (for now) everything else.
+ *   trainer.c      the trainer object: config, init/free, grad, batch,
+ *                  eval;
+ *   state.c        the state file a resume reads, the data fingerprint;
+ *   fit.c          the epochs: validation, checkpoints, early stopping,
+ *                  interruption and resume.
  *
  * Layers are _forward/_backward pairs with the same argument order:
  * outputs first, then inputs, then parameters, then sizes; a backward
  * takes the gradients it writes first, then the ones it reads, then what
  * its forward saved.  Every array carries its shape, in floats, with
  * r = the slice's rows (windows), T = seq_length, and the sizes below.
- * A second model adds its own layers, its own slice beside tutorial.c and
- * its own data encoding beside data.c's; the workers, Adam, the state
- * file and the fit loop address parameters only as a block of `nparams`
- * floats.
+ * A second model adds its own layers, its own slice beside tutorial.c
+ * (and a choice between the two where threads.c calls it) and its own
+ * data encoding beside data.c's; the workers, Adam and the state file
+ * address parameters only as a block of `nparams` floats.
  */
 #ifndef RNNJAM_TRAIN_INTERNAL_H
 #define RNNJAM_TRAIN_INTERNAL_H
@@ -159,6 +164,14 @@ void rnj__train_reduce(rnj__train_worker_t *w);
 /* adam.c: the step size of Adam's next update, lr_t for t = step + 1. */
 float rnj__train_adam_lr(const rnj_train_t *tr);
 
+/* trainer.c: the mean losses from the sums over `n` windows. */
+void rnj__train_loss_from_sums(const double s[3], double n, rnj_loss_t *l);
+
+/* trainer.c: the sums of the three losses over `n` windows (any n), in
+ * chunks of a batch.  Returns 0 or RNJ_EINVAL (a window out of range). */
+int rnj__train_eval_sums(rnj_train_t *tr, const rnj_train_data_t *data,
+                         const uint32_t *windows, size_t n, double sums[3]);
+
 /* ------------------------------------------------------------------ data */
 
 /* data.c: windows `win` (r) of `d` as a slice's time-major inputs and
@@ -243,5 +256,58 @@ void rnj__train_mse_forward(double sums[2], const float *pred,
 /* heads.c: dpred (r, 2) = the gradient of scale * mse_pp. */
 void rnj__train_mse_backward(float *dpred, const float *pred,
                              const float *y, float scale, size_t r);
+
+/* ---------------------------------------------------------------- others */
+
+/* init.c: Keras' glorot-uniform draw of a (fan_in, fan_out) kernel w. */
+void rnj__train_glorot_uniform(rnj_rng_t *r, float *w, int fan_in,
+                               int fan_out);
+
+/* init.c: Keras' orthogonal (rows, cols) kernel w, rows <= cols.
+ * Returns 0 or RNJ_ENOMEM. */
+int rnj__train_orthogonal(rnj_rng_t *r, float *w, int rows, int cols);
+
+/* init.c: Keras' initial weights for the tutorial model from `seed`.
+ * Returns 0 or RNJ_ENOMEM. */
+int rnj__train_keras_init(rnj_model_t *m, uint64_t seed);
+
+/* state.c: what resume needs beyond the trainer's weights and moments. */
+enum {
+  RNJ__TRAIN_FIN_RUNNING = 0,
+  RNJ__TRAIN_FIN_DONE = 1,
+  RNJ__TRAIN_FIN_EARLY = 2
+};
+
+typedef struct rnj__train_fit_state_s {
+  int epoch;       /* the epoch to run (or running) */
+  size_t batch;    /* its next batch */
+  double sums[4];  /* sums of the batch losses of this epoch so far */
+  double best_loss;
+  int best_epoch;
+  int bad;         /* epochs since the best */
+  int finished;    /* RNJ__TRAIN_FIN_* */
+  rnj_loss_t best_train;
+  rnj_loss_t best_val;
+  int best_has_val;
+} rnj__train_fit_state_t;
+
+/* state.c: a fingerprint of the data and the split (FNV-1a). */
+uint64_t rnj__train_fingerprint(const rnj_train_data_t *d,
+                                const rnj_train_split_t *s);
+
+/* state.c: write the state file atomically: tr's config, weights,
+ * moments and step, `best` (nparams), `st`, data_fp and the split's
+ * sizes.  Returns 0 or a negative code with `err`. */
+int rnj__train_state_save(const char *path, const rnj_train_t *tr,
+                          const float *best, uint64_t data_fp,
+                          const rnj_train_split_t *split,
+                          const rnj__train_fit_state_t *st, char *err);
+
+/* state.c: load the state at `path` into tr (weights, moments, step),
+ * `best` and `st`, after checking it belongs to this run (config, data).
+ * Returns 0 or a negative code with `err` naming the mismatch. */
+int rnj__train_state_load(const char *path, rnj_train_t *tr, float *best,
+                          uint64_t data_fp, const rnj_train_split_t *split,
+                          rnj__train_fit_state_t *st, char *err);
 
 #endif

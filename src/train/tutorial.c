@@ -73,7 +73,8 @@ void rnj__train_slice(rnj__train_worker_t *w) {
   rnj__train_mse_forward(&w->sums[1], w->pred, w->ys, r);
   if (im->job != RNJ__TRAIN_JOB_GRAD)
     return;
-  /* The gradient of the mean loss over the whole batch. */
+  /* The gradient of the mean loss over the whole batch (step and
+   * duration weigh 1, loss.h). */
   scale = 1.0f / (float)im->n;
   rnj__train_ce_backward(k, w->logit, w->esum, w->yp,
                          (float)RNJ_LOSS_PITCH_WEIGHT * scale, r, P);
