@@ -107,6 +107,24 @@ expect_fail "generate: bad seed file" 1 "bad.mid" "$RNJ" generate "$MODEL" --see
 expect_fail "generate: unwritable output" 1 "nodir/out.mid" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 1 -o "$T/nodir/out.mid"
 [ ! -e "$T/x.mid" ] && ok "generate: no file left by failures" || fail "generate: a failed run left x.mid"
 
+# --- the shipped tutorial model: the bytes shipped as the default model
+# until the v2 model replaced it (its SHA-256 recorded then), still loaded
+# and played by every tool
+TUT="$S/models/tutorial.safetensors"
+if command -v sha256sum >/dev/null 2>&1; then
+  sum=$(sha256sum "$TUT" | cut -d' ' -f1)
+  [ "$sum" = 159f221977b82c49cc39b8dfde17e9ac6c449d2bccbd9f75e33c24c7044cf3ab ] \
+    && ok "tutorial model: the same bytes" || fail "tutorial model: sha256 $sum"
+else
+  echo "note: no sha256sum, the tutorial model's bytes not checked"
+fi
+"$RNJ" inspect "$TUT" 2>&1 | grep -q 'rnnjam-lstm-v1' \
+  && ok "tutorial model: inspect" || fail "tutorial model: inspect"
+"$RNJ" generate "$TUT" --seed-midi "$SEED" --seed 1 --notes 40 --csv \
+  >"$T/tut.csv" 2>"$T/err" || fail "tutorial model: generate: $(cat "$T/err")"
+[ "$(($(wc -l <"$T/tut.csv") - 1))" -eq 40 ] \
+  && ok "tutorial model: generate" || fail "tutorial model: $(wc -l <"$T/tut.csv") lines"
+
 # --- eval
 "$RNJ" eval "$MODEL" "$SEED" --json >"$T/eval.json" 2>"$T/err" || fail "eval: $(cat "$T/err")"
 grep -Eq '^\{"windows": [0-9]+, "loss": [-0-9.e]+, "pitch": [-0-9.e]+, "step": [-0-9.e]+, "duration": [-0-9.e]+\}$' "$T/eval.json" \
