@@ -23,6 +23,7 @@ void rnj_loss_note(const rnj_lstm_out_t *out, int pitch, double step,
   loss->pitch = max + log(sum) - (double)out->logits[pitch];
   loss->step = rnj_loss_mse_pp(step, out->step);
   loss->duration = rnj_loss_mse_pp(duration, out->duration);
+  loss->velocity = 0;
   loss->total = RNJ_LOSS_PITCH_WEIGHT * loss->pitch +
                 RNJ_LOSS_STEP_WEIGHT * loss->step +
                 RNJ_LOSS_DURATION_WEIGHT * loss->duration;

@@ -363,6 +363,76 @@ static void test_eval(void) {
   free(p);
 }
 
+static double norm_of(const float *g, size_t n) {
+  double s = 0;
+  size_t i;
+  for (i = 0; i < n; i++)
+    s += (double)g[i] * g[i];
+  return sqrt(s);
+}
+
+/* Global grad-norm clipping (opt-in for the tutorial arch): a gradient
+ * reports its norm; an update with clip_norm below it scales the gradient
+ * to exactly clip_norm, in one thread or two, and moves the weights as
+ * Adam on the scaled gradient does; above it, nothing changes. */
+static void test_clip(int threads) {
+  rnj_train_config_t cfg;
+  rnj_train_data_t d;
+  rnj_train_t a;
+  rnj_train_t b;
+  uint32_t win[8];
+  float *g = malloc(NP * sizeof *g);
+  double norm;
+  double f;
+  size_t i;
+  ASSERT(g);
+  make_data(&d, 1, 80, 5);
+  for (i = 0; i < 8; i++)
+    win[i] = (uint32_t)(i * 5);
+  config(&cfg, 8, 25, threads);
+  ASSERT_OK(rnj_train_init(&a, &cfg, NULL));
+  ASSERT_OK(rnj_train_grad(&a, &d, win, 8, NULL));
+  norm = norm_of(a.grad, NP);
+  ASSERT(norm > 0);
+  ASSERT_REL(a.grad_norm, norm, 1e-9, 0);
+  memcpy(g, a.grad, NP * sizeof *g);
+  /* b: the same start, clipping at a quarter of the norm. */
+  cfg.clip_norm = norm / 4;
+  ASSERT_OK(rnj_train_init(&b, &cfg, NULL));
+  ASSERT_OK(rnj_train_batch(&b, &d, win, 8, NULL));
+  ASSERT_REL(b.grad_norm, norm, 1e-9, 0);
+  ASSERT_REL(norm_of(b.grad, NP), cfg.clip_norm, 1e-6, 0);
+  f = cfg.clip_norm / norm;
+  for (i = 0; i < NP; i++)
+    ASSERT_NEAR(b.grad[i], g[i] * f, 1e-6 * fabs(g[i]) + 1e-12);
+  /* a, by hand: the gradient scaled, Adam without clipping. */
+  for (i = 0; i < NP; i++)
+    a.grad[i] = (float)(g[i] * f);
+  rnj_train_step(&a);
+  for (i = 0; i < NP; i++)
+    ASSERT_NEAR(a.model.params[i], b.model.params[i],
+                1e-6 * fabs(a.model.params[i]) + 1e-7);
+  rnj_train_free(&b);
+  /* A bound above the norm leaves the gradient alone. */
+  cfg.clip_norm = norm * 2;
+  ASSERT_OK(rnj_train_init(&b, &cfg, NULL));
+  ASSERT_OK(rnj_train_batch(&b, &d, win, 8, NULL));
+  ASSERT_EQ(memcmp(b.grad, g, NP * sizeof *g), 0);
+  rnj_train_free(&b);
+  /* rnj_train_step clips too. */
+  cfg.clip_norm = norm / 2;
+  ASSERT_OK(rnj_train_init(&b, &cfg, NULL));
+  ASSERT_OK(rnj_train_grad(&b, &d, win, 8, NULL));
+  rnj_train_step(&b);
+  ASSERT_REL(norm_of(b.grad, NP), cfg.clip_norm, 1e-6, 0);
+  cfg.clip_norm = -1;
+  ASSERT(rnj_train_config_check(&cfg, NULL) == RNJ_EINVAL);
+  rnj_train_free(&b);
+  rnj_train_free(&a);
+  rnj_train_data_free(&d);
+  free(g);
+}
+
 /* The trainer's forward pass is the model the rest of rnnjam runs: after a
  * few updates, its loss over some windows equals what the inference code
  * (rnj_lstm_window, rnj_loss_note) computes from the same weights. */
@@ -839,6 +909,8 @@ int main(void) {
   test_gradcheck(1, RNJ_KERNEL_AVX512);
   test_gradcheck(2, RNJ_KERNEL_AUTO);
   test_eval();
+  test_clip(1);
+  test_clip(2);
   test_matches_inference();
   test_bad_output();
   test_determinism_and_resume();

@@ -24,6 +24,8 @@ typedef struct rnj_loss_s {
   double pitch;    /* cross-entropy (unweighted) */
   double step;     /* mse_pp */
   double duration; /* mse_pp */
+  double velocity; /* the v2 model's CE of its velocity head (train.h);
+                      0 for the tutorial's */
 } rnj_loss_t;
 
 /* mse with positive pressure, for one value. */

@@ -55,6 +55,9 @@ typedef struct rnj_train_config_s {
   double beta2;     /* 0.999 */
   double epsilon;   /* 1e-7, Keras' placement (see rnj_train_step) */
   double val_split; /* 0.1 of the files */
+  double clip_norm; /* 0: off (the tutorial's default); > 0: before each
+                       update the batch's gradient is scaled down to this
+                       global L2 norm when it is longer */
   int patience;     /* 5 epochs without a better validation loss; 0: never
                        stop early */
   uint64_t seed;    /* 42: initial weights, file split and every shuffle */
@@ -149,6 +152,9 @@ typedef struct rnj_train_s {
   float *m;          /* (RNJ_MODEL_NPARAMS) Adam's first moment */
   float *v;          /* (RNJ_MODEL_NPARAMS) Adam's second moment */
   long step;         /* Adam updates done */
+  double grad_norm;  /* the global L2 norm of the last gradient before
+                        clipping: set by rnj_train_grad, and by an update
+                        when cfg.clip_norm > 0 (else left as it was) */
   rnj_train_impl_t *impl; /* workers and their buffers */
 } rnj_train_t;
 
@@ -176,7 +182,9 @@ RNJ_EXTERN int rnj_train_grad(rnj_train_t *tr, const rnj_train_data_t *data,
  *   t += 1,  lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
  *   m += (g - m) (1 - beta1),  v += (g^2 - v) (1 - beta2)
  *   p -= lr_t m / (sqrt(v) + epsilon)
- * (epsilon outside the bias correction, unlike PyTorch's Adam). */
+ * (epsilon outside the bias correction, unlike PyTorch's Adam).  With
+ * cfg.clip_norm > 0, tr->grad is first scaled by clip_norm / |g| when its
+ * global norm |g| is larger (tr->grad_norm = |g|). */
 RNJ_EXTERN void rnj_train_step(rnj_train_t *tr);
 
 /* rnj_train_grad then rnj_train_step, in one pass over the workers. */
@@ -216,6 +224,8 @@ typedef struct rnj_train_progress_s {
   double seconds;       /* wall time of this epoch (this process's part) */
   double windows_per_s; /* training windows per second of batch time */
   double lr;
+  double grad_norm;     /* the mean global norm of this epoch's gradients
+                           before clipping; 0 when not clipping */
   int improved;         /* EPOCH: best so far, the checkpoint was written */
   int bad_epochs;       /* EPOCH: epochs since the best */
 } rnj_train_progress_t;

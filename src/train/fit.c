@@ -81,19 +81,21 @@ static void set_fit_meta(rnj_model_t *m, const rnj_train_config_t *c,
   meta_num(m, "threads", 0, c->threads);
 }
 
-static void loss_add(double s[4], const rnj_loss_t *l) {
+static void loss_add(double s[5], const rnj_loss_t *l) {
   s[0] += l->total;
   s[1] += l->pitch;
   s[2] += l->step;
   s[3] += l->duration;
+  s[4] += l->velocity;
 }
 
-static void loss_mean(const double s[4], size_t n, rnj_loss_t *l) {
+static void loss_mean(const double s[5], size_t n, rnj_loss_t *l) {
   double d = n ? (double)n : 1.0;
   l->total = s[0] / d;
   l->pitch = s[1] / d;
   l->step = s[2] / d;
   l->duration = s[3] / d;
+  l->velocity = s[4] / d;
 }
 
 typedef struct {
@@ -132,7 +134,7 @@ static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
   rnj_train_t *tr = f->tr;
   const rnj_train_config_t *c = &tr->cfg;
   rnj_train_progress_t pr;
-  double vs[3];
+  double vs[RNJ__TRAIN_NSUMS];
   double monitor;
   int rc;
 
@@ -142,12 +144,13 @@ static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
   pr.epochs = c->epochs;
   pr.batch = pr.batches = nb;
   loss_mean(f->st.sums, nb, &pr.train);
+  pr.grad_norm = f->st.norm_sum / (double)nb;
   pr.has_val = f->split->n_val > 0;
   if (pr.has_val) {
     rc = rnj__train_eval_sums(tr, f->data, f->split->val, f->split->n_val, vs);
     if (rc)
       return rnj_errorf(err, rc, "validation: bad windows");
-    rnj__train_loss_from_sums(vs, (double)f->split->n_val, &pr.val);
+    rnj__train_loss_from_sums(tr, vs, (double)f->split->n_val, &pr.val);
   }
   monitor = pr.has_val ? pr.val.total : pr.train.total;
   if (!isfinite(monitor))
@@ -177,6 +180,7 @@ static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
   f->st.epoch++;
   f->st.batch = 0;
   memset(f->st.sums, 0, sizeof f->st.sums);
+  f->st.norm_sum = 0;
   *stop_now = 0;
   if (c->patience > 0 && f->st.bad >= c->patience) {
     f->st.finished = RNJ__TRAIN_FIN_EARLY;
@@ -226,9 +230,9 @@ static int fit_run(fit_t *f, rnj_train_result_t *res, char *err) {
       rnj__train_run(tr, RNJ__TRAIN_JOB_GRAD, 1, f->data,
                      f->perm + f->st.batch * B, B);
       {
-        double s[3];
+        double s[RNJ__TRAIN_NSUMS];
         rnj__train_job_sums(tr->impl, s);
-        rnj__train_loss_from_sums(s, (double)B, &l);
+        rnj__train_loss_from_sums(tr, s, (double)B, &l);
       }
       batch_s += now_s() - tb;
       done_here++;
@@ -238,10 +242,13 @@ static int fit_run(fit_t *f, rnj_train_result_t *res, char *err) {
                           "training diverged (try a lower --lr)",
                           f->st.epoch + 1, f->st.batch + 1);
       loss_add(f->st.sums, &l);
+      if (tr->impl->norm)
+        f->st.norm_sum += tr->grad_norm;
       f->st.batch++;
       if (f->fit->progress) {
         pr.batch = f->st.batch;
         loss_mean(f->st.sums, f->st.batch, &pr.train);
+        pr.grad_norm = f->st.norm_sum / (double)f->st.batch;
         pr.seconds = now_s() - t0;
         pr.windows_per_s = (double)(done_here * B) / batch_s;
         f->fit->progress(&pr, f->fit->arg);

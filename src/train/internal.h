@@ -66,6 +66,9 @@ static inline void rnj__train_rng_seed(rnj_rng_t *r, uint64_t seed,
 
 /* --------------------------------------------------------------- workers */
 
+/* Loss sums a job keeps per worker: one per head (the tutorial uses 3). */
+#define RNJ__TRAIN_NSUMS 4
+
 typedef struct rnj__train_barrier_s {
   atomic_uint count;
   atomic_uint gen;
@@ -97,7 +100,11 @@ typedef struct rnj__train_worker_s {
   float *dh;    /* (r, H) */
   float *dc;    /* (r, H) */
   float *grad;  /* (nparams) this slice's gradient (worker 0: tr->grad) */
-  double sums[3]; /* this job's sums of CE, mse_pp(step), mse_pp(dur) */
+  /* This job's sums of the heads' losses: the tutorial's CE(pitch),
+   * mse_pp(step), mse_pp(duration), 0; v2's CE of pitch, step, duration,
+   * velocity. */
+  double sums[RNJ__TRAIN_NSUMS];
+  double sq; /* the sum of squares of its range of the summed gradient */
   void *block;
   pthread_t thread;
   int started;
@@ -111,6 +118,10 @@ enum {
 
 struct rnj_train_impl_s {
   const rnj__train_kern_t *k;
+  /* The arch's two entry points (tutorial.c, v2.c): what a job needs
+   * once before its workers start, and phase 1 of a job for one worker. */
+  void (*prepare)(rnj_train_t *tr);
+  void (*slice)(rnj__train_worker_t *w);
   size_t nparams; /* floats in the weights, a gradient, each moment */
   float *upf;     /* (G/32, H, 32) U packed for h U, when k->gemm */
   float *upb;     /* (H/32, G, 32) U^T packed for dz U^T */
@@ -124,6 +135,9 @@ struct rnj_train_impl_s {
   /* The job, written by the caller's thread before `start`. */
   int job;
   int update; /* JOB_GRAD: apply Adam after summing */
+  int norm;   /* JOB_GRAD: take the gradient's global norm (into
+                 tr->grad_norm) between the sum and the update, and clip
+                 by it when cfg.clip_norm > 0 and `update` */
   float lr_t;
   const rnj_train_data_t *data;
   const uint32_t *windows;
@@ -145,32 +159,43 @@ void rnj__train_run(rnj_train_t *tr, int job, int update,
                     const rnj_train_data_t *data, const uint32_t *windows,
                     size_t n);
 
-/* The last job's sums of the three losses over the workers, in worker
- * order. */
-void rnj__train_job_sums(const rnj_train_impl_t *im, double s[3]);
+/* The last job's sums of the losses over the workers, in worker order. */
+void rnj__train_job_sums(const rnj_train_impl_t *im,
+                         double s[RNJ__TRAIN_NSUMS]);
 
 /* tutorial.c: what a job needs once before its workers start (the
  * recurrent kernel packed for the kernel set's products). */
-void rnj__train_prepare(rnj_train_t *tr);
+void rnj__train_tutorial_prepare(rnj_train_t *tr);
 
 /* tutorial.c: phase 1 of a job: worker w's rows of the batch, forward and
  * (JOB_GRAD) backward into w->grad; the losses into w->sums. */
-void rnj__train_slice(rnj__train_worker_t *w);
+void rnj__train_tutorial_slice(rnj__train_worker_t *w);
 
 /* adam.c: phase 2 of JOB_GRAD: worker w's range of the parameters summed
- * over the workers (into tr->grad) and, when im->update, Adam on it. */
+ * over the workers (into tr->grad); with im->norm also the sum of its
+ * squares into w->sq. */
 void rnj__train_reduce(rnj__train_worker_t *w);
+
+/* adam.c: phase 3 of JOB_GRAD, after every worker's phase 2: with
+ * im->norm the global norm (the workers' w->sq summed in worker order)
+ * into tr->grad_norm and, when clipping, worker w's range scaled; then,
+ * when im->update, Adam on the range. */
+void rnj__train_update(rnj__train_worker_t *w);
 
 /* adam.c: the step size of Adam's next update, lr_t for t = step + 1. */
 float rnj__train_adam_lr(const rnj_train_t *tr);
 
-/* trainer.c: the mean losses from the sums over `n` windows. */
-void rnj__train_loss_from_sums(const double s[3], double n, rnj_loss_t *l);
+/* trainer.c: the mean losses from the sums over `n` windows, weighted as
+ * the arch's loss (loss.h's for the tutorial). */
+void rnj__train_loss_from_sums(const rnj_train_t *tr,
+                               const double s[RNJ__TRAIN_NSUMS], double n,
+                               rnj_loss_t *l);
 
-/* trainer.c: the sums of the three losses over `n` windows (any n), in
- * chunks of a batch.  Returns 0 or RNJ_EINVAL (a window out of range). */
+/* trainer.c: the sums of the losses over `n` windows (any n), in chunks
+ * of a batch.  Returns 0 or RNJ_EINVAL (a window out of range). */
 int rnj__train_eval_sums(rnj_train_t *tr, const rnj_train_data_t *data,
-                         const uint32_t *windows, size_t n, double sums[3]);
+                         const uint32_t *windows, size_t n,
+                         double sums[RNJ__TRAIN_NSUMS]);
 
 /* ------------------------------------------------------------------ data */
 
@@ -281,7 +306,9 @@ enum {
 typedef struct rnj__train_fit_state_s {
   int epoch;       /* the epoch to run (or running) */
   size_t batch;    /* its next batch */
-  double sums[4];  /* sums of the batch losses of this epoch so far */
+  double sums[5];  /* sums of the batch losses of this epoch so far:
+                      total, pitch, step, duration, velocity */
+  double norm_sum; /* and of the gradients' norms (when computed) */
   double best_loss;
   int best_epoch;
   int bad;         /* epochs since the best */

@@ -40,6 +40,8 @@ typedef struct rnj__train_kern_s {
   void (*adam)(size_t, float *, float *, float *, const float *, float,
                float, float, float);
   void (*add)(size_t, float *, const float *);
+  /* The sum of squares of n floats, in double (a fixed order of sums). */
+  double (*sumsq)(size_t n, const float *x);
   /* C (M, N) = A (M, K) B with B packed by rnj__train_pack_panels; NULL:
    * SGEMM. */
   void (*gemm)(size_t M, int N, int K, const float *A, size_t lda,

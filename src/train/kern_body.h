@@ -212,6 +212,25 @@ INLINE void adam_body(size_t n, float *restrict p, float *restrict m,
   }
 }
 
+/* The sum of x^2 over [0, n), in double: eight partial sums (one per
+ * lane of a 512-bit vector of doubles) in a fixed order, added up in
+ * order at the end, so a kernel set gives the same bits every time
+ * without the reassociation a plain loop would need to vectorise. */
+INLINE double sumsq_body(size_t n, const float *restrict x) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  double s = 0;
+  size_t k = 0;
+  int j;
+  for (; k + 8 <= n; k += 8)
+    for (j = 0; j < 8; j++)
+      acc[j] += (double)x[k + (size_t)j] * (double)x[k + (size_t)j];
+  for (; k < n; k++)
+    acc[k & 7] += (double)x[k] * (double)x[k];
+  for (j = 0; j < 8; j++)
+    s += acc[j];
+  return s;
+}
+
 /* dst += src over [0, n). */
 INLINE void add_body(size_t n, float *restrict dst, const float *restrict src) {
   size_t k;
@@ -243,10 +262,14 @@ INLINE void add_body(size_t n, float *restrict dst, const float *restrict src) {
   attr static void add_##sfx(size_t n, float *dst, const float *src) {       \
     add_body(n, dst, src);                                                   \
   }                                                                          \
+  attr static double sumsq_##sfx(size_t n, const float *x) {                 \
+    return sumsq_body(n, x);                                                 \
+  }                                                                          \
   const rnj__train_kern_t rnj__train_kern_##sfx = {                          \
       #sfx,           cell_forward_##sfx, cell_backward_##sfx,               \
       softmax_exp_##sfx, scale_##sfx,     adam_##sfx,                        \
-      add_##sfx,      gemm,               gemm_tn,                           \
+      add_##sfx,      sumsq_##sfx,        gemm,                              \
+      gemm_tn,                                                               \
       id};
 
 #ifdef RNJ__TRAIN_X86_KERNELS

@@ -37,6 +37,10 @@ enum {
   S_BEST_TRAIN, /* 4 */
   S_BEST_VAL = S_BEST_TRAIN + 4, /* 4 */
   S_BEST_HAS_VAL = S_BEST_VAL + 4,
+  /* Added with the v2 model and clipping: a tutorial run without
+   * clipping leaves them all 0, so its file stays what it was. */
+  S_ARCH, S_HIDDEN, S_CLIP, S_TRANSPOSE_LO, S_TRANSPOSE_HI, S_SUMS_VEL,
+  S_NORM_SUM, S_BEST_TRAIN_VEL, S_BEST_VAL_VEL,
   S_END
 };
 _Static_assert(S_END <= STATE_SLOTS, "state header too small");
@@ -133,6 +137,11 @@ int rnj__train_state_save(const char *path, const rnj_train_t *tr,
   loss_put(h, S_BEST_TRAIN, &st->best_train);
   loss_put(h, S_BEST_VAL, &st->best_val);
   h[S_BEST_HAS_VAL] = (uint64_t)st->best_has_val;
+  h[S_CLIP] = d2u(c->clip_norm);
+  h[S_SUMS_VEL] = d2u(st->sums[4]);
+  h[S_NORM_SUM] = d2u(st->norm_sum);
+  h[S_BEST_TRAIN_VEL] = d2u(st->best_train.velocity);
+  h[S_BEST_VAL_VEL] = d2u(st->best_val.velocity);
 
   iov[0].iov_base = h;
   iov[0].iov_len = sizeof h;
@@ -206,6 +215,8 @@ int rnj__train_state_load(const char *path, rnj_train_t *tr, float *best,
     what = "val-split";
   else if (h[S_SEED] != c->seed)
     what = "seed";
+  else if (u2d(h[S_CLIP]) != c->clip_norm)
+    what = "clip-norm";
   if (what) {
     rc = rnj_errorf(err, RNJ_EINVAL,
                     "%s: saved with a different %s; resume with the options "
@@ -235,6 +246,10 @@ int rnj__train_state_load(const char *path, rnj_train_t *tr, float *best,
   loss_get(h, S_BEST_TRAIN, &st->best_train);
   loss_get(h, S_BEST_VAL, &st->best_val);
   st->best_has_val = (int)h[S_BEST_HAS_VAL];
+  st->sums[4] = u2d(h[S_SUMS_VEL]);
+  st->norm_sum = u2d(h[S_NORM_SUM]);
+  st->best_train.velocity = u2d(h[S_BEST_TRAIN_VEL]);
+  st->best_val.velocity = u2d(h[S_BEST_VAL_VEL]);
   off = sizeof h;
   memcpy(tr->model.params, buf + off, np * sizeof(float));
   off += np * sizeof(float);

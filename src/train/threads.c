@@ -4,8 +4,11 @@
  * A job (a batch's gradient, with or without Adam's update, or an
  * evaluation) is written by the caller's thread, which is worker 0; the
  * other workers wait at `start`, run phase 1 (their slice of the batch's
- * rows, forward and backward: rnj__train_slice), meet at `mid`, run phase
- * 2 (their range of the parameters: rnj__train_reduce) and meet at `end`.
+ * rows, forward and backward: the arch's slice function), meet at `mid`,
+ * run phase 2 (their range of the parameters summed: rnj__train_reduce),
+ * meet at `mid` again when the job needs the gradient's global norm (a
+ * bare gradient, or a clipped update), run phase 3 (the range's update:
+ * rnj__train_update) and meet at `end`.
  * Which rows and which parameters a worker gets depends only on the
  * worker count, and every sum over workers runs in worker order, so a
  * seed and a thread count fix every bit.  OpenBLAS' own threads were
@@ -92,9 +95,12 @@ static void *worker_main(void *arg) {
     barrier_wait(&im->start);
     if (im->job == RNJ__TRAIN_JOB_QUIT)
       return NULL;
-    rnj__train_slice(w);
+    im->slice(w);
     barrier_wait(&im->mid);
     rnj__train_reduce(w);
+    if (im->norm)
+      barrier_wait(&im->mid); /* every range summed: the norm is known */
+    rnj__train_update(w);
     barrier_wait(&im->end);
   }
 }
@@ -179,36 +185,45 @@ void rnj__train_run(rnj_train_t *tr, int job, int update,
   im->data = data;
   im->windows = windows;
   im->n = n;
+  /* A gradient on its own always gets its norm (for the caller); an
+   * update only when it clips. */
+  im->norm = job == RNJ__TRAIN_JOB_GRAD &&
+             (!update || tr->cfg.clip_norm > 0);
   if (update) {
     im->lr_t = rnj__train_adam_lr(tr);
     tr->step++;
   }
   /* The weights may have changed since the last job (an update, a
    * resume). */
-  rnj__train_prepare(tr);
+  im->prepare(tr);
   for (k = 0; k < im->nworkers; k++) {
     im->w[k].row0 = n * (size_t)k / (size_t)im->nworkers;
     im->w[k].rows = n * (size_t)(k + 1) / (size_t)im->nworkers -
                     im->w[k].row0;
   }
   if (im->nworkers == 1) {
-    rnj__train_slice(&im->w[0]);
+    im->slice(&im->w[0]);
     rnj__train_reduce(&im->w[0]);
+    rnj__train_update(&im->w[0]);
     return;
   }
   barrier_wait(&im->start);
-  rnj__train_slice(&im->w[0]);
+  im->slice(&im->w[0]);
   barrier_wait(&im->mid);
   rnj__train_reduce(&im->w[0]);
+  if (im->norm)
+    barrier_wait(&im->mid);
+  rnj__train_update(&im->w[0]);
   barrier_wait(&im->end);
 }
 
-void rnj__train_job_sums(const rnj_train_impl_t *im, double s[3]) {
+void rnj__train_job_sums(const rnj_train_impl_t *im,
+                         double s[RNJ__TRAIN_NSUMS]) {
   int k;
-  s[0] = s[1] = s[2] = 0;
-  for (k = 0; k < im->nworkers; k++) {
-    s[0] += im->w[k].sums[0];
-    s[1] += im->w[k].sums[1];
-    s[2] += im->w[k].sums[2];
-  }
+  int q;
+  for (q = 0; q < RNJ__TRAIN_NSUMS; q++)
+    s[q] = 0;
+  for (k = 0; k < im->nworkers; k++)
+    for (q = 0; q < RNJ__TRAIN_NSUMS; q++)
+      s[q] += im->w[k].sums[q];
 }

@@ -57,6 +57,10 @@ int rnj_train_config_check(const rnj_train_config_t *cfg, char *err) {
   if (!(cfg->epsilon > 0 && cfg->epsilon < 1))
     return rnj_errorf(err, RNJ_EINVAL, "epsilon: %g (expected in (0, 1))",
                       cfg->epsilon);
+  if (!(cfg->clip_norm >= 0 && cfg->clip_norm < 1e30))
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "clip_norm: %g (expected >= 0; 0: no clipping)",
+                      cfg->clip_norm);
   if (!(cfg->val_split >= 0 && cfg->val_split < 1))
     return rnj_errorf(err, RNJ_EINVAL, "val_split: %g (expected in [0, 1))",
                       cfg->val_split);
@@ -116,10 +120,14 @@ static int worker_alloc(rnj__train_worker_t *w, size_t cap, int T,
   return 0;
 }
 
-void rnj__train_loss_from_sums(const double s[3], double n, rnj_loss_t *l) {
+void rnj__train_loss_from_sums(const rnj_train_t *tr,
+                               const double s[RNJ__TRAIN_NSUMS], double n,
+                               rnj_loss_t *l) {
+  (void)tr;
   l->pitch = s[0] / n;
   l->step = s[1] / n;
   l->duration = s[2] / n;
+  l->velocity = s[3] / n;
   l->total = RNJ_LOSS_PITCH_WEIGHT * l->pitch +
              RNJ_LOSS_STEP_WEIGHT * l->step +
              RNJ_LOSS_DURATION_WEIGHT * l->duration;
@@ -171,6 +179,8 @@ int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
   if (!tr->grad || !tr->m || !tr->v || !im)
     goto fail_nomem;
   im->nparams = np;
+  im->prepare = rnj__train_tutorial_prepare;
+  im->slice = rnj__train_tutorial_slice;
   im->k = rnj__train_kern_pick(cfg->kernel);
   if (!im->k) {
     rc = rnj_errorf(err, RNJ_ENOSYS,
@@ -237,56 +247,58 @@ static int check_windows(const rnj_train_t *tr, const rnj_train_data_t *data,
 
 int rnj_train_grad(rnj_train_t *tr, const rnj_train_data_t *data,
                    const uint32_t *windows, size_t n, rnj_loss_t *loss) {
-  double s[3];
+  double s[RNJ__TRAIN_NSUMS];
   if (check_windows(tr, data, windows, n, (size_t)tr->cfg.batch))
     return RNJ_EINVAL;
   rnj__train_run(tr, RNJ__TRAIN_JOB_GRAD, 0, data, windows, n);
   rnj__train_job_sums(tr->impl, s);
   if (loss)
-    rnj__train_loss_from_sums(s, (double)n, loss);
+    rnj__train_loss_from_sums(tr, s, (double)n, loss);
   return 0;
 }
 
 int rnj_train_batch(rnj_train_t *tr, const rnj_train_data_t *data,
                     const uint32_t *windows, size_t n, rnj_loss_t *loss) {
-  double s[3];
+  double s[RNJ__TRAIN_NSUMS];
   if (check_windows(tr, data, windows, n, (size_t)tr->cfg.batch))
     return RNJ_EINVAL;
   rnj__train_run(tr, RNJ__TRAIN_JOB_GRAD, 1, data, windows, n);
   rnj__train_job_sums(tr->impl, s);
   if (loss)
-    rnj__train_loss_from_sums(s, (double)n, loss);
+    rnj__train_loss_from_sums(tr, s, (double)n, loss);
   return 0;
 }
 
 int rnj__train_eval_sums(rnj_train_t *tr, const rnj_train_data_t *data,
-                         const uint32_t *windows, size_t n, double sums[3]) {
+                         const uint32_t *windows, size_t n,
+                         double sums[RNJ__TRAIN_NSUMS]) {
   size_t B = (size_t)tr->cfg.batch;
   size_t i;
-  sums[0] = sums[1] = sums[2] = 0;
+  int q;
+  for (q = 0; q < RNJ__TRAIN_NSUMS; q++)
+    sums[q] = 0;
   for (i = 0; i < n; i += B) {
     size_t m = n - i < B ? n - i : B;
-    double s[3];
+    double s[RNJ__TRAIN_NSUMS];
     if (check_windows(tr, data, windows + i, m, B))
       return RNJ_EINVAL;
     rnj__train_run(tr, RNJ__TRAIN_JOB_EVAL, 0, data, windows + i, m);
     rnj__train_job_sums(tr->impl, s);
-    sums[0] += s[0];
-    sums[1] += s[1];
-    sums[2] += s[2];
+    for (q = 0; q < RNJ__TRAIN_NSUMS; q++)
+      sums[q] += s[q];
   }
   return 0;
 }
 
 int rnj_train_eval(rnj_train_t *tr, const rnj_train_data_t *data,
                    const uint32_t *windows, size_t n, rnj_loss_t *loss) {
-  double s[3];
+  double s[RNJ__TRAIN_NSUMS];
   int rc;
   if (n == 0)
     return RNJ_EINVAL;
   rc = rnj__train_eval_sums(tr, data, windows, n, s);
   if (rc)
     return rc;
-  rnj__train_loss_from_sums(s, (double)n, loss);
+  rnj__train_loss_from_sums(tr, s, (double)n, loss);
   return 0;
 }

@@ -42,12 +42,12 @@ static view_t view(float *base) {
   return v;
 }
 
-void rnj__train_prepare(rnj_train_t *tr) {
+void rnj__train_tutorial_prepare(rnj_train_t *tr) {
   rnj_train_impl_t *im = tr->impl;
   rnj__train_lstm_pack(im->k, view(tr->model.params).rec, im->upf, im->upb);
 }
 
-void rnj__train_slice(rnj__train_worker_t *w) {
+void rnj__train_tutorial_slice(rnj__train_worker_t *w) {
   rnj_train_t *tr = w->tr;
   rnj_train_impl_t *im = tr->impl;
   const rnj__train_kern_t *k = im->k;
@@ -57,7 +57,7 @@ void rnj__train_slice(rnj__train_worker_t *w) {
   view_t g = view(w->grad);
   const float *hT = w->h + (size_t)T * r * H;
   float scale;
-  w->sums[0] = w->sums[1] = w->sums[2] = 0;
+  memset(w->sums, 0, sizeof w->sums);
   if (r == 0) {
     if (im->job == RNJ__TRAIN_JOB_GRAD)
       memset(w->grad, 0, im->nparams * sizeof(float));
