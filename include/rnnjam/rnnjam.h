@@ -7,6 +7,7 @@
 #include "rnnjam/alloc.h"
 #include "rnnjam/files.h"
 #include "rnnjam/model.h"
+#include "rnnjam/encoding.h"
 #include "rnnjam/smf.h"
 #include "rnnjam/notes.h"
 #include "rnnjam/ckpt.h"
