@@ -15,6 +15,14 @@ void *rnj__calloc(size_t count, size_t size);
 void *rnj__realloc(void *ptr, size_t size);
 void rnj__free(void *ptr);
 
+/* model.c: give `model` (initialised) the layout of `kind` and `hidden`:
+ * its table, sizes and tensor pointers, keeping its block when the size
+ * is the same, else a new zeroed one.  Metadata and seq_length are left
+ * alone.  Returns 0, RNJ_EINVAL or RNJ_ENOMEM (then `model` is as it
+ * was). */
+struct rnj_model_s;
+int rnj__model_adopt(struct rnj_model_s *model, int kind, int hidden);
+
 /* Read the whole of `path` into a new buffer (free with rnj__free).
  * Files larger than `max_bytes` are refused with RNJ_ELIMIT before any
  * allocation.  A NUL byte is appended (not counted in *len) so text

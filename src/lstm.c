@@ -298,7 +298,7 @@ int rnj_lstm_new(rnj_lstm_t **out, const rnj_model_t *model,
   rnj_lstm_t *lstm;
 
   *out = NULL;
-  if (!model || !model->params ||
+  if (!model || !model->params || model->kind != RNJ_MODEL_TUTORIAL ||
       (unsigned)kernel > (unsigned)RNJ_KERNEL_AVX512)
     return RNJ_EINVAL;
   kern = rnj__lstm_kern_find(kernel);
