@@ -351,18 +351,27 @@ void rnj_lstm_input(float x[RNJ_MODEL_INPUT], int pitch, double step,
   x[2] = (float)duration;
 }
 
-void rnj_lstm_step(const rnj_lstm_t *lstm, rnj_lstm_state_t *state,
-                   const float x[RNJ_MODEL_INPUT], rnj_lstm_out_t *out) {
+void rnj__lstm_step_hc(const rnj_lstm_t *lstm, float *h, float *c,
+                       const float x[RNJ_MODEL_INPUT]) {
   /* The step's input vector (h, 1, x); h is copied because the kernel
-   * writes the new h over state->h while later panels still read the old
-   * one. */
+   * writes the new h over the old while later panels still read it. */
   _Alignas(ALIGN) float v[RNJ__GATE_ROWS];
-  memcpy(v, state->h, sizeof state->h);
+  memcpy(v, h, H * sizeof(float));
   v[H] = 1.0f;
   v[H + 1] = x[0];
   v[H + 2] = x[1];
   v[H + 3] = x[2];
-  lstm->kern->cell(&lstm->pack, v, state->c, state->h);
+  lstm->kern->cell(&lstm->pack, v, c, h);
+}
+
+void rnj__lstm_heads_h(const rnj_lstm_t *lstm, const float *h,
+                       rnj_lstm_out_t *out) {
+  lstm->kern->heads(&lstm->pack, h, out);
+}
+
+void rnj_lstm_step(const rnj_lstm_t *lstm, rnj_lstm_state_t *state,
+                   const float x[RNJ_MODEL_INPUT], rnj_lstm_out_t *out) {
+  rnj__lstm_step_hc(lstm, state->h, state->c, x);
   if (out)
     lstm->kern->heads(&lstm->pack, state->h, out);
 }

@@ -70,6 +70,8 @@ grep -q 'lstm.recurrent_kernel *\[128,512\]' "$T/inspect" && ok "inspect: shapes
   || fail "inspect: shapes"
 grep -q 'format: rnnjam-lstm-v1' "$T/inspect" && ok "inspect: metadata" \
   || fail "inspect: metadata"
+grep -q '^kind: rnnjam-lstm-v1 (the tutorial.s), hidden 128, window 25 notes$' \
+  "$T/inspect" && ok "inspect: kind" || fail "inspect: $(head -3 "$T/inspect")"
 head -c 100 "$MODEL" >"$T/short.safetensors"
 expect_fail "inspect: truncated checkpoint" 1 "short.safetensors" "$RNJ" inspect "$T/short.safetensors"
 

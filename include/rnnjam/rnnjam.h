@@ -13,6 +13,7 @@
 #include "rnnjam/ckpt.h"
 #include "rnnjam/lstm.h"
 #include "rnnjam/sample.h"
+#include "rnnjam/net.h"
 #include "rnnjam/plot.h"
 #include "rnnjam/loss.h"
 #include "rnnjam/train.h"

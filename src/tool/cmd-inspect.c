@@ -68,7 +68,7 @@ int cmd_inspect(int argc, char **argv) {
     return EXIT_USAGE;
   }
   path = optind < argc ? argv[optind] : default_model_path();
-  if (load_model(path, &model, NULL, RNJ_KERNEL_AUTO) < 0)
+  if (load_model(path, &model) < 0)
     return 1;
 
   t = model.tensors;
