@@ -34,7 +34,8 @@ const char *rnj_net_format(const rnj_net_t *net) {
 }
 
 rnj_kernel_t rnj_net_kernel(const rnj_net_t *net) {
-  return rnj_lstm_kernel(net->lstm);
+  return net->kind == RNJ_MODEL_V2 ? net->kern->id
+                                   : rnj_lstm_kernel(net->lstm);
 }
 
 int rnj_net_head_size(const rnj_net_t *net, rnj_net_head_t head) {
@@ -66,23 +67,51 @@ void rnj_net_reset(const rnj_net_t *net, rnj_net_state_t *state) {
   state->fed = 0;
 }
 
+/* v2: the dense inputs after h, and the three one-hot rows to add
+ * (encoding.h); h is copied because the kernel writes the new h over the
+ * old while later panels still read it. */
+static void feed_v2(const rnj_net_t *net, rnj_net_state_t *state,
+                    const rnj_net_note_t *note) {
+  _Alignas(64) float v[RNJ_NET_HIDDEN_MAX + RNJ__V2_DENSE];
+  const int hidden = net->hidden;
+  int rows[3];
+  memcpy(v, state->h, (size_t)hidden * sizeof(float));
+  v[hidden] = 1.0f;
+  v[hidden + 1] = rnj_encoding_time_input(note->step);
+  v[hidden + 2] = rnj_encoding_time_input(note->duration);
+  rows[0] = note->pitch & 127;
+  rows[1] = RNJ__V2_LOOKUP_PHASE + rnj_encoding_phase(note->onset);
+  rows[2] = RNJ__V2_LOOKUP_VELOCITY + rnj_encoding_velocity_bin(note->velocity);
+  net->kern->cell(&net->pack, v, rows, state->c, state->h);
+}
+
 void rnj_net_feed(const rnj_net_t *net, rnj_net_state_t *state,
                   const rnj_net_note_t *note) {
-  float x[RNJ_MODEL_INPUT];
-  /* rnj_lstm_input's arithmetic: pitch / 128, then the times as floats */
-  rnj_lstm_input(x, note->pitch & 127, note->step, note->duration);
-  rnj__lstm_step_hc(net->lstm, state->h, state->c, x);
+  if (net->kind == RNJ_MODEL_V2) {
+    feed_v2(net, state, note);
+  } else {
+    float x[RNJ_MODEL_INPUT];
+    /* rnj_lstm_input's arithmetic: pitch / 128, the times as floats */
+    rnj_lstm_input(x, note->pitch & 127, note->step, note->duration);
+    rnj__lstm_step_hc(net->lstm, state->h, state->c, x);
+  }
   state->onset = note->onset;
   state->fed++;
 }
 
 void rnj_net_predict(const rnj_net_t *net, const rnj_net_state_t *state,
                      rnj_net_dist_t *dist) {
-  rnj_lstm_out_t out;
-  rnj__lstm_heads_h(net->lstm, state->h, &out);
-  memcpy(dist->logits + RNJ_NET_PITCH_AT, out.logits, sizeof out.logits);
-  dist->step = out.step;
-  dist->duration = out.duration;
+  if (net->kind == RNJ_MODEL_V2) {
+    net->kern->heads(&net->pack, state->h, dist->logits);
+    dist->step = 0;
+    dist->duration = 0;
+  } else {
+    rnj_lstm_out_t out;
+    rnj__lstm_heads_h(net->lstm, state->h, &out);
+    memcpy(dist->logits + RNJ_NET_PITCH_AT, out.logits, sizeof out.logits);
+    dist->step = out.step;
+    dist->duration = out.duration;
+  }
   dist->onset = state->onset;
 }
 
@@ -98,13 +127,30 @@ void rnj_net_window(const rnj_net_t *net, rnj_net_state_t *state,
 
 void rnj_net_sample(const rnj_net_t *net, const rnj_net_dist_t *dist,
                     rnj_sampler_t *sampler, rnj_net_note_t *out) {
-  (void)net;
-  /* rnj_sample_note's: the pitch drawn, the times clamped at 0 ("> 0"
-   * so that a NaN becomes 0 too) */
+  if (net->kind == RNJ_MODEL_V2) {
+    /* ENCODING.md's order: step, duration, velocity, then pitch; the
+     * time temperature for the first three */
+    float t = sampler->time_temperature;
+    int sb = rnj_sample_categorical(&sampler->rng,
+                                    dist->logits + RNJ_NET_STEP_AT,
+                                    RNJ_ENCODING_STEP_BINS, t);
+    int db = rnj_sample_categorical(&sampler->rng,
+                                    dist->logits + RNJ_NET_DURATION_AT,
+                                    RNJ_ENCODING_DURATION_BINS, t);
+    int vb = rnj_sample_categorical(&sampler->rng,
+                                    dist->logits + RNJ_NET_VELOCITY_AT,
+                                    RNJ_ENCODING_VELOCITY_BINS, t);
+    out->step = rnj_encoding_step_centre(sb);
+    out->duration = rnj_encoding_duration_centre(db);
+    out->velocity = rnj_encoding_velocity_centre(vb);
+  } else {
+    /* rnj_sample_note's: the times clamped at 0 ("> 0" so that a NaN
+     * becomes 0 too), no velocity */
+    out->step = dist->step > 0 ? dist->step : 0.0f;
+    out->duration = dist->duration > 0 ? dist->duration : 0.0f;
+    out->velocity = 0;
+  }
   out->pitch = rnj_sample_pitch(sampler, dist->logits + RNJ_NET_PITCH_AT);
-  out->step = dist->step > 0 ? dist->step : 0.0f;
-  out->duration = dist->duration > 0 ? dist->duration : 0.0f;
-  out->velocity = 0;
   out->onset = dist->onset + out->step;
 }
 
@@ -124,21 +170,49 @@ static void log_softmax(const float *logits, int n, double t, double *out) {
     out[i] = logits[i] / t - max - log(sum);
 }
 
+/* -log p of bin `target` of n logits (in double). */
+static double cross_entropy(const float *logits, int n, int target) {
+  double max = -INFINITY;
+  double sum = 0;
+  int i;
+  for (i = 0; i < n; i++)
+    if (logits[i] > max)
+      max = logits[i];
+  for (i = 0; i < n; i++)
+    sum += exp((double)logits[i] - max);
+  return max + log(sum) - (double)logits[target];
+}
+
 void rnj_net_loss(const rnj_net_t *net, const rnj_net_dist_t *dist,
                   const rnj_net_note_t *note, rnj_net_loss_t *loss) {
-  rnj_lstm_out_t out;
-  rnj_loss_t l;
-  (void)net;
-  /* the tutorial's loss exactly as rnnjam eval computed it */
-  memcpy(out.logits, dist->logits + RNJ_NET_PITCH_AT, sizeof out.logits);
-  out.step = dist->step;
-  out.duration = dist->duration;
-  rnj_loss_note(&out, note->pitch & 127, note->step, note->duration, &l);
-  loss->total = l.total;
-  loss->pitch = l.pitch;
-  loss->step = l.step;
-  loss->duration = l.duration;
-  loss->velocity = 0;
+  if (net->kind == RNJ_MODEL_V2) {
+    const float *l = dist->logits;
+    loss->pitch = cross_entropy(l + RNJ_NET_PITCH_AT, RNJ_ENCODING_PITCHES,
+                                note->pitch & 127);
+    loss->step = cross_entropy(l + RNJ_NET_STEP_AT, RNJ_ENCODING_STEP_BINS,
+                               rnj_encoding_step_bin(note->step));
+    loss->duration =
+        cross_entropy(l + RNJ_NET_DURATION_AT, RNJ_ENCODING_DURATION_BINS,
+                      rnj_encoding_duration_bin(note->duration));
+    loss->velocity =
+        cross_entropy(l + RNJ_NET_VELOCITY_AT, RNJ_ENCODING_VELOCITY_BINS,
+                      rnj_encoding_velocity_bin(note->velocity));
+    loss->total =
+        loss->pitch + 0.5 * (loss->step + loss->duration + loss->velocity);
+  } else {
+    rnj_lstm_out_t out;
+    rnj_loss_t l;
+    /* the tutorial's loss exactly as rnnjam eval computed it */
+    memcpy(out.logits, dist->logits + RNJ_NET_PITCH_AT, sizeof out.logits);
+    out.step = dist->step;
+    out.duration = dist->duration;
+    rnj_loss_note(&out, note->pitch & 127, note->step, note->duration, &l);
+    loss->total = l.total;
+    loss->pitch = l.pitch;
+    loss->step = l.step;
+    loss->duration = l.duration;
+    loss->velocity = 0;
+  }
 }
 
 int rnj_net_log_probs(const rnj_net_t *net, const rnj_net_dist_t *dist,

@@ -18,6 +18,7 @@
 
 #include "rnnjam/alloc.h"
 #include "rnnjam/ckpt.h"
+#include "rnnjam/encoding.h"
 #include "rnnjam/engine.h"
 #include "rnnjam/model.h"
 #include "test.h"
@@ -138,6 +139,7 @@ static long check_pairing(const rec_t *r, double until) {
 /* ------------------------------------------------------------ set-up */
 
 static rnj_net_t *net;
+static rnj_net_t *net_v2; /* a v2 model (random weights), in beats */
 static int seq_length;
 static rec_t rec;
 static rnj_engine_t eng;
@@ -154,6 +156,8 @@ static void load(void) {
   ASSERT_OK(rnj_net_new(&net, &m, RNJ_KERNEL_AUTO));
   seq_length = m.seq_length;
   ASSERT_EQ(rnj_net_seq_length(net), seq_length);
+  snprintf(path, sizeof path, "%s/ref-v2-h48.safetensors", test_data_dir());
+  ASSERT_OK(rnj_net_load(&net_v2, path, RNJ_KERNEL_AUTO, err));
   rnj_model_free(&m);
   rec.ev = calloc(REC_MAX, sizeof *rec.ev);
   ASSERT(rec.ev);
@@ -310,6 +314,63 @@ static void test_velocity(void) {
   }
   free(follow);
   check_pairing(&rec, rec.now);
+}
+
+/* A v2 model hears seconds as beats at the fixed tempo and answers in
+ * bins of 1/24 beat; with velocity = model it plays its own velocities. */
+static void test_v2(void) {
+  rnj_engine_params_t p;
+  long i;
+  int ons = 0;
+  params_default(&p);
+  ASSERT_EQ(p.velocity, RNJ_VELOCITY_MODEL);
+  p.tempo = 90; /* 1.5 beats a second */
+  p.max_chord = 16;
+  start(&p, 31);
+  {
+    rnj_sampler_t sm = eng.sampler;
+    rnj_engine_out_t o = eng.out;
+    ASSERT_OK(rnj_engine_init(&eng, &p, net_v2, &sm, &o));
+  }
+  ASSERT_NEAR(eng.model_per_s, 1.5, 0);
+  for (i = 0; i < 8; i++)
+    play(100.5 + 0.4 * (double)i, 60 + (int)i, 0.2);
+  /* the model's state holds the last note's onset in beats */
+  run_until(100.5 + 0.4 * 7 + 0.25);
+  ASSERT_EQ(eng.stats.notes_fed, 8);
+  ASSERT_NEAR(eng.state.onset, (100.5 + 0.4 * 7) * 1.5, 1e-9);
+  ASSERT_EQ(eng.state.fed, 8);
+  run_until(rec.now + 20);
+  ASSERT_EQ(eng.stats.answers, 1);
+  for (i = 0; i < rec.n; i++) {
+    const rec_ev_t *ev = &rec.ev[i];
+    if (ev->type != EV_ON)
+      continue;
+    ons++;
+    /* a velocity bin's centre, 4b + 2 */
+    ASSERT_EQ(ev->velocity % 4, 2);
+    /* durations: a bin's centre at 90 bpm, or the clamps */
+    {
+      double dur = rec.ev[i + 1].t - ev->t;
+      int b = rnj_encoding_duration_bin(dur * 1.5);
+      ASSERT(fabs(dur - rnj_encoding_duration_centre(b) / 1.5) < 1e-9 ||
+             fabs(dur - p.min_duration) < 1e-9 ||
+             fabs(dur - p.max_duration) < 1e-9);
+    }
+  }
+  ASSERT(ons > 0);
+  check_pairing(&rec, rec.now);
+  /* the generated notes are fed with the velocity they sounded with */
+  ASSERT_EQ(eng.history[(eng.hist_head + eng.hist_n - 1) %
+                        RNJ_ENGINE_HISTORY].velocity % 4, 2);
+  /* a reload to the tutorial's model: seconds again, the same notes */
+  ASSERT(rnj_engine_set_net(&eng, net) == net_v2);
+  ASSERT_NEAR(eng.model_per_s, 1.0, 0);
+  p.tempo = 120;
+  rnj_engine_set_net(&eng, net_v2);
+  rnj_engine_set_params(&eng, &p);
+  ASSERT_NEAR(eng.model_per_s, 2.0, 0);
+  rnj_engine_stop(&eng);
 }
 
 /* The player comes back in the middle of a long answer: nothing sounds
@@ -814,6 +875,15 @@ static void test_rt_paths(void) {
   rnj_engine_set_mode(&eng, RNJ_MODE_RESPOND);
   play(rec.now + 0.1, 64, 0.2);
   run_until(rec.now + 2);
+  /* and a model of the other kind, in both contexts */
+  rnj_engine_set_net(&eng, net_v2);
+  play(rec.now + 0.1, 65, 0.2);
+  run_until(rec.now + 2);
+  q.context = RNJ_CONTEXT_WINDOW;
+  rnj_engine_set_params(&eng, &q);
+  play(rec.now + 0.1, 66, 0.2);
+  run_until(rec.now + 2);
+  rnj_engine_set_net(&eng, net);
   rnj_engine_stop(&eng);
   run_until(rec.now + 1);
 
@@ -821,7 +891,7 @@ static void test_rt_paths(void) {
   ASSERT_OK(rnj_replace_allocator(malloc, realloc, calloc, free));
   ASSERT_EQ(allocs, 0);
   ASSERT_EQ(rt_blocking, 0);
-  ASSERT(eng.stats.answers >= 2);
+  ASSERT(eng.stats.answers >= 4);
   ASSERT(eng.stats.interruptions >= 1);
   ASSERT(eng.stats.ccs >= 4);
   ASSERT(eng.stats.notes_out > 0);
@@ -854,6 +924,7 @@ int main(void) {
   test_flood_release();
   test_respond();
   test_velocity();
+  test_v2();
   test_interrupt();
   test_feed_order();
   test_continuous();
@@ -866,6 +937,7 @@ int main(void) {
   test_flood();
   test_rt_paths();
   rnj_net_delete(net);
+  rnj_net_delete(net_v2);
   free(rec.ev);
   printf("engine: ok\n");
   return 0;

@@ -3,9 +3,13 @@
  * The tutorial's model through net is the tutorial's model as it was:
  * every kernel's h, c and heads equal rnj_lstm_step's bit for bit, in
  * stream and window mode, its notes equal rnj_sample_note's for the same
- * seed, its loss rnj_loss_note's.  Then what net itself promises: the
+ * seed, its loss rnj_loss_note's.  The v2 model against PyTorch's float64
+ * reference (tests/reference.py) at two sizes, for every kernel: h, c and
+ * all four heads after every step, windows, losses, and the encoding of
+ * every note against the reference's own.  Then what net itself
+ * promises: v2 draws from the right heads at the right temperatures, the
  * onsets it carries, the log-probabilities, the description of the model,
- * its errors, and no allocation over a long stream.
+ * its errors, and no allocation over a long stream of either kind.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -293,6 +297,307 @@ static void check_no_alloc(const rnj_model_t *m,
   rnj_net_delete(net);
 }
 
+/* ------------------------------------------------------------------ v2 */
+
+#define V2_OUT RNJ_NET_LOGITS_USED /* 360 */
+#define NWIN 3
+/* Relative error allowed against float64, and the magnitude below which
+ * it becomes absolute: as test-lstm (PyTorch's own float32 run is within
+ * 2.5e-6 by this measure, tests/data/ref-v2.txt). */
+#define TOL 1e-5
+#define FLOOR 0.1
+
+static const int window_start[NWIN] = {0, 7, 14};
+
+typedef struct {
+  int hidden;
+  double *notes;    /* (40, 5) onset, step, duration, pitch, velocity */
+  double *bins;     /* (40, 4) phase, step, duration, velocity bins */
+  double *h;        /* (40, H) */
+  double *c;        /* (40, H) */
+  double *out;      /* (40, 360) */
+  double *win_out;  /* (3, 360) */
+  double *win_loss; /* (3, 5) */
+  double *blob;
+} ref_v2_t;
+
+static void load_ref_v2(ref_v2_t *r, int hidden) {
+  char path[4096];
+  FILE *f;
+  size_t n = (size_t)40 * 5 + 40 * 4 + 2 * (size_t)40 * hidden + 40 * 360 +
+             NWIN * 360 + NWIN * 5;
+  snprintf(path, sizeof path, "%s/ref-v2-h%d.f64", test_data_dir(), hidden);
+  f = fopen(path, "rb");
+  if (!f)
+    FAIL("cannot open %s", path);
+  r->blob = malloc((n + 1) * sizeof(double));
+  ASSERT(r->blob);
+  /* exactly n doubles (little-endian, as x86), no more */
+  ASSERT_EQ(fread(r->blob, sizeof(double), n + 1, f), n);
+  fclose(f);
+  r->hidden = hidden;
+  r->notes = r->blob;
+  r->bins = r->notes + 40 * 5;
+  r->h = r->bins + 40 * 4;
+  r->c = r->h + (size_t)40 * hidden;
+  r->out = r->c + (size_t)40 * hidden;
+  r->win_out = r->out + 40 * 360;
+  r->win_loss = r->win_out + NWIN * 360;
+}
+
+static void ref_note(const ref_v2_t *r, int i, rnj_net_note_t *n) {
+  const double *d = r->notes + 5 * i;
+  n->onset = d[0];
+  n->step = d[1];
+  n->duration = d[2];
+  n->pitch = (int)d[3];
+  n->velocity = (int)d[4];
+}
+
+static double worst;
+
+static void near(const char *what, const char *kern, int t, int j,
+                 double got, double want) {
+  double scale = fabs(want) > FLOOR ? fabs(want) : FLOOR;
+  double e = fabs(got - want) / scale;
+  if (e > worst)
+    worst = e;
+  if (!(e <= TOL))
+    FAIL("%s, kernel %s, step %d, element %d: %.9g, reference %.9g "
+         "(scaled error %.3g > %g)",
+         what, kern, t, j, got, want, e, TOL);
+}
+
+/* The reference's notes encode, here, as they did there. */
+static void check_v2_encoding(const ref_v2_t *r) {
+  int i;
+  for (i = 0; i < 40; i++) {
+    rnj_net_note_t n;
+    const double *b = r->bins + 4 * i;
+    ref_note(r, i, &n);
+    ASSERT_EQ(rnj_encoding_phase(n.onset), (int)b[0]);
+    ASSERT_EQ(rnj_encoding_step_bin(n.step), (int)b[1]);
+    ASSERT_EQ(rnj_encoding_duration_bin(n.duration), (int)b[2]);
+    ASSERT_EQ(rnj_encoding_velocity_bin(n.velocity), (int)b[3]);
+  }
+}
+
+static void check_v2_reference(int hidden) {
+  char path[4096];
+  char err[RNJ_ERR_LEN];
+  ref_v2_t r;
+  rnj_model_t m;
+  int k;
+  int chunks = 0;
+  load_ref_v2(&r, hidden);
+  check_v2_encoding(&r);
+  /* through the real loader: the reference's metadata must pass it */
+  snprintf(path, sizeof path, "%s/ref-v2-h%d.safetensors", test_data_dir(),
+           hidden);
+  ASSERT_OK(rnj_model_init(&m));
+  if (rnj_ckpt_load(&m, path, err) != 0)
+    FAIL("%s", err);
+  ASSERT_EQ(m.kind, RNJ_MODEL_V2);
+  ASSERT_EQ(m.hidden, hidden);
+  for (k = 0; k < NKERNELS; k++) {
+    const char *name = rnj_kernel_name(kernels[k]);
+    rnj_net_t *net;
+    rnj_net_state_t st;
+    rnj_net_dist_t d;
+    rnj_net_note_t notes[40];
+    int t;
+    int j;
+    int w;
+    int rc = rnj_net_new(&net, &m, kernels[k]);
+    if (rc == RNJ_ENOSYS) {
+      printf("v2 H=%d, kernel %s: not here\n", hidden, name);
+      continue;
+    }
+    ASSERT_OK(rc);
+    ASSERT_EQ(rnj_net_kernel(net), kernels[k]);
+    ASSERT_EQ(rnj_net_unit(net), RNJ_NET_BEATS);
+    ASSERT_EQ(rnj_net_hidden(net), hidden);
+    worst = 0;
+    rnj_net_reset(net, &st);
+    for (t = 0; t < 40; t++) {
+      ref_note(&r, t, &notes[t]);
+      rnj_net_feed(net, &st, &notes[t]);
+      rnj_net_predict(net, &st, &d);
+      for (j = 0; j < hidden; j++) {
+        near("v2 stream h", name, t, j, st.h[j], r.h[t * hidden + j]);
+        near("v2 stream c", name, t, j, st.c[j], r.c[t * hidden + j]);
+      }
+      for (j = 0; j < V2_OUT; j++)
+        near("v2 stream heads", name, t, j, d.logits[j], r.out[t * 360 + j]);
+      for (j = V2_OUT; j < RNJ_NET_LOGITS; j++)
+        ASSERT(d.logits[j] == 0.0f);
+      ASSERT(d.onset == notes[t].onset);
+    }
+    for (w = 0; w < NWIN; w++) {
+      int s = window_start[w];
+      rnj_net_loss_t l;
+      rnj_net_window(net, &st, notes + s, 25, &d);
+      for (j = 0; j < V2_OUT; j++)
+        near("v2 window heads", name, s, j, d.logits[j],
+             r.win_out[w * 360 + j]);
+      rnj_net_loss(net, &d, &notes[s + 25], &l);
+      near("v2 loss total", name, s, 0, l.total, r.win_loss[w * 5]);
+      near("v2 loss pitch", name, s, 1, l.pitch, r.win_loss[w * 5 + 1]);
+      near("v2 loss step", name, s, 2, l.step, r.win_loss[w * 5 + 2]);
+      near("v2 loss duration", name, s, 3, l.duration,
+           r.win_loss[w * 5 + 3]);
+      near("v2 loss velocity", name, s, 4, l.velocity,
+           r.win_loss[w * 5 + 4]);
+      chunks++;
+    }
+    printf("v2 H=%d, kernel %s: largest scaled error %.3g (tolerance %g)\n",
+           hidden, name, worst, TOL);
+    rnj_net_delete(net);
+  }
+  ASSERT(chunks > 0); /* the portable kernel at least */
+  rnj_model_free(&m);
+  free(r.blob);
+}
+
+/* Logits with a known shape for each head. */
+static void shaped_dist(rnj_net_dist_t *d, uint64_t seed) {
+  rnj_rng_t rng;
+  int i;
+  rnj_rng_seed(&rng, seed);
+  for (i = 0; i < RNJ_NET_LOGITS; i++)
+    d->logits[i] = (float)(3.0 * rnj_rng_uniform(&rng) - 1.5);
+  d->onset = 17.25;
+}
+
+/* v2 draws: step, duration and velocity from their heads at the time
+ * temperature, as bin centres; pitch at the pitch temperature within the
+ * range; four numbers of the generator a note. */
+static void check_v2_sample(void) {
+  char path[4096];
+  char err[RNJ_ERR_LEN];
+  rnj_net_t *net;
+  rnj_net_dist_t d;
+  rnj_sampler_t s;
+  static int cs[RNJ_ENCODING_STEP_BINS];
+  static int cv[RNJ_ENCODING_VELOCITY_BINS];
+  double ps[RNJ_ENCODING_STEP_BINS];
+  double pv[RNJ_ENCODING_VELOCITY_BINS];
+  double lp[RNJ_ENCODING_DURATION_BINS];
+  double x2s = 0;
+  double x2v = 0;
+  int draws = 40000;
+  int i;
+  snprintf(path, sizeof path, "%s/ref-v2-h48.safetensors", test_data_dir());
+  ASSERT_OK(rnj_net_load(&net, path, RNJ_KERNEL_AUTO, err));
+  ASSERT_EQ(rnj_net_has_velocity(net), 1);
+  ASSERT_EQ(rnj_net_head_size(net, RNJ_NET_HEAD_STEP), 98);
+  ASSERT_EQ(rnj_net_head_size(net, RNJ_NET_HEAD_DURATION), 102);
+  ASSERT_EQ(rnj_net_head_size(net, RNJ_NET_HEAD_VELOCITY), 32);
+  ASSERT_STR_EQ(rnj_net_format(net), "rnnjam-lstm-v2");
+  shaped_dist(&d, 5);
+  /* the expected distributions at time temperature 0.5 */
+  ASSERT_EQ(rnj_net_log_probs(net, &d, RNJ_NET_HEAD_STEP, 0.5, ps), 98);
+  ASSERT_EQ(rnj_net_log_probs(net, &d, RNJ_NET_HEAD_VELOCITY, 0.5, pv), 32);
+  rnj_sampler_init(&s, 77);
+  s.time_temperature = 0.5f;
+  s.pitch_min = 50;
+  s.pitch_max = 70;
+  for (i = 0; i < draws; i++) {
+    rnj_net_note_t g;
+    rnj_rng_t before = s.rng;
+    int k;
+    int sb;
+    int vb;
+    rnj_net_sample(net, &d, &s, &g);
+    for (k = 0; k < 4; k++)
+      rnj_rng_next(&before);
+    ASSERT(memcmp(&before, &s.rng, sizeof before) == 0);
+    ASSERT(g.pitch >= 50 && g.pitch <= 70);
+    sb = rnj_encoding_step_bin(g.step);
+    ASSERT(g.step == rnj_encoding_step_centre(sb));
+    ASSERT(g.duration ==
+           rnj_encoding_duration_centre(rnj_encoding_duration_bin(g.duration)));
+    vb = rnj_encoding_velocity_bin(g.velocity);
+    ASSERT_EQ(g.velocity, rnj_encoding_velocity_centre(vb));
+    ASSERT(g.onset == 17.25 + g.step);
+    cs[sb]++;
+    cv[vb]++;
+  }
+  for (i = 0; i < 98; i++) {
+    double e = exp(ps[i]) * draws;
+    x2s += (cs[i] - e) * (cs[i] - e) / e;
+  }
+  for (i = 0; i < 32; i++) {
+    double e = exp(pv[i]) * draws;
+    x2v += (cv[i] - e) * (cv[i] - e) / e;
+  }
+  /* chi-square, 97 and 31 degrees of freedom: far below these bounds
+   * unless the draws follow another distribution (p < 1e-6) */
+  if (x2s > 97 + 7 * sqrt(2.0 * 97) + 10 || x2v > 31 + 7 * sqrt(62.0) + 10)
+    FAIL("v2 draws: chi2 step %.1f, velocity %.1f", x2s, x2v);
+  /* a time temperature near 0: the likeliest bins */
+  rnj_sampler_init(&s, 78);
+  s.time_temperature = 1e-4f;
+  {
+    rnj_net_note_t g;
+    int best[3] = {0, 0, 0};
+    int at[3] = {RNJ_NET_STEP_AT, RNJ_NET_DURATION_AT, RNJ_NET_VELOCITY_AT};
+    int n[3] = {98, 102, 32};
+    int h;
+    for (h = 0; h < 3; h++)
+      for (i = 1; i < n[h]; i++)
+        if (d.logits[at[h] + i] > d.logits[at[h] + best[h]])
+          best[h] = i;
+    for (i = 0; i < 100; i++) {
+      rnj_net_sample(net, &d, &s, &g);
+      ASSERT(g.step == rnj_encoding_step_centre(best[0]));
+      ASSERT(g.duration == rnj_encoding_duration_centre(best[1]));
+      ASSERT_EQ(g.velocity, rnj_encoding_velocity_centre(best[2]));
+    }
+  }
+  ASSERT_EQ(rnj_net_log_probs(net, &d, RNJ_NET_HEAD_DURATION, 1.0, lp),
+            102);
+  rnj_net_delete(net);
+}
+
+/* v2 streams: 10,000 notes sampled and fed back, not one allocation. */
+static void check_v2_no_alloc(void) {
+  char path[4096];
+  char err[RNJ_ERR_LEN];
+  rnj_net_t *net;
+  rnj_net_state_t st;
+  rnj_net_dist_t d;
+  rnj_net_note_t g;
+  rnj_net_loss_t l;
+  rnj_sampler_t s;
+  int i;
+  snprintf(path, sizeof path, "%s/ref-v2-h128.safetensors",
+           test_data_dir());
+  ASSERT_OK(rnj_net_load(&net, path, RNJ_KERNEL_AUTO, err));
+  rnj_sampler_init(&s, 9);
+  s.time_temperature = 0.5f;
+  s.top_k = 30;
+  s.top_p = 0.95f;
+  memset(&g, 0, sizeof g);
+  g.pitch = 60;
+  g.velocity = 90;
+  ASSERT_OK(rnj_replace_allocator(count_malloc, count_realloc, count_calloc,
+                                  count_free));
+  n_alloc = 0;
+  rnj_net_reset(net, &st);
+  for (i = 0; i < 10000; i++) {
+    rnj_net_feed(net, &st, &g);
+    rnj_net_predict(net, &st, &d);
+    rnj_net_sample(net, &d, &s, &g);
+    if (i % 100 == 0)
+      rnj_net_loss(net, &d, &g, &l);
+  }
+  ASSERT_OK(rnj_replace_allocator(malloc, realloc, calloc, free));
+  ASSERT_EQ(n_alloc, 0);
+  ASSERT(isfinite(st.h[0]) && isfinite(l.total));
+  rnj_net_delete(net);
+}
+
 int main(void) {
   rnj_model_t m;
   rnj_net_note_t notes[NOTES];
@@ -304,6 +609,10 @@ int main(void) {
   check_load();
   check_no_alloc(&m, notes);
   rnj_model_free(&m);
+  check_v2_reference(128);
+  check_v2_reference(48);
+  check_v2_sample();
+  check_v2_no_alloc();
   printf("net: ok\n");
   return 0;
 }

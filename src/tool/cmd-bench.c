@@ -1,7 +1,9 @@
 /* rnnjam bench: how fast the model runs here.
  *
  * Stream step: one LSTM step on the previous note, the heads and the
- * sampler, i.e. all the daemon does to answer one note; each of >= 100,000
+ * sampler (for a v2 model all four heads and four draws, timing at the
+ * daemon's default time temperature), i.e. all the daemon does to answer
+ * one note; each of >= 100,000
  * steps is timed on its own after a warm-up, on one thread pinned to the
  * CPU it started on, so p99 shows the tail a musician would hear.
  * Window: seq_length steps from a zero state plus the heads (the tutorial's
@@ -9,6 +11,7 @@
  * machine is shared and noisy.
  */
 #include <getopt.h>
+#include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +51,52 @@ static stats_t summarize(double *v, size_t n) {
   return s;
 }
 
+/* A model of `kind` with weights the size of a trained one's: uniform,
+ * the recurrent ones scaled by 1/sqrt(H) as Keras initialises them.  The
+ * same weights every run. */
+static int random_net(int kind, int hidden, rnj_kernel_t kernel,
+                      rnj_net_t **net) {
+  rnj_model_t m;
+  rnj_rng_t rng;
+  int rc;
+  int t;
+  if (kind == RNJ_MODEL_TUTORIAL)
+    hidden = RNJ_MODEL_HIDDEN;
+  if (rnj_model_init_kind(&m, kind, hidden) < 0) {
+    tool_error("--hidden %d: expected a multiple of 16 in %d..%d", hidden,
+               RNJ_MODEL_V2_HIDDEN_MIN, RNJ_MODEL_V2_HIDDEN_MAX);
+    return -1;
+  }
+  rnj_rng_seed(&rng, 12345);
+  for (t = 0; t < m.ntensors; t++) {
+    const rnj_tensor_info_t *e = &m.tensors[t];
+    double scale = t == 1 ? 1.4 / sqrt((double)hidden) : 0.4;
+    size_t i;
+    for (i = 0; i < e->count; i++)
+      m.params[e->offset + i] =
+          (float)((2 * rnj_rng_uniform(&rng) - 1) * scale);
+  }
+  rc = rnj_net_new(net, &m, kernel);
+  rnj_model_free(&m);
+  if (rc < 0) {
+    tool_error("bench: cannot build the model: %s", rnj_strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
 static void help(FILE *f) {
   fprintf(f,
-          "usage: rnnjam bench [CKPT] [--steps N] [--windows N] "
-          "[--kernel K] [--json]\n\n"
+          "usage: rnnjam bench [CKPT | --arch tutorial|v2 [--hidden N]]\n"
+          "                    [--steps N] [--windows N] [--kernel K] "
+          "[--json]\n\n"
           "Measure one stream step (LSTM step + heads + sampling) and one\n"
           "window of seq_length notes, on one thread.  CKPT defaults to the\n"
           "installed model.\n\n"
+          "  --arch A      no checkpoint: a model of kind A (tutorial or v2)\n"
+          "                with random weights of a trained model's size\n"
+          "  --hidden N    its hidden size (v2: 16..512, a multiple of 16;\n"
+          "                default 128)\n"
           "  --steps N     timed stream steps (default 200000, at least "
           "100000)\n"
           "  --windows N   timed windows (default 5000)\n"
@@ -69,7 +111,7 @@ static void help(FILE *f) {
 
 int cmd_bench(int argc, char **argv) {
   enum { O_STEPS = 256, O_WINDOWS, O_KERNEL, O_JSON, O_TRAIN, O_THREADS,
-         O_BATCHES };
+         O_BATCHES, O_ARCH, O_HIDDEN };
   static const struct option opts[] = {
       {"steps", required_argument, 0, O_STEPS},
       {"windows", required_argument, 0, O_WINDOWS},
@@ -78,6 +120,8 @@ int cmd_bench(int argc, char **argv) {
       {"train", no_argument, 0, O_TRAIN},
       {"threads", required_argument, 0, O_THREADS},
       {"batches", required_argument, 0, O_BATCHES},
+      {"arch", required_argument, 0, O_ARCH},
+      {"hidden", required_argument, 0, O_HIDDEN},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   long steps = 200000;
@@ -89,6 +133,9 @@ int cmd_bench(int argc, char **argv) {
   int nthreads = 2;
   long batches = 300;
   const char *ckpt;
+  char label[32];
+  int arch = 0;
+  long hidden = RNJ_MODEL_V2_HIDDEN;
   rnj_net_t *net = NULL;
   rnj_net_state_t state;
   rnj_net_dist_t y;
@@ -140,6 +187,21 @@ int cmd_bench(int argc, char **argv) {
       }
       break;
     }
+    case O_ARCH:
+      if (!strcmp(optarg, "tutorial")) {
+        arch = RNJ_MODEL_TUTORIAL;
+      } else if (!strcmp(optarg, "v2")) {
+        arch = RNJ_MODEL_V2;
+      } else {
+        tool_error("--arch: expected tutorial or v2, got '%s'", optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case O_HIDDEN:
+      if (parse_int("--hidden", optarg, RNJ_MODEL_V2_HIDDEN_MIN,
+                    RNJ_MODEL_V2_HIDDEN_MAX, &hidden) < 0)
+        return EXIT_USAGE;
+      break;
     case O_BATCHES:
       if (parse_int("--batches", optarg, 10, 10000000, &batches) < 0)
         return EXIT_USAGE;
@@ -160,9 +222,20 @@ int cmd_bench(int argc, char **argv) {
     tool_error("bench: expected at most one checkpoint");
     return EXIT_USAGE;
   }
-  ckpt = optind < argc ? argv[optind] : default_model_path();
-  if (load_net(ckpt, &net, kernel) < 0)
-    return 1;
+  if (arch && optind < argc) {
+    tool_error("bench: --arch makes its own model; no checkpoint with it");
+    return EXIT_USAGE;
+  }
+  if (arch) {
+    if (random_net(arch, (int)hidden, kernel, &net) < 0)
+      return 1;
+    snprintf(label, sizeof label, "random weights");
+    ckpt = label;
+  } else {
+    ckpt = optind < argc ? argv[optind] : default_model_path();
+    if (load_net(ckpt, &net, kernel) < 0)
+      return 1;
+  }
   seq = rnj_net_seq_length(net);
   /* 4 s or 8 beats: where the times are kept, whatever the weights do */
   tmax = rnj_net_unit(net) == RNJ_NET_BEATS ? 8.0 : 4.0;
