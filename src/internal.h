@@ -48,6 +48,12 @@ int rnj__atomic_begin(const char *path, char *tmp, size_t tmp_len,
 int rnj__atomic_commit(const char *tmp, const char *path, char *err);
 void rnj__atomic_abort(const char *tmp);
 
+/* sample.c: rnj_sample_categorical with the uniform number `u` in [0, 1)
+ * given (the v2 kernels have their own vector versions of it, lstm2_kern.h).
+ * RT-safe. */
+int rnj__sample_draw(const float *logits, int n, float temperature,
+                     double u);
+
 /* seq.c: turn one sequencer event into the daemon's event (no ALSA call
  * unless it announces a new port that "auto" or a listed name wants).
  * out->time is the event's real-time stamp, or -1 when it has none (the

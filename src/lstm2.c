@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "internal.h"
 #include "lstm2_kern.h"
 #include "lstm_portable.h"
 
@@ -59,21 +60,25 @@ static void heads_portable(const rnj__lstm2_pack_t *p, const float *h,
 }
 
 const rnj__lstm2_kern_t rnj__lstm2_kern_portable = {
-    RNJ_KERNEL_PORTABLE, cell_portable, heads_portable};
+    RNJ_KERNEL_PORTABLE, cell_portable, heads_portable, rnj__sample_draw};
 
 /* ------------------------------------------------------------- dispatch */
 
 const rnj__lstm2_kern_t *rnj__lstm2_kern_find(rnj_kernel_t kernel) {
   /* The CPU question is the tutorial's kernels' (the same instruction
-   * sets); AUTO becomes the best of those this model has. */
+   * sets, the same files); AUTO becomes the best the CPU has. */
   const rnj__lstm_kern_t *k = rnj__lstm_kern_find(kernel);
   if (!k)
     return NULL;
   switch (k->id) {
-  case RNJ_KERNEL_PORTABLE:
-    return &rnj__lstm2_kern_portable;
+#ifdef RNJ__HAVE_X86_KERNELS
+  case RNJ_KERNEL_AVX2:
+    return &rnj__lstm2_kern_avx2;
+  case RNJ_KERNEL_AVX512:
+    return &rnj__lstm2_kern_avx512;
+#endif
   default:
-    return kernel == RNJ_KERNEL_AUTO ? &rnj__lstm2_kern_portable : NULL;
+    return &rnj__lstm2_kern_portable;
   }
 }
 

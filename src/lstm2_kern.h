@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "lstm_kern.h"
 #include "rnnjam/lstm.h"
 #include "rnnjam/model.h"
 #include "rnnjam/net.h"
@@ -50,9 +51,19 @@ typedef struct rnj__lstm2_kern_s {
                float *c, float *h);
   /* All four heads on h (H): 384 logits (the last 24 zero) to out. */
   void (*heads)(const rnj__lstm2_pack_t *p, const float *h, float *out);
+  /* A bin of n (1..128) logits at `temperature`, by the uniform u in
+   * [0, 1): rnj_sample_categorical's rules (rnj__sample_draw is the
+   * portable one), in the kernel's vectors.  RT-safe. */
+  int (*draw)(const float *logits, int n, float temperature, double u);
 } rnj__lstm2_kern_t;
 
 extern const rnj__lstm2_kern_t rnj__lstm2_kern_portable;
+#ifdef RNJ__HAVE_X86_KERNELS
+/* In lstm_avx2.c and lstm_avx512.c, beside the tutorial's kernels whose
+ * product and vector functions they share. */
+extern const rnj__lstm2_kern_t rnj__lstm2_kern_avx2;
+extern const rnj__lstm2_kern_t rnj__lstm2_kern_avx512;
+#endif
 
 /* Floats the packed weights of a model with `hidden` units take. */
 size_t rnj__lstm2_pack_floats(int hidden);

@@ -125,32 +125,49 @@ void rnj_net_window(const rnj_net_t *net, rnj_net_state_t *state,
   rnj_net_predict(net, state, dist);
 }
 
+/* v2's pitch: with neither top-k nor top-p (the defaults) it is a plain
+ * categorical draw over the range, which the kernel's vector draw does in
+ * a fraction of rnj_sample_pitch's time, by the same rules; otherwise
+ * rnj_sample_pitch.  One number of the generator either way. */
+static int sample_pitch_v2(const rnj_net_t *net, const rnj_net_dist_t *dist,
+                           rnj_sampler_t *s) {
+  const float *logits = dist->logits + RNJ_NET_PITCH_AT;
+  int lo = s->pitch_min < 0 ? 0 : s->pitch_min > 127 ? 127 : s->pitch_min;
+  int hi = s->pitch_max < lo ? lo : s->pitch_max > 127 ? 127 : s->pitch_max;
+  int n = hi - lo + 1;
+  if ((s->top_k > 0 && s->top_k < n) || (s->top_p < 1 && s->top_p > 0))
+    return rnj_sample_pitch(s, logits);
+  return lo + net->kern->draw(logits + lo, n, s->pitch_temperature,
+                              rnj_rng_uniform(&s->rng));
+}
+
 void rnj_net_sample(const rnj_net_t *net, const rnj_net_dist_t *dist,
                     rnj_sampler_t *sampler, rnj_net_note_t *out) {
   if (net->kind == RNJ_MODEL_V2) {
     /* ENCODING.md's order: step, duration, velocity, then pitch; the
      * time temperature for the first three */
     float t = sampler->time_temperature;
-    int sb = rnj_sample_categorical(&sampler->rng,
-                                    dist->logits + RNJ_NET_STEP_AT,
-                                    RNJ_ENCODING_STEP_BINS, t);
-    int db = rnj_sample_categorical(&sampler->rng,
-                                    dist->logits + RNJ_NET_DURATION_AT,
-                                    RNJ_ENCODING_DURATION_BINS, t);
-    int vb = rnj_sample_categorical(&sampler->rng,
-                                    dist->logits + RNJ_NET_VELOCITY_AT,
-                                    RNJ_ENCODING_VELOCITY_BINS, t);
+    int sb = net->kern->draw(dist->logits + RNJ_NET_STEP_AT,
+                             RNJ_ENCODING_STEP_BINS, t,
+                             rnj_rng_uniform(&sampler->rng));
+    int db = net->kern->draw(dist->logits + RNJ_NET_DURATION_AT,
+                             RNJ_ENCODING_DURATION_BINS, t,
+                             rnj_rng_uniform(&sampler->rng));
+    int vb = net->kern->draw(dist->logits + RNJ_NET_VELOCITY_AT,
+                             RNJ_ENCODING_VELOCITY_BINS, t,
+                             rnj_rng_uniform(&sampler->rng));
     out->step = rnj_encoding_step_centre(sb);
     out->duration = rnj_encoding_duration_centre(db);
     out->velocity = rnj_encoding_velocity_centre(vb);
+    out->pitch = sample_pitch_v2(net, dist, sampler);
   } else {
     /* rnj_sample_note's: the times clamped at 0 ("> 0" so that a NaN
      * becomes 0 too), no velocity */
     out->step = dist->step > 0 ? dist->step : 0.0f;
     out->duration = dist->duration > 0 ? dist->duration : 0.0f;
     out->velocity = 0;
+    out->pitch = rnj_sample_pitch(sampler, dist->logits + RNJ_NET_PITCH_AT);
   }
-  out->pitch = rnj_sample_pitch(sampler, dist->logits + RNJ_NET_PITCH_AT);
   out->onset = dist->onset + out->step;
 }
 

@@ -169,7 +169,7 @@ static v4sf select4(v4si mask, v4sf a, v4sf b) {
  * relative of exp: far finer than one uniform draw can tell.  Weights below
  * exp(-87) (1e-38 relative to the best pitch) are exactly 0, so -inf and
  * NaN logits are never drawn. */
-static v4sf exp_weight(v4sf a) {
+static inline __attribute__((always_inline)) v4sf exp_weight(v4sf a) {
   v4si in = a >= splat(-87.0f); /* false for NaN, too */
   v4sf c = select4(in, a, splat(-87.0f));
   /* round to nearest by adding 1.5 * 2^23: SSE2 has no round */
@@ -349,18 +349,22 @@ int rnj_sample_pitch(rnj_sampler_t *sampler, const float *logits) {
 
 int rnj_sample_categorical(rnj_rng_t *rng, const float *logits, int n,
                            float temperature) {
+  /* one draw, whatever happens then */
+  return rnj__sample_draw(logits, n, temperature, rnj_rng_uniform(rng));
+}
+
+int rnj__sample_draw(const float *logits, int n, float temperature,
+                     double u) {
   v4sf cl[NV]; /* (n) the logits, padded with -inf */
   v4sf w[NV];  /* (n) their weights */
   float *clf = (float *)cl;
   v4sf m4;
   float max;
   double total;
-  double u;
   int nv;
   int i;
   int b;
 
-  u = rnj_rng_uniform(rng); /* one draw, whatever happens below */
   n = n < 1 ? 1 : n > P ? P : n;
   memcpy(clf, logits, (size_t)n * sizeof(float));
   nv = (n + 3) / 4;

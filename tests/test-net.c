@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "../src/lstm2_kern.h"
 #include "rnnjam/alloc.h"
 #include "rnnjam/ckpt.h"
 #include "rnnjam/err.h"
@@ -459,6 +460,79 @@ static void check_v2_reference(int hidden) {
   free(r.blob);
 }
 
+/* Every kernel against the portable one on random weights and states, at
+ * the smallest, a middle and the largest hidden size: h, c and the heads
+ * within rounding (1e-5 scaled, as against PyTorch). */
+static void check_v2_kernels(void) {
+  static const int hs[3] = {16, 64, 512};
+  int k;
+  for (k = 0; k < 3; k++) {
+    int hidden = hs[k];
+    rnj_model_t m;
+    rnj_net_t *ref;
+    rnj_rng_t rng;
+    size_t i;
+    int q;
+    ASSERT_OK(rnj_model_init_kind(&m, RNJ_MODEL_V2, hidden));
+    rnj_rng_seed(&rng, 100 + (uint64_t)hidden);
+    /* the sizes Keras' initialisers give (glorot for 2-D tensors, the
+     * recurrent one like an orthogonal matrix), so that sums keep the
+     * magnitudes of a real model's at every size */
+    for (q = 0; q < m.ntensors; q++) {
+      const rnj_tensor_info_t *e = &m.tensors[q];
+      double scale = e->ndim == 1 ? 0.5
+                     : q == 1     ? 1.4 / sqrt((double)hidden)
+                                  : sqrt(6.0 / (e->shape[0] + e->shape[1]));
+      for (i = 0; i < e->count; i++)
+        m.params[e->offset + i] =
+            (float)((2 * rnj_rng_uniform(&rng) - 1) * scale);
+    }
+    ASSERT_OK(rnj_net_new(&ref, &m, RNJ_KERNEL_PORTABLE));
+    for (q = 1; q < NKERNELS; q++) {
+      rnj_net_t *net;
+      rnj_net_state_t a;
+      rnj_net_state_t b;
+      rnj_net_dist_t da;
+      rnj_net_dist_t db;
+      rnj_net_note_t n;
+      int t;
+      int j;
+      if (rnj_net_new(&net, &m, kernels[q]) == RNJ_ENOSYS)
+        continue;
+      worst = 0;
+      rnj_net_reset(ref, &a);
+      rnj_net_reset(net, &b);
+      memset(&n, 0, sizeof n);
+      for (t = 0; t < 30; t++) {
+        n.pitch = (int)(rnj_rng_next(&rng) % 128);
+        n.velocity = (int)(rnj_rng_next(&rng) % 128);
+        n.step = rnj_rng_uniform(&rng) < 0.3 ? 0 : 8 * rnj_rng_uniform(&rng);
+        n.duration = 20 * rnj_rng_uniform(&rng);
+        n.onset += n.step;
+        rnj_net_feed(ref, &a, &n);
+        rnj_net_feed(net, &b, &n);
+        rnj_net_predict(ref, &a, &da);
+        rnj_net_predict(net, &b, &db);
+        for (j = 0; j < hidden; j++) {
+          near("v2 random h", rnj_kernel_name(kernels[q]), t, j, b.h[j],
+               a.h[j]);
+          near("v2 random c", rnj_kernel_name(kernels[q]), t, j, b.c[j],
+               a.c[j]);
+        }
+        for (j = 0; j < RNJ_NET_LOGITS; j++)
+          near("v2 random heads", rnj_kernel_name(kernels[q]), t, j,
+               db.logits[j], da.logits[j]);
+      }
+      printf("v2 H=%d random weights, kernel %s vs portable: largest "
+             "scaled error %.3g\n",
+             hidden, rnj_kernel_name(kernels[q]), worst);
+      rnj_net_delete(net);
+    }
+    rnj_net_delete(ref);
+    rnj_model_free(&m);
+  }
+}
+
 /* Logits with a known shape for each head. */
 static void shaped_dist(rnj_net_dist_t *d, uint64_t seed) {
   rnj_rng_t rng;
@@ -560,6 +634,121 @@ static void check_v2_sample(void) {
   rnj_net_delete(net);
 }
 
+/* The kernels' vector draws against the portable one (rnj__sample_draw):
+ * for draws not within rounding of a bin's edge, the same bin; the rules
+ * for -inf, NaN, a zero temperature and every size the same. */
+static void check_v2_draws(void) {
+  rnj_rng_t rng;
+  int q;
+  int t;
+  rnj_rng_seed(&rng, 404);
+  for (q = 1; q < NKERNELS; q++) {
+    const rnj__lstm2_kern_t *k = rnj__lstm2_kern_find(kernels[q]);
+    const rnj__lstm2_kern_t *p = &rnj__lstm2_kern_portable;
+    float l[128];
+    long same = 0;
+    if (!k)
+      continue;
+    ASSERT_EQ(k->id, kernels[q]);
+    for (t = 0; t < 20000; t++) {
+      int n = 1 + (int)(rnj_rng_next(&rng) % 128);
+      float temp = (float)(0.05 + 3 * rnj_rng_uniform(&rng));
+      double u = rnj_rng_uniform(&rng);
+      double cum[129];
+      double max = -INFINITY;
+      double edge = 1;
+      int i;
+      for (i = 0; i < n; i++) {
+        l[i] = (float)(8 * rnj_rng_uniform(&rng) - 4);
+        if (t % 7 == 0 && i % 5 == 1)
+          l[i] = -INFINITY;
+        if (t % 11 == 0 && i % 6 == 2)
+          l[i] = NAN;
+        max = l[i] > max ? l[i] : max;
+      }
+      /* the exact cumulative distribution, and how near u is to an edge */
+      cum[0] = 0;
+      for (i = 0; i < n; i++)
+        cum[i + 1] = cum[i] + (isfinite(l[i]) ? exp((l[i] - max) / temp) : 0);
+      for (i = 1; i <= n; i++)
+        if (fabs(u - cum[i] / cum[n]) < edge)
+          edge = fabs(u - cum[i] / cum[n]);
+      if (edge < 1e-5)
+        continue;
+      ASSERT_EQ(k->draw(l, n, temp, u), p->draw(l, n, temp, u));
+      same++;
+    }
+    ASSERT(same > 19000);
+    /* the limits: temperature 0 or NaN, all -inf or NaN, one bin */
+    for (t = 0; t < 128; t++)
+      l[t] = t % 3 ? NAN : -INFINITY;
+    l[40] = 1;
+    l[90] = 1;
+    ASSERT_EQ(k->draw(l, 128, 0.0f, 0.5), 40);
+    ASSERT_EQ(k->draw(l, 128, NAN, 0.5), 40);
+    ASSERT_EQ(k->draw(l, 128, 1.0f, 0.99), 90);
+    ASSERT_EQ(k->draw(l, 40, 1.0f, 0.5), 0); /* all -inf/NaN: the first
+                                                 -inf, as portable */
+    ASSERT_EQ(k->draw(l, 40, 1.0f, 0.5), p->draw(l, 40, 1.0f, 0.5));
+    for (t = 0; t < 128; t++)
+      l[t] = NAN;
+    ASSERT_EQ(k->draw(l, 98, 1.0f, 0.5), 0);
+    ASSERT_EQ(k->draw(l, 1, 1.0f, 0.99), 0);
+    printf("v2 draws, kernel %s: %ld of 20000 equal to portable's (the "
+           "rest within 1e-5 of an edge, not compared)\n",
+           rnj_kernel_name(kernels[q]), same);
+  }
+}
+
+/* v2's pitch, with neither top-k nor top-p (the kernel's vector draw) and
+ * with top-k (rnj_sample_pitch): softmax at the pitch temperature over
+ * the range, chi-square against the exact probabilities. */
+static void check_v2_pitch(void) {
+  char path[4096];
+  char err[RNJ_ERR_LEN];
+  rnj_net_t *net;
+  rnj_net_dist_t d;
+  int pass;
+  snprintf(path, sizeof path, "%s/ref-v2-h48.safetensors", test_data_dir());
+  ASSERT_OK(rnj_net_load(&net, path, RNJ_KERNEL_AUTO, err));
+  shaped_dist(&d, 6);
+  for (pass = 0; pass < 2; pass++) {
+    rnj_sampler_t s;
+    static int c[128];
+    double lp[128];
+    double x2 = 0;
+    double z = 0;
+    int draws = 40000;
+    int i;
+    int dof = -1;
+    memset(c, 0, sizeof c);
+    rnj_sampler_init(&s, 90 + (uint64_t)pass);
+    s.pitch_temperature = 0.7f;
+    s.pitch_min = 40;
+    s.pitch_max = 79;
+    s.top_k = pass ? 40 : 0; /* all 40 candidates: no cut, but the other
+                                path */
+    for (i = 0; i < draws; i++) {
+      rnj_net_note_t g;
+      rnj_net_sample(net, &d, &s, &g);
+      ASSERT(g.pitch >= 40 && g.pitch <= 79);
+      c[g.pitch]++;
+    }
+    rnj_net_log_probs(net, &d, RNJ_NET_HEAD_PITCH, 0.7, lp);
+    for (i = 40; i <= 79; i++)
+      z += exp(lp[i]);
+    for (i = 40; i <= 79; i++) {
+      double e = exp(lp[i]) / z * draws;
+      x2 += (c[i] - e) * (c[i] - e) / e;
+      dof++;
+    }
+    if (x2 > dof + 7 * sqrt(2.0 * dof) + 10)
+      FAIL("v2 pitch (%s): chi2 %.1f, %d degrees of freedom",
+           pass ? "top-k path" : "vector draw", x2, dof);
+  }
+  rnj_net_delete(net);
+}
+
 /* v2 streams: 10,000 notes sampled and fed back, not one allocation. */
 static void check_v2_no_alloc(void) {
   char path[4096];
@@ -611,7 +800,10 @@ int main(void) {
   rnj_model_free(&m);
   check_v2_reference(128);
   check_v2_reference(48);
+  check_v2_kernels();
   check_v2_sample();
+  check_v2_draws();
+  check_v2_pitch();
   check_v2_no_alloc();
   printf("net: ok\n");
   return 0;
