@@ -364,6 +364,7 @@ static void build_tempo_map(rnj_smf_t *smf) {
 
   seg[0].tick = 0;
   seg[0].seconds = 0;
+  seg[0].tempo = 500000;
   if (!smf->ticks_per_quarter) {
     seg[0].scale = 1.0 / (smf->smpte_fps * smf->ticks_per_frame);
   } else {
@@ -379,10 +380,12 @@ static void build_tempo_map(rnj_smf_t *smf) {
       scale = 60.0 / ((6e7 / (double)e->tempo) * res);
       if (e->tick == 0) {
         seg[0].scale = scale;
+        seg[0].tempo = e->tempo;
         n = 1;
       } else if (scale != seg[n - 1].scale) {
         seg[n].tick = e->tick;
         seg[n].scale = scale;
+        seg[n].tempo = e->tempo;
         n++;
       }
     }
@@ -500,6 +503,80 @@ double rnj_smf_seconds(const rnj_smf_t *smf, int64_t tick, size_t *hint) {
   if (hint)
     *hint = k;
   return seg[k].seconds + (double)(tick - seg[k].tick) * seg[k].scale;
+}
+
+/* ---------------------------------------------------------- tempo map */
+
+/* The segment holding fractional `tick` (the first one before tick 0). */
+static const rnj_smf_tempo_t *segment_at(const rnj_smf_t *smf, double tick) {
+  const rnj_smf_tempo_t *seg = smf->tempo;
+  size_t lo = 0;
+  size_t hi = smf->ntempo;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if ((double)seg[mid].tick <= tick)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return &seg[lo];
+}
+
+double rnj_smf_seconds_at(const rnj_smf_t *smf, double tick) {
+  const rnj_smf_tempo_t *g;
+  if (!smf->ntempo)
+    return 0;
+  g = segment_at(smf, tick);
+  /* The same expression as rnj_smf_seconds, so whole ticks agree to the
+   * bit: (tick - g->tick) is exact for ticks below 2^53. */
+  return g->seconds + (tick - (double)g->tick) * g->scale;
+}
+
+double rnj_smf_ticks(const rnj_smf_t *smf, double seconds) {
+  const rnj_smf_tempo_t *seg = smf->tempo;
+  size_t lo = 0;
+  size_t hi = smf->ntempo;
+  if (!hi)
+    return 0;
+  /* Segment starts are increasing in seconds as in ticks. */
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (seg[mid].seconds <= seconds)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return (double)seg[lo].tick + (seconds - seg[lo].seconds) / seg[lo].scale;
+}
+
+double rnj_smf_beats(const rnj_smf_t *smf, int64_t tick) {
+  if (!smf->ticks_per_quarter)
+    return rnj_smf_seconds(smf, tick, NULL) * 2.0;
+  return (double)tick / smf->ticks_per_quarter;
+}
+
+double rnj_smf_beat_ticks(const rnj_smf_t *smf, double beats) {
+  if (!smf->ticks_per_quarter)
+    return rnj_smf_ticks(smf, beats / 2.0);
+  return beats * smf->ticks_per_quarter;
+}
+
+double rnj_smf_beat_seconds(const rnj_smf_t *smf, double beats) {
+  if (!smf->ticks_per_quarter)
+    return beats / 2.0;
+  return rnj_smf_seconds_at(smf, rnj_smf_beat_ticks(smf, beats));
+}
+
+double rnj_smf_second_beats(const rnj_smf_t *smf, double seconds) {
+  if (!smf->ticks_per_quarter)
+    return seconds * 2.0;
+  return rnj_smf_ticks(smf, seconds) / smf->ticks_per_quarter;
+}
+
+double rnj_smf_bpm(const rnj_smf_t *smf, double tick) {
+  if (!smf->ticks_per_quarter || !smf->ntempo)
+    return 120.0;
+  return 6e7 / (double)segment_at(smf, tick)->tempo;
 }
 
 /* ------------------------------------------------------------- writer */

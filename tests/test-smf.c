@@ -512,6 +512,78 @@ static void test_tempo_map(void) {
   mb_free(&m);
 }
 
+/* The public tempo map: ticks, seconds and beats both ways, and the tempo
+ * in force, on the map of test_tempo_map (120, then 60 from tick 960, then
+ * 240 from tick 1920, at 480 ticks a quarter). */
+static void test_tempo_conversions(void) {
+  static const double ticks[] = {-240, 0, 1, 479.5, 960, 1000, 1919.25,
+                                 1920, 2400, 1e6};
+  mb_t m;
+  rnj_smf_t smf;
+  size_t i;
+
+  mb_init(&m);
+  mb_header(&m, 1, 1, 480);
+  mb_track(&m);
+  mb_ev(&m, 960, "FF 51 03 0F 42 40");
+  mb_ev(&m, 40, "FF 51 03 0F 42 40");
+  mb_ev(&m, 920, "FF 51 03 03 D0 90");
+  mb_end(&m);
+  ASSERT_OK(read_mb(&smf, &m));
+  ASSERT_EQ(smf.tempo[0].tempo, 500000);
+  ASSERT_EQ(smf.tempo[1].tempo, 1000000);
+  ASSERT_EQ(smf.tempo[2].tempo, 250000);
+
+  /* whole ticks: the very bits of rnj_smf_seconds */
+  for (i = 0; i < 3000; i += 7)
+    ASSERT(rnj_smf_seconds_at(&smf, (double)i) ==
+           rnj_smf_seconds(&smf, (int64_t)i, NULL));
+  ASSERT_NEAR(rnj_smf_seconds_at(&smf, 1440.5), 2.0 + 0.5 / 480, 1e-12);
+  ASSERT_NEAR(rnj_smf_seconds_at(&smf, -240), -0.25, 1e-12);
+  /* seconds -> ticks inverts it, in every segment and past the ends */
+  for (i = 0; i < sizeof ticks / sizeof ticks[0]; i++)
+    ASSERT_NEAR(rnj_smf_ticks(&smf, rnj_smf_seconds_at(&smf, ticks[i])),
+                ticks[i], 1e-6);
+  ASSERT_NEAR(rnj_smf_ticks(&smf, 3.25), 2400, 1e-9);
+
+  /* beats are tempo-free */
+  ASSERT(rnj_smf_beats(&smf, 1920) == 4.0);
+  ASSERT(rnj_smf_beats(&smf, 1000) == 1000.0 / 480);
+  ASSERT(rnj_smf_beat_ticks(&smf, 2.5) == 1200.0);
+  ASSERT_NEAR(rnj_smf_beat_seconds(&smf, 2.5), 1.5, 1e-12); /* 1 + 0.5 */
+  ASSERT_NEAR(rnj_smf_beat_seconds(&smf, 5.0), 3.25, 1e-12);
+  ASSERT_NEAR(rnj_smf_second_beats(&smf, 3.25), 5.0, 1e-12);
+  ASSERT_NEAR(rnj_smf_second_beats(&smf, 0.25), 0.5, 1e-12);
+
+  /* the tempo in force */
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 0), 120, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 959.9), 120, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 960), 60, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 1919), 60, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 1920), 240, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 1e9), 240, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, -5), 120, 0);
+  rnj_smf_free(&smf);
+  mb_free(&m);
+
+  /* SMPTE: 25 fps x 40 ticks, a tick a millisecond; beats at 120 bpm
+   * whatever the tempo events say */
+  mb_init(&m);
+  mb_header(&m, 1, 1, 0xE728);
+  mb_track(&m);
+  mb_ev(&m, 0, "FF 51 03 0F 42 40");
+  mb_end(&m);
+  ASSERT_OK(read_mb(&smf, &m));
+  ASSERT_NEAR(rnj_smf_beats(&smf, 1500), 3.0, 1e-12);
+  ASSERT_NEAR(rnj_smf_beat_ticks(&smf, 3.0), 1500, 1e-9);
+  ASSERT_NEAR(rnj_smf_beat_seconds(&smf, 3.0), 1.5, 1e-12);
+  ASSERT_NEAR(rnj_smf_second_beats(&smf, 1.5), 3.0, 1e-12);
+  ASSERT_NEAR(rnj_smf_ticks(&smf, 0.25), 250, 1e-9);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 100), 120, 0);
+  rnj_smf_free(&smf);
+  mb_free(&m);
+}
+
 /* The hint gives the same bits as the binary search, in any tick order. */
 static void test_seconds_hint(void) {
   mb_t m;
@@ -1093,6 +1165,7 @@ int main(void) {
   test_velocity0_is_note_off();
   test_tolerated();
   test_tempo_map();
+  test_tempo_conversions();
   test_seconds_hint();
   test_smpte();
   test_bad_header();

@@ -80,11 +80,14 @@ typedef struct rnj_smf_track_s {
 } rnj_smf_track_t;
 
 /* One segment of the tempo map: from `tick` on, a tick lasts `scale`
- * seconds; `seconds` is the time of `tick`. */
+ * seconds; `seconds` is the time of `tick`; `tempo` is the set-tempo value
+ * that made it, in microseconds per quarter (500000 for the 120 bpm start,
+ * and for SMPTE files, whose time ignores tempo). */
 typedef struct rnj_smf_tempo_s {
   int64_t tick;
   double seconds;
   double scale;
+  uint32_t tempo;
 } rnj_smf_tempo_t;
 
 /* A parsed file.  Everything is owned by the struct (one allocation) and
@@ -143,6 +146,40 @@ RNJ_EXTERN void rnj_smf_free(rnj_smf_t *smf);
  * struct nobody modifies. */
 RNJ_EXTERN double rnj_smf_seconds(const rnj_smf_t *smf, int64_t tick,
                                   size_t *hint);
+
+/* ---------------------------------------------------------- tempo map
+ *
+ * The conversions between ticks, seconds and beats of one parsed file,
+ * through its tempo map (the one above, so a note's seconds and these
+ * agree to the bit).  Ticks are fractional where a time falls between
+ * two; the map's last segment goes on past the file's end and its first
+ * one before tick 0.  Beats are quarter notes: ticks / ticks_per_quarter,
+ * tempo-free.  An SMPTE file has no quarter note: its beats are seconds * 2
+ * (120 bpm) and its tempo is 120 bpm.  All are pure: safe from any thread
+ * on a struct nobody modifies, and O(log segments). */
+
+/* Seconds at a fractional `tick`; equal to rnj_smf_seconds at whole
+ * ticks. */
+RNJ_EXTERN double rnj_smf_seconds_at(const rnj_smf_t *smf, double tick);
+
+/* The (fractional) tick at `seconds`: the inverse of rnj_smf_seconds_at. */
+RNJ_EXTERN double rnj_smf_ticks(const rnj_smf_t *smf, double seconds);
+
+/* Beats at `tick`: tick / ticks_per_quarter, or seconds * 2 (SMPTE). */
+RNJ_EXTERN double rnj_smf_beats(const rnj_smf_t *smf, int64_t tick);
+
+/* The (fractional) tick at `beats`: beats * ticks_per_quarter, or the tick
+ * at beats / 2 seconds (SMPTE). */
+RNJ_EXTERN double rnj_smf_beat_ticks(const rnj_smf_t *smf, double beats);
+
+/* Seconds at `beats`, and beats at `seconds`, through the tempo map. */
+RNJ_EXTERN double rnj_smf_beat_seconds(const rnj_smf_t *smf, double beats);
+RNJ_EXTERN double rnj_smf_second_beats(const rnj_smf_t *smf,
+                                       double seconds);
+
+/* The tempo in force at `tick`, in quarter notes a minute (60 / the
+ * seconds of ticks_per_quarter ticks); 120 for SMPTE files. */
+RNJ_EXTERN double rnj_smf_bpm(const rnj_smf_t *smf, double tick);
 
 /* ------------------------------------------------------------- writer */
 
