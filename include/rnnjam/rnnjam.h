@@ -9,6 +9,7 @@
 #include "rnnjam/model.h"
 #include "rnnjam/smf.h"
 #include "rnnjam/notes.h"
+#include "rnnjam/music.h"
 #include "rnnjam/ckpt.h"
 #include "rnnjam/lstm.h"
 #include "rnnjam/sample.h"
