@@ -1074,6 +1074,122 @@ static void test_write_invalid(void) {
   ASSERT_CONTAINS(err, path);
 }
 
+/* Beats mode: the notes' beats on the ticks of the tempo map's file, in
+ * its division and its tempo (copied up to the last note-off), or at one
+ * given tempo; an SMPTE map gives 480 ticks at 120 bpm. */
+static void test_write_beats(void) {
+  static const double beats[][2] = {
+      {0.5, 1.0}, {1.75, 2.5}, {2.0, 2.0}, {3.0 + 1.0 / 3, 4.5}};
+  rnj_note_t in[4];
+  rnj_notes_t out;
+  rnj_smf_write_opts_t o;
+  rnj_smf_t map;
+  rnj_smf_t back;
+  char path[1200];
+  mb_t m;
+  size_t i;
+
+  /* 96 ticks a quarter: 120 bpm, 60 from beat 1, 240 from beat 2, 100
+   * from beat 50 (after the last note: not copied) */
+  mb_init(&m);
+  mb_header(&m, 1, 1, 96);
+  mb_track(&m);
+  mb_ev(&m, 96, "FF 51 03 0F 42 40");
+  mb_ev(&m, 96, "FF 51 03 03 D0 90");
+  mb_ev(&m, 96 * 48, "FF 51 03 09 27 C0");
+  mb_end(&m);
+  ASSERT_OK(read_mb(&map, &m));
+  ASSERT_EQ(map.ntempo, 4);
+  for (i = 0; i < 4; i++) {
+    in[i] = mknote(60 + (int)i, 0, 0, 90);
+    in[i].start_beat = beats[i][0];
+    in[i].end_beat = beats[i][1];
+  }
+  snprintf(path, sizeof path, "%s/beats.mid", dir);
+  rnj_smf_write_opts_init(&o);
+  ASSERT(o.tempo_map == NULL && o.bpm == 0);
+  o.tempo_map = &map;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ticks_per_quarter, 96);
+  ASSERT_EQ(back.ntempo, 3);
+  for (i = 0; i < 3; i++) {
+    ASSERT_EQ(back.tempo[i].tick, map.tempo[i].tick);
+    ASSERT_EQ(back.tempo[i].tempo, map.tempo[i].tempo);
+  }
+  /* every onset on its tick: 48, 168, 192, 320 */
+  {
+    static const int64_t on[] = {48, 168, 192, 320};
+    const rnj_smf_track_t *t = &back.tracks[1];
+    size_t k = 0;
+    for (i = 0; i < t->n; i++)
+      if (t->events[i].type == RNJ_SMF_NOTE_ON)
+        ASSERT_EQ(t->events[i].tick, on[k++]);
+    ASSERT_EQ(k, 4);
+  }
+  rnj_smf_free(&back);
+  rnj_notes_init(&out);
+  ASSERT_OK(rnj_notes_from_file(&out, path, RNJ_NOTES_ALL_INSTRUMENTS, err));
+  ASSERT_EQ(out.n, 4);
+  for (i = 0; i < 4; i++) {
+    /* seconds as the map's file would have them */
+    ASSERT(out.v[i].start ==
+           rnj_smf_seconds_at(&map, llround(beats[i][0] * 96)));
+    ASSERT_NEAR(out.v[i].start_beat, beats[i][0], 0.5 / 96);
+  }
+  ASSERT(out.v[2].end_beat == 2.0 + 1.0 / 96); /* zero length: one tick */
+  rnj_notes_free(&out);
+
+  /* one tempo instead of the map, in its division */
+  o.bpm = 90;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ticks_per_quarter, 96);
+  ASSERT_EQ(back.ntempo, 1);
+  ASSERT_NEAR(rnj_smf_bpm(&back, 0), 90, 1e-4);
+  ASSERT_NEAR(rnj_smf_seconds(&back, 192, NULL), 2 * 60.0 / 90, 1e-6);
+  rnj_smf_free(&back);
+  rnj_smf_free(&map);
+  mb_free(&m);
+
+  /* an SMPTE map: 480 ticks a quarter at 120 bpm (its beats' tempo) */
+  mb_init(&m);
+  mb_header(&m, 1, 1, 0xE728);
+  mb_track(&m);
+  mb_end(&m);
+  ASSERT_OK(read_mb(&map, &m));
+  rnj_smf_write_opts_init(&o);
+  o.tempo_map = &map;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ticks_per_quarter, 480);
+  ASSERT_EQ(back.ntempo, 1);
+  ASSERT_EQ(back.tempo[0].tempo, 500000);
+  rnj_smf_free(&back);
+
+  /* bad beats and tempi are named */
+  in[1].start_beat = NAN;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "note 1: start nan beats");
+  in[1].start_beat = -1;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "note 1: start -1 beats");
+  in[1].start_beat = 1;
+  in[3].end_beat = (double)RNJ_SMF_WRITE_MAX_TICK;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "note 3: end");
+  in[3].end_beat = 4;
+  o.bpm = 2000;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "tempo 2000 bpm: expected 4..1000");
+  o.bpm = -3;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  rnj_smf_free(&map);
+  mb_free(&m);
+  unlink(path);
+}
+
 /* The whole of a small file, or NULL. */
 static char *slurp_small(const char *path, size_t *n) {
   char *b = malloc(65536);
@@ -1178,6 +1294,7 @@ int main(void) {
   test_write_bytes();
   test_write_round_trip();
   test_write_invalid();
+  test_write_beats();
   test_write_full_disk();
 
   ASSERT_EQ(live, 0);
