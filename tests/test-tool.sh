@@ -62,6 +62,18 @@ expect_fail "notes: no file" 2 "expected one MIDI file" "$RNJ" notes
 expect_fail "notes: bad --instrument" 2 "--instrument" "$RNJ" notes --instrument x "$SEED"
 expect_fail "notes: instrument out of range" 1 "instrument" "$RNJ" notes --instrument 99 "$SEED"
 
+# --- notes --beats: beats beside seconds (the seed phrase is at 120 bpm,
+# so a beat is half a second), the default table unchanged
+"$RNJ" notes --beats --exact "$SEED" >"$T/beats.csv" || fail "notes --beats"
+head -1 "$T/beats.csv" | grep -qx 'pitch,start,end,step,duration,start_beat,end_beat' \
+  && ok "notes --beats header" || fail "notes --beats header: $(head -1 "$T/beats.csv")"
+awk -F, 'NR > 1 { d = $6 - 2 * $2; e = $7 - 2 * $3
+  if (NF != 7 || d * d > 1e-18 || e * e > 1e-18) bad = 1 } END { exit bad }' \
+  "$T/beats.csv" && ok "notes --beats: beats = 2 x seconds at 120 bpm" \
+  || fail "notes --beats: a row off"
+[ "$(tail -n +2 "$T/beats.csv" | wc -l)" -eq "$n" ] && ok "notes --beats: every note" \
+  || fail "notes --beats: row count"
+
 # --- inspect
 "$RNJ" inspect "$MODEL" >"$T/inspect" 2>&1 || fail "inspect"
 grep -q '^parameters: 84354$' "$T/inspect" && ok "inspect: parameter count" \
@@ -121,6 +133,60 @@ l1=$(sed 's/.*"loss": \([^,]*\),.*/\1/' "$T/eval.json")
 l2=$(sed 's/.*"loss": \([^,]*\),.*/\1/' "$T/eval2.json")
 [ "$l1" = "$l2" ] && ok "eval: two copies, same mean" || fail "eval: mean $l1 vs $l2"
 expect_fail "eval: no files" 2 "expected MIDI files" "$RNJ" eval "$MODEL"
+
+# --- eval --music
+# A MIDI file from hex: mf FILE NOTES LOW HIGH writes NOTES 8th notes (480
+# ticks a quarter, 120 bpm) whose pitches climb from LOW to HIGH and again.
+hex() { for h in "$@"; do printf "\\$(printf '%03o' "0x$h")"; done; }
+mf() {
+  len=$(($2 * 9 + 4))
+  { hex 4D 54 68 64 00 00 00 06 00 00 00 01 01 E0 4D 54 72 6B
+    hex 00 00 $(printf '%02X' $((len >> 8 & 255))) $(printf '%02X' $((len & 255)))
+    k=0
+    while [ $k -lt "$2" ]; do
+      p=$(printf '%02X' $(($3 + k % ($4 - $3 + 1))))
+      hex 00 90 "$p" 40 81 70 80 "$p" 00
+      k=$((k + 1))
+    done
+    hex 00 FF 2F 00; } >"$1"
+}
+mf "$T/high.mid" 60 120 125
+mf "$T/short.mid" 20 60 67
+"$RNJ" notes "$T/high.mid" | tail -n +2 | wc -l | grep -qx 60 \
+  && ok "eval --music: made-up file reads" || fail "eval --music: made-up file"
+"$RNJ" eval --music "$MODEL" "$SEED" --notes 32 --json >"$T/m1.json" 2>"$T/err" \
+  || fail "eval --music: $(cat "$T/err")"
+grep -q '"key": "C major"' "$T/m1.json" && ok "eval --music: the seed's key" \
+  || fail "eval --music: key: $(head -c 300 "$T/m1.json")"
+# the phrase's own continuation: diatonic, on the 8th grid, in tempo
+c=$(grep -c '"real": {"notes": 32, "in_key": 1, "grid8": 1, "grid16": 1, "tempo_ratio": 1,' "$T/m1.json")
+[ "$c" -eq 12 ] && ok "eval --music: real continuation measured in 12 keys" \
+  || fail "eval --music: $c real continuations as expected"
+c=$(grep -c '"model": {"notes": 32, "in_key": [0-9.]*, "grid8": [0-9.]*,' "$T/m1.json")
+[ "$c" -eq 12 ] && ok "eval --music: 12 generations" || fail "eval --music: $c generations"
+"$RNJ" eval --music "$MODEL" "$SEED" --notes 32 --json >"$T/m2.json" 2>/dev/null
+"$RNJ" eval --music "$MODEL" "$SEED" --notes 32 --seed 2 --json >"$T/m3.json" 2>/dev/null
+cmp -s "$T/m1.json" "$T/m2.json" && ok "eval --music: same seed, same figures" \
+  || fail "eval --music: not repeatable"
+cmp -s "$T/m1.json" "$T/m3.json" && fail "eval --music: --seed ignored" \
+  || ok "eval --music: another seed, other figures"
+"$RNJ" eval --music "$MODEL" "$T/dir1.mid" "$T/sub" "$T/high.mid" --notes 16 \
+  >"$T/m4.txt" 2>"$T/err" || fail "eval --music: three files: $(cat "$T/err")"
+grep -q '^total: 3 file(s), 33 run(s)' "$T/m4.txt" \
+  && ok "eval --music: totals over files" || fail "eval --music: $(grep total "$T/m4.txt")"
+grep -q 'high.mid: .* 9 of 12 transpositions' "$T/m4.txt" \
+  && ok "eval --music: shifts that leave 0..127 left out" \
+  || fail "eval --music: $(grep high.mid "$T/m4.txt")"
+# two copies of a file get the same figures, whatever comes before them
+sed -n '/dir1.mid:/,/^$/p' "$T/m4.txt" | tail -n +2 >"$T/b1"
+sed -n '/dir2.MID:/,/^$/p' "$T/m4.txt" | tail -n +2 >"$T/b2"
+[ -s "$T/b1" ] && cmp -s "$T/b1" "$T/b2" && ok "eval --music: a file's figures are its own" \
+  || fail "eval --music: copies differ"
+expect_fail "eval --music: no files" 2 "expected MIDI files" "$RNJ" eval --music "$MODEL"
+expect_fail "eval --music: bad --notes" 2 "--notes" "$RNJ" eval --music "$MODEL" "$SEED" --notes 0
+expect_fail "eval --music: too short" 1 "short.mid: 20 notes" "$RNJ" eval --music "$MODEL" "$T/short.mid"
+"$RNJ" eval --music --help | grep -q 'usage: rnnjam eval --music' \
+  && ok "eval --music --help" || fail "eval --music --help"
 
 # --- bench (figures are not asserted: this machine is shared)
 "$RNJ" bench "$MODEL" --steps 100000 --windows 200 --json >"$T/bench.json" 2>"$T/err" \

@@ -36,6 +36,24 @@ int render_option(int c, const char *arg, rnj_render_opts_t *o);
 int bench_train(char *const *args, int nargs, const int *threads,
                 int nthreads, long batches, rnj_kernel_t kernel, int json);
 
+/* rnnjam eval --music (cmd-eval-music.c). */
+int eval_music(int argc, char **argv);
+
+/* The one generation loop (gen.c): rnnjam generate and eval --music. */
+typedef struct gen_opts_s {
+  long n;        /* notes to generate */
+  int stream;    /* 0: window mode (the tutorial's), 1: stream mode */
+  double origin; /* seconds: the onset the first generated step counts
+                    from */
+} gen_opts_t;
+
+/* Continue the `seq` notes at `seed` (their pitch, step and duration feed
+ * the model) with o->n notes drawn by `sampler` into `out` (replaced;
+ * step and duration filled in).  Returns 0 or RNJ_ENOMEM. */
+int gen_continue(const rnj_lstm_t *lstm, int seq, rnj_sampler_t *sampler,
+                 const rnj_note_t *seed, const gen_opts_t *o,
+                 rnj_notes_t *out);
+
 /* Print "rnnjam: <msg>" on stderr. */
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
