@@ -626,6 +626,7 @@ void rnj_smf_write_opts_init(rnj_smf_write_opts_t *opts) {
   opts->velocity = 100;
   opts->channel = 0;
   opts->tempo_map = NULL;
+  opts->tempo_offset = 0;
   opts->bpm = 0;
 }
 
@@ -648,11 +649,14 @@ static int check_beat(const char *path, size_t i, const char *what,
   return 0;
 }
 
-/* The tempo track's events: the map's segments up to `until` (later ones
- * change nothing that is written), or one tempo.  Returns the count. */
+/* The tempo track's events: the map's segments from the one in force at
+ * the output's tick 0 (the map's tick `offset`) up to `until` (later ones
+ * change nothing that is written), moved back by `offset`; or one tempo.
+ * Returns the count. */
 static size_t tempo_events(const rnj_smf_write_opts_t *o, int64_t until,
                            int64_t *tick, uint32_t *tempo) {
   const rnj_smf_t *m = o->tempo_map;
+  int64_t off = o->tempo_offset;
   size_t n = 0;
   size_t i;
   if (o->bpm > 0 || !m || !m->ticks_per_quarter || !m->ntempo) {
@@ -660,8 +664,13 @@ static size_t tempo_events(const rnj_smf_write_opts_t *o, int64_t until,
     tempo[0] = o->bpm > 0 ? (uint32_t)llround(6e7 / o->bpm) : 500000;
     return 1;
   }
-  for (i = 0; i < m->ntempo && (i == 0 || m->tempo[i].tick <= until); i++) {
-    tick[n] = m->tempo[i].tick;
+  for (i = 0; i < m->ntempo; i++) {
+    int64_t t = m->tempo[i].tick - off;
+    if (t > until)
+      break;
+    if (t <= 0) /* in force at tick 0, unless a later one is too */
+      n = 0;
+    tick[n] = t > 0 ? t : 0;
     tempo[n++] = m->tempo[i].tempo;
   }
   return n;
@@ -709,6 +718,11 @@ int rnj_smf_write_notes(const char *path, const rnj_note_t *notes, size_t n,
     return rnj_errorf(err, RNJ_ELIMIT,
                       "%s: %zu notes: expected at most %zu (RNJ_NOTES_MAX)",
                       path, n, (size_t)RNJ_NOTES_MAX);
+  if (o.tempo_offset < 0 || o.tempo_offset > RNJ_SMF_MAX_TICK)
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "%s: tempo offset %lld ticks: expected 0..%lld", path,
+                      (long long)o.tempo_offset,
+                      (long long)RNJ_SMF_MAX_TICK);
   beats = o.tempo_map || o.bpm > 0;
   if (o.tempo_map && o.tempo_map->ticks_per_quarter)
     division = o.tempo_map->ticks_per_quarter;

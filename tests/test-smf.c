@@ -1141,6 +1141,27 @@ static void test_write_beats(void) {
   ASSERT(out.v[2].end_beat == 2.0 + 1.0 / 96); /* zero length: one tick */
   rnj_notes_free(&out);
 
+  /* the map from beat 1.5 on (tick 144): 60 bpm at 0, 240 from 48 */
+  o.tempo_offset = 144;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ntempo, 2);
+  ASSERT_EQ(back.tempo[0].tempo, 1000000);
+  ASSERT_EQ(back.tempo[1].tick, 48);
+  ASSERT_EQ(back.tempo[1].tempo, 250000);
+  rnj_smf_free(&back);
+  /* from exactly a tempo change (tick 192): it starts the map */
+  o.tempo_offset = 192;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ntempo, 1);
+  ASSERT_EQ(back.tempo[0].tempo, 250000);
+  rnj_smf_free(&back);
+  o.tempo_offset = -1;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "tempo offset -1 ticks");
+  o.tempo_offset = 0;
+
   /* one tempo instead of the map, in its division */
   o.bpm = 90;
   ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));

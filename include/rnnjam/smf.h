@@ -209,12 +209,17 @@ typedef struct rnj_smf_write_opts_s {
       whose division and tempo map (its segments up to the last note-off)
       are copied; an SMPTE file gives 480 ticks a quarter at 120 bpm,
       its beats' own tempo */
+  int64_t tempo_offset; /* 0, or the map's tick that is the output's
+      tick 0 (>= 0): the map is copied from there, the tempo in force at
+      it first, so that notes moved back by whole beats keep their tempo
+      (the notes' beats are the output's; the caller moves them) */
   double bpm; /* 0, or one tempo for the whole file instead of the map's
       (RNJ_SMF_WRITE_MIN_BPM..RNJ_SMF_WRITE_MAX_BPM); the division is still
       the map's if there is one */
 } rnj_smf_write_opts_t;
 
-/* Defaults: program 0, velocity 100, channel 0, 120 bpm from seconds. */
+/* Defaults: program 0, velocity 100, channel 0, 120 bpm from seconds,
+ * no offset. */
 RNJ_EXTERN void rnj_smf_write_opts_init(rnj_smf_write_opts_t *opts);
 
 /* Write `notes` (their start/end seconds, pitch and velocity) to `path` as a
