@@ -94,14 +94,16 @@ typedef struct {
 } file_t;
 
 typedef struct {
-  const rnj_lstm_t *lstm;
+  const rnj_net_t *net;
   int seq;
   int instrument;
   long n;
   int stream;
   uint64_t seed;
-  double temperature;
+  double pitch_temperature;
+  double time_temperature;
   long top_k;
+  double top_p;
 } job_t;
 
 /* The notes of `src` moved by `shift` semitones into `dst` (n of them);
@@ -187,12 +189,15 @@ static void measure_file(const job_t *job, const char *path, file_t *r) {
       goto nomem;
 
     rnj_sampler_init(&sampler, job->seed * 1000003u + (uint64_t)k);
-    sampler.temperature = (float)job->temperature;
+    sampler.pitch_temperature = (float)job->pitch_temperature;
+    sampler.time_temperature = (float)job->time_temperature;
     sampler.top_k = (int)job->top_k;
+    sampler.top_p = (float)job->top_p;
     go.n = job->n;
     go.stream = job->stream;
     go.origin = seed.last_start;
-    if (gen_continue(job->lstm, job->seq, &sampler, buf, &go, &gen) < 0)
+    go.tempo_map = &smf;
+    if (gen_continue(job->net, &sampler, buf, job->seq, &go, &gen) < 0)
       goto nomem;
     if (rnj_music_measure(&run->s[MODEL], &seed, gen.v, gen.n,
                           RNJ_MUSIC_ZERO_S, RNJ_MUSIC_GRID_TOL_S) < 0)
@@ -315,8 +320,14 @@ static void help(FILE *f) {
       "Per file: mean, min and max over the transpositions; in total: the\n"
       "mean of the files' means, min and max over all.\n\n"
       "  --notes N           notes to generate and compare (default 64)\n"
-      "  --temperature T     pitch sampling temperature (default 1.0)\n"
+      "  --pitch-temperature T  (or --temperature) for the pitch; default\n"
+      "                      the model's: 2.0 for the tutorial's, 1.0 for\n"
+      "                      a model in beats\n"
+      "  --time-temperature T   for step, duration and velocity of a model\n"
+      "                      in beats (default 0.5)\n"
       "  --top-k K           sample among the K likeliest pitches only\n"
+      "  --top-p P           ... and among the likeliest whose\n"
+      "                      probabilities reach P (0 < P <= 1)\n"
       "  --seed S            random seed (default 1)\n"
       "  --mode window|stream  (default window, as rnnjam generate)\n"
       "  --instrument N      take notes from instrument N only\n"
@@ -326,13 +337,16 @@ static void help(FILE *f) {
 }
 
 int eval_music(int argc, char **argv) {
-  enum { O_MUSIC = 256, O_NOTES, O_TEMP, O_TOPK, O_SEED, O_MODE, O_INSTR,
-         O_PER, O_JSON };
+  enum { O_MUSIC = 256, O_NOTES, O_TEMP, O_TTEMP, O_TOPK, O_TOPP, O_SEED,
+         O_MODE, O_INSTR, O_PER, O_JSON };
   static const struct option opts[] = {
       {"music", no_argument, 0, O_MUSIC},
       {"notes", required_argument, 0, O_NOTES},
       {"temperature", required_argument, 0, O_TEMP},
+      {"pitch-temperature", required_argument, 0, O_TEMP},
+      {"time-temperature", required_argument, 0, O_TTEMP},
       {"top-k", required_argument, 0, O_TOPK},
+      {"top-p", required_argument, 0, O_TOPP},
       {"seed", required_argument, 0, O_SEED},
       {"mode", required_argument, 0, O_MODE},
       {"instrument", required_argument, 0, O_INSTR},
@@ -347,8 +361,9 @@ int eval_music(int argc, char **argv) {
   int per = 0;
   char err[RNJ_ERR_LEN];
   rnj_files_t files;
-  rnj_model_t model;
-  rnj_lstm_t *lstm = NULL;
+  rnj_net_t *net = NULL;
+  double pitch_t = NAN;
+  double time_temp = NAN;
   file_t *res = NULL;
   acc_t tot[2][NMETRICS];
   size_t measured = 0;
@@ -361,7 +376,7 @@ int eval_music(int argc, char **argv) {
   memset(&job, 0, sizeof job);
   job.n = 64;
   job.seed = 1;
-  job.temperature = 1.0;
+  job.top_p = 1.0;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -371,12 +386,21 @@ int eval_music(int argc, char **argv) {
         return EXIT_USAGE;
       break;
     case O_TEMP:
-      if (parse_double("--temperature", optarg, 1e-6, 1e6,
-                       &job.temperature) < 0)
+      if (parse_double("--pitch-temperature", optarg, 1e-6, 1e6,
+                       &pitch_t) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_TTEMP:
+      if (parse_double("--time-temperature", optarg, 1e-6, 1e6,
+                       &time_temp) < 0)
         return EXIT_USAGE;
       break;
     case O_TOPK:
       if (parse_int("--top-k", optarg, 0, 128, &job.top_k) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_TOPP:
+      if (parse_double("--top-p", optarg, 1e-6, 1, &job.top_p) < 0)
         return EXIT_USAGE;
       break;
     case O_SEED:
@@ -426,12 +450,17 @@ int eval_music(int argc, char **argv) {
     rnj_files_free(&files);
     return 1;
   }
-  if (load_model(ckpt, &model, &lstm, RNJ_KERNEL_AUTO) < 0) {
+  if (load_net(ckpt, &net, RNJ_KERNEL_AUTO) < 0) {
     rnj_files_free(&files);
     return 1;
   }
-  job.lstm = lstm;
-  job.seq = model.seq_length;
+  job.net = net;
+  job.seq = rnj_net_seq_length(net);
+  gen_sampling_defaults(net, &job.pitch_temperature, &job.time_temperature);
+  if (!isnan(pitch_t))
+    job.pitch_temperature = pitch_t;
+  if (!isnan(time_temp))
+    job.time_temperature = time_temp;
   res = calloc(files.n, sizeof *res);
   if (!res) {
     tool_error("out of memory");
@@ -477,11 +506,15 @@ int eval_music(int argc, char **argv) {
     printf("{\"model\": ");
     json_str(ckpt);
     printf(", \"seq_length\": %d, \"notes\": %ld, \"mode\": \"%s\", "
-           "\"seed\": %llu, \"temperature\": ",
+           "\"seed\": %llu, \"pitch_temperature\": ",
            job.seq, job.n, job.stream ? "stream" : "window",
            (unsigned long long)job.seed);
-    json_num(job.temperature);
-    printf(", \"top_k\": %ld, \"files\": [", job.top_k);
+    json_num(job.pitch_temperature);
+    printf(", \"time_temperature\": ");
+    json_num(job.time_temperature);
+    printf(", \"top_k\": %ld, \"top_p\": ", job.top_k);
+    json_num(job.top_p);
+    printf(", \"files\": [");
     for (f = 0; f < files.n; f++) {
       file_t *r = &res[f];
       int k;
@@ -520,10 +553,13 @@ int eval_music(int argc, char **argv) {
     json_acc(tot[REAL]);
     printf("}}\n");
   } else {
-    printf("model: %s (seed notes %d, %ld notes generated, %s mode, "
-           "temperature %g, seed %llu)\n\n",
-           ckpt, job.seq, job.n, job.stream ? "stream" : "window",
-           job.temperature, (unsigned long long)job.seed);
+    printf("model: %s (%s; seed notes %d, %ld notes generated, %s mode, "
+           "pitch temperature %g, time temperature %g, top-k %ld, top-p "
+           "%g, seed %llu)\n\n",
+           ckpt, rnj_net_format(net), job.seq, job.n,
+           job.stream ? "stream" : "window", job.pitch_temperature,
+           job.time_temperature, job.top_k, job.top_p,
+           (unsigned long long)job.seed);
     for (f = 0; f < files.n; f++) {
       file_t *r = &res[f];
       int k;
@@ -565,8 +601,7 @@ int eval_music(int argc, char **argv) {
 
 done:
   free(res);
-  rnj_lstm_delete(lstm);
-  rnj_model_free(&model);
+  rnj_net_delete(net);
   rnj_files_free(&files);
   return rc;
 }
