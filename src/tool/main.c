@@ -44,11 +44,6 @@ int main(int argc, char **argv) {
     printf("rnnjam %s\n", PACKAGE_VERSION);
     return 0;
   }
-  /* eval --music is a command of its own behind eval's name. */
-  if (!strcmp(argv[1], "eval"))
-    for (i = 2; i < (size_t)argc; i++)
-      if (!strcmp(argv[i], "--music"))
-        return eval_music(argc - 1, argv + 1);
   for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (!strcmp(argv[1], commands[i].name))
       return commands[i].fn(argc - 1, argv + 1);
