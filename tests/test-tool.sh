@@ -324,6 +324,20 @@ sed -n '/dir1.mid:/,/^$/p' "$T/m4.txt" | tail -n +2 >"$T/b1"
 sed -n '/dir2.MID:/,/^$/p' "$T/m4.txt" | tail -n +2 >"$T/b2"
 [ -s "$T/b1" ] && cmp -s "$T/b1" "$T/b2" && ok "eval --music: a file's figures are its own" \
   || fail "eval --music: copies differ"
+# a model in beats hears the same beats at any tempo, and its onsets reach
+# seconds through the seed's tempo map: at 100 and 120 bpm the same notes
+# at the same tempo ratio (the grid shares differ: 25 ms is a larger part
+# of a faster beat)
+mf "$T/at100.mid" 40 60 72 96 600000
+mf "$T/at120.mid" 40 60 72 96 500000
+"$RNJ" eval --music "$V2" "$T/at100.mid" --notes 24 --json 2>/dev/null \
+  | grep '"shift"' | sed 's/"grid[0-9]*": [0-9.]*, //g' >"$T/e100"
+"$RNJ" eval --music "$V2" "$T/at120.mid" --notes 24 --json 2>/dev/null \
+  | grep '"shift"' | sed 's/"grid[0-9]*": [0-9.]*, //g' >"$T/e120"
+[ "$(wc -l <"$T/e100")" -eq 12 ] && cmp -s "$T/e100" "$T/e120" \
+  && grep -q '"real": {"notes": 15, "in_key": [0-9.]*, "tempo_ratio": 1,' "$T/e100" \
+  && ok "eval --music v2: beats to seconds through the seed's tempo" \
+  || fail "eval --music v2: $(diff "$T/e100" "$T/e120" | head -c 400)"
 expect_fail "eval --music: no files" 2 "expected MIDI files" "$RNJ" eval --music "$MODEL"
 expect_fail "eval --music: bad --notes" 2 "--notes" "$RNJ" eval --music "$MODEL" "$SEED" --notes 0
 expect_fail "eval --music: too short" 1 "short.mid: 20 notes" "$RNJ" eval --music "$MODEL" "$T/short.mid"
