@@ -239,8 +239,9 @@ RNJ_EXTERN void rnj_smf_write_opts_init(rnj_smf_write_opts_t *opts);
  * `opts` may be NULL for the defaults.
  *
  * Track 0 holds the tempo; track 1 a program change, then the notes with
- * tick = llround(seconds * 960) (or llround(beat * division)).  A note whose end tick is not after its
- * start tick gets one tick, so it survives being read back.  At equal ticks
+ * tick = llround(seconds * 960) (or llround(beat * division)).  A note
+ * whose end tick is not after its start tick gets one tick, so it
+ * survives being read back.  At equal ticks
  * note-offs come before note-ons.  Notes need not be sorted.  The note's
  * own channel and program are ignored (opts decide); MIDI cannot express
  * two overlapping notes of the same pitch, and a reader will end both at
