@@ -264,6 +264,11 @@ int rnj_music_seed_init(rnj_music_seed_t *seed, const rnj_note_t *v,
   if ((rc = rnj_music_key(v, n, &seed->key)) < 0)
     return rc;
   seed->last_start = v[n - 1].start;
+  /* The beat the last onset falls in: a whole number of beats, so an
+   * onset exact to the tick is on it (1e-9 absorbs the division). */
+  seed->grid_anchor =
+      v[n - 1].start - (v[n - 1].start_beat -
+                        floor(v[n - 1].start_beat + 1e-9)) * 60.0 / bpm;
   seed->last_pitch = v[n - 1].pitch;
   seed->bpm = bpm;
   return rnj_music_median_step(v, n, NAN, zero, &seed->median_step);
@@ -279,9 +284,9 @@ int rnj_music_measure(rnj_music_stats_t *out, const rnj_music_seed_t *seed,
   out->n = n;
   out->in_key = rnj_music_in_key_share(v, n, &seed->key);
   out->grid8 =
-      rnj_music_grid_share(v, n, seed->last_start, 30.0 / seed->bpm, tol);
+      rnj_music_grid_share(v, n, seed->grid_anchor, 30.0 / seed->bpm, tol);
   out->grid16 =
-      rnj_music_grid_share(v, n, seed->last_start, 15.0 / seed->bpm, tol);
+      rnj_music_grid_share(v, n, seed->grid_anchor, 15.0 / seed->bpm, tol);
   if ((rc = rnj_music_median_step(v, n, seed->last_start, zero, &med)) < 0)
     return rc;
   out->tempo_ratio = med / seed->median_step;

@@ -289,6 +289,27 @@ static void test_measure(void) {
   /* 79->61 18, 61->80 19, 80->67 13, 67->71 4 */
   ASSERT_NEAR(st.small_intervals, 0.25, 0);
 
+  /* A seed that ends a 16th past the beat (its beats from the file's
+   * ticks): the grid stays on the beat, so 8ths on the beat are on it and
+   * 8ths a 16th late are not. */
+  for (i = 0; i < 16; i++) {
+    seed[i].start_beat = 0.5 * (double)i;
+    seed[i].end_beat = seed[i].start_beat + 0.5;
+  }
+  seed[15].start += 0.125;
+  seed[15].start_beat += 0.25;
+  ASSERT_OK(rnj_music_seed_init(&s, seed, 16, 120, 0));
+  ASSERT_NEAR(s.grid_anchor, 3.5, 1e-12);
+  ASSERT_OK(rnj_music_measure(&st, &s, good, 8, RNJ_MUSIC_ZERO_S,
+                              RNJ_MUSIC_GRID_TOL_S));
+  ASSERT_NEAR(st.grid8, 1, 0);
+  for (i = 0; i < 8; i++)
+    good[i].start += 0.125;
+  ASSERT_OK(rnj_music_measure(&st, &s, good, 8, RNJ_MUSIC_ZERO_S,
+                              RNJ_MUSIC_GRID_TOL_S));
+  ASSERT_NEAR(st.grid8, 0, 0);
+  ASSERT_NEAR(st.grid16, 1, 0);
+
   /* nothing generated: NaN shares, no failure */
   ASSERT_OK(rnj_music_measure(&st, &s, bad, 0, 0, 0.025));
   ASSERT(isnan(st.in_key) && isnan(st.grid8) && isnan(st.tempo_ratio));

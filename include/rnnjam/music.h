@@ -24,9 +24,12 @@
  *     file pass 0 (one tick apart is not a chord), for generated seconds
  *     1e-3 (RNJ_MUSIC_ZERO_S).
  *   - grid share: the share of onsets within +-tol seconds (inclusive) of
- *     a grid anchored at `anchor` (the seed's last onset) and spaced by
- *     `period` (an 8th at the seed's tempo is 30 / bpm seconds, a 16th
- *     15 / bpm), extended both ways without end.
+ *     a grid anchored at `anchor` and spaced by `period` (an 8th at the
+ *     seed's tempo is 30 / bpm seconds, a 16th 15 / bpm), extended both
+ *     ways without end.  The seed's grid is anchored on the beat: at the
+ *     seed's last onset less its offset past the beat it falls in (from
+ *     the file's ticks), so a seed that ends a 16th after a beat does not
+ *     shift the 8th grid off the beat.
  *   - tempo ratio: the median non-zero step of the continuation over the
  *     seed's (the median of an even count is the mean of the middle two).
  *   - chord share: the share of zero steps.
@@ -113,14 +116,17 @@ RNJ_EXTERN void rnj_music_velocity_spread(const rnj_note_t *v, size_t n,
 /* What a seed gives a continuation to be measured against. */
 typedef struct rnj_music_seed_s {
   rnj_key_t key;
-  double last_start;  /* seconds: the grid's anchor, the first step's base */
+  double last_start;  /* seconds: the first step's base */
+  double grid_anchor; /* seconds: the beat at or before last_start (by its
+                         start_beat), at `bpm`: the grids' anchor */
   int last_pitch;
   double bpm;         /* the tempo in force at last_start */
   double median_step; /* seconds, over the seed's non-zero steps */
 } rnj_music_seed_t;
 
-/* Fill `seed` from its `n` notes (n >= 1), the tempo `bpm` at its last
- * onset (> 0) and the zero step of its notes (0 for a file).  Returns 0,
+/* Fill `seed` from its `n` notes (n >= 1; the last one's start_beat
+ * places the beat), the tempo `bpm` at its last onset (> 0) and the zero
+ * step of its notes (0 for a file).  Returns 0,
  * RNJ_EINVAL (no notes, bad bpm, or no key: see rnj_music_key_of) or
  * RNJ_ENOMEM. */
 RNJ_EXTERN int rnj_music_seed_init(rnj_music_seed_t *seed,
