@@ -1,11 +1,19 @@
-/* Training: the tutorial's model, loss and optimiser on note windows.
+/* Training: either model (model.h) on note windows, its loss and Keras'
+ * Adam.
  *
- * A window is seq_length consecutive notes of one file (inputs
- * (pitch/128, step, duration)) and the note after it (targets: pitch class,
- * step, duration).  The loss is the tutorial's (loss.h), averaged over the
- * batch; the optimiser is Keras' Adam.  Initialisation follows Keras:
- * glorot-uniform kernels, an orthogonal recurrent kernel, zero biases with
- * the LSTM's forget-gate bias at 1.
+ * A window is seq_length consecutive notes of one file and the note after
+ * it, the target.  The tutorial arch (RNJ_MODEL_TUTORIAL) sees each note
+ * as (pitch/128, step, duration) in seconds and predicts the pitch class
+ * and regresses step and duration (loss.h's loss).  The v2 arch
+ * (RNJ_MODEL_V2, encoding.h) sees the pitch, onset phase and velocity bin
+ * as one-hot rows and log1p of step and duration in beats, and predicts
+ * the pitch and the step, duration and velocity bins: loss CE(pitch) +
+ * 0.5 (CE(step) + CE(duration) + CE(velocity)).  Each training window of
+ * v2 is transposed by a random number of semitones (rnj_train_shift).
+ * Losses are averaged over the batch; the optimiser is Keras' Adam, after
+ * an optional global grad-norm clip (v2's default: 1).  Initialisation
+ * follows Keras: glorot-uniform kernels, an orthogonal recurrent kernel,
+ * zero biases with the LSTM's forget-gate bias at 1.
  *
  * Layers come in _forward/_backward pairs over batched matrix products
  * (own AVX-512 kernels where the CPU has them, OpenBLAS SGEMM otherwise);
@@ -17,9 +25,10 @@
  *   rnj_train_data_t   every file's notes, as model inputs and targets;
  *   rnj_train_split_t  the windows of the training and validation files;
  *   rnj_train_t        weights, gradient, Adam moments and the workers.
- * rnj_train_fit runs the epochs: shuffling, validation, checkpoints, early
- * stopping and resume.  Nothing here prints; progress goes to a callback.
- * None of this is RT-safe: it allocates, writes files and starts threads.
+ * rnj_train_fit runs the epochs: shuffling, transposition, validation,
+ * checkpoints, early stopping and resume.  Nothing here prints; progress
+ * goes to a callback.  None of this is RT-safe: it allocates, writes files
+ * and starts threads.
  */
 #ifndef RNNJAM_TRAIN_H
 #define RNNJAM_TRAIN_H
@@ -44,18 +53,39 @@ extern "C" {
 #define RNJ_TRAIN_MAX_SEQ_LENGTH 10000
 #define RNJ_TRAIN_PATH_LEN 4096
 
+/* v2: the learning rate of rnj_train_config_v2 (see rnnjam-train --help
+ * for how it was chosen), the weight of the step, duration and velocity
+ * losses against the pitch's, the widest transposition asked for, and
+ * the range of pitches transposition keeps every note in (the piano). */
+#define RNJ_TRAIN_V2_LR 0.002
+#define RNJ_TRAIN_V2_HEAD_WEIGHT 0.5
+#define RNJ_TRAIN_MAX_TRANSPOSE 48
+#define RNJ_TRAIN_TRANSPOSE_LOW 21
+#define RNJ_TRAIN_TRANSPOSE_HIGH 108
+
 /* ------------------------------------------------------------ config */
 
 typedef struct rnj_train_config_s {
+  int arch;         /* RNJ_MODEL_TUTORIAL (rnj_train_config_default) or
+                       RNJ_MODEL_V2 (rnj_train_config_v2) */
+  int hidden;       /* LSTM units: the tutorial's 128; v2: a multiple of
+                       16 in 16..512 (128) */
+  int transpose_lo; /* v2: each training window's pitches (inputs and
+                       target) move by k semitones, k uniform in
+                       [transpose_lo, transpose_hi] narrowed so that they
+                       stay in 21..108 (rnj_train_shift); (-6, 5) by
+                       default, (0, 0) off.  The tutorial: (0, 0). */
+  int transpose_hi;
   int epochs;       /* 50 */
   int batch;        /* 64 windows */
   int seq_length;   /* 25 notes in, the 26th predicted */
-  double lr;        /* 0.005 */
+  double lr;        /* 0.005 (v2: RNJ_TRAIN_V2_LR) */
   double beta1;     /* 0.9 */
   double beta2;     /* 0.999 */
   double epsilon;   /* 1e-7, Keras' placement (see rnj_train_step) */
   double val_split; /* 0.1 of the files */
-  double clip_norm; /* 0: off (the tutorial's default); > 0: before each
+  double clip_norm; /* 0: off (the tutorial's default); v2: 1.  > 0: before
+                       each
                        update the batch's gradient is scaled down to this
                        global L2 norm when it is longer */
   int patience;     /* 5 epochs without a better validation loss; 0: never
@@ -70,6 +100,10 @@ typedef struct rnj_train_config_s {
 /* The tutorial's hyper-parameters, one thread. */
 RNJ_EXTERN void rnj_train_config_default(rnj_train_config_t *cfg);
 
+/* The v2 model's: hidden 128, lr RNJ_TRAIN_V2_LR, clip_norm 1,
+ * transposition -6..5; the rest as rnj_train_config_default. */
+RNJ_EXTERN void rnj_train_config_v2(rnj_train_config_t *cfg);
+
 /* Check every field's range; `err` names the first bad one.
  * Returns 0 or RNJ_EINVAL. */
 RNJ_EXTERN int rnj_train_config_check(const rnj_train_config_t *cfg,
@@ -80,6 +114,10 @@ RNJ_EXTERN int rnj_train_config_check(const rnj_train_config_t *cfg,
 typedef struct rnj_train_data_s {
   float *x;        /* (n_notes, 3) model inputs: pitch/128, step, duration */
   uint8_t *pitch;  /* (n_notes) the pitch itself, the class target */
+  /* The v2 model's view of each note (encoding.h), from its beats: */
+  float *tin;      /* (n_notes, 2) log1p of step and duration in beats */
+  uint8_t *code;   /* (n_notes, 4) onset phase, velocity bin, step bin,
+                      duration bin */
   size_t n_notes;
   size_t *first;   /* (n_files + 1) index of each file's first note */
   char **names;    /* (n_files) owned copies, for messages */
@@ -94,13 +132,16 @@ RNJ_EXTERN void rnj_train_data_init(rnj_train_data_t *data);
 /* Release everything; safe twice. */
 RNJ_EXTERN void rnj_train_data_free(rnj_train_data_t *data);
 
-/* Append one file's notes (copied; `name` is copied too).  Files too short
- * for a window simply contribute none.  Returns 0, RNJ_ENOMEM or
- * RNJ_ELIMIT (more than 2^32 - 1 notes in all). */
+/* Append one file's notes (copied; `name` is copied too), as both
+ * models' inputs and targets: the tutorial's from the seconds, v2's from
+ * start_beat, end_beat and the velocity (encoding.h).  Files too short for
+ * a window simply contribute none.  Returns 0, RNJ_ENOMEM or RNJ_ELIMIT
+ * (more than 2^32 - 1 notes in all). */
 RNJ_EXTERN int rnj_train_data_add(rnj_train_data_t *data,
                                   const rnj_notes_t *notes, const char *name);
 
-/* Append raw inputs: `n` notes of (pitch, step, duration). */
+/* Append raw inputs of the tutorial model: `n` notes of (pitch, step,
+ * duration); their v2 view is zeros (no beats, no velocity). */
 RNJ_EXTERN int rnj_train_data_add_raw(rnj_train_data_t *data,
                                       const uint8_t *pitch, const float *step,
                                       const float *duration, size_t n,
@@ -191,6 +232,32 @@ RNJ_EXTERN void rnj_train_step(rnj_train_t *tr);
 RNJ_EXTERN int rnj_train_batch(rnj_train_t *tr, const rnj_train_data_t *data,
                                const uint32_t *windows, size_t n,
                                rnj_loss_t *loss);
+
+/* v2: rnj_train_grad and rnj_train_batch with window i's pitches (inputs
+ * and target) moved by shifts[i] semitones (NULL: none).  RNJ_EINVAL for
+ * the tutorial arch or a pitch moved out of 0..127. */
+RNJ_EXTERN int rnj_train_grad_shifted(rnj_train_t *tr,
+                                      const rnj_train_data_t *data,
+                                      const uint32_t *windows,
+                                      const int8_t *shifts, size_t n,
+                                      rnj_loss_t *loss);
+RNJ_EXTERN int rnj_train_batch_shifted(rnj_train_t *tr,
+                                       const rnj_train_data_t *data,
+                                       const uint32_t *windows,
+                                       const int8_t *shifts, size_t n,
+                                       rnj_loss_t *loss);
+
+/* v2: the transposition, in semitones, of training window `window` in
+ * epoch `epoch` (what rnj_train_fit applies): k uniform in
+ * [cfg.transpose_lo, cfg.transpose_hi] narrowed so that every pitch of the
+ * window (its seq_length + 1 notes) stays in RNJ_TRAIN_TRANSPOSE_LOW..
+ * RNJ_TRAIN_TRANSPOSE_HIGH; 0 when nothing is left of the range, when the
+ * window's own pitches leave it, for the tutorial arch and for a window
+ * out of range.  A function of (seed, epoch, window) alone, so a resumed
+ * run replays it. */
+RNJ_EXTERN int rnj_train_shift(const rnj_train_t *tr,
+                               const rnj_train_data_t *data, uint32_t window,
+                               int epoch);
 
 /* The mean loss over `n` windows (any n), forward only. */
 RNJ_EXTERN int rnj_train_eval(rnj_train_t *tr, const rnj_train_data_t *data,

@@ -1,18 +1,21 @@
-/* The training data: every file's notes as the tutorial model's inputs
- * and targets, the split of the files into training and validation, each
- * epoch's order of the training windows, and a slice's windows gathered
- * into the time-major inputs the layers read.
+/* The training data: every file's notes as the models' inputs and
+ * targets (the tutorial's in seconds, the v2 model's in beats), the split
+ * of the files into training and validation, each epoch's order of the
+ * training windows and v2's transposition of each, and a slice's windows
+ * gathered into the time-major inputs the layers read.
  *
  * A window is named by the index of its first note; it never crosses a
- * file.  The split and the shuffles are functions of the seed (and the
- * epoch) alone, through their own RNG streams, so a resumed run replays
- * them exactly.  Limits: fewer than 2^32 notes in all (window starts are
- * 32-bit); the notes are kept in memory, 13 bytes each.
+ * file.  The split, the shuffles and the transpositions are functions of
+ * the seed (and the epoch) alone, through their own RNG streams, so a
+ * resumed run replays them exactly.  Limits: fewer than 2^32 notes in all
+ * (window starts are 32-bit); the notes are kept in memory, 25 bytes
+ * each.
  */
 #include <math.h>
 #include <string.h>
 
 #include "internal.h"
+#include "rnnjam/encoding.h"
 
 /* Uniform in [0, n): the high half of a 128-bit product.  The bias is
  * below n / 2^64, far under anything a shuffle could show. */
@@ -44,6 +47,8 @@ void rnj_train_data_free(rnj_train_data_t *data) {
   rnj__free(data->first);
   rnj__free(data->x);
   rnj__free(data->pitch);
+  rnj__free(data->tin);
+  rnj__free(data->code);
   memset(data, 0, sizeof *data);
 }
 
@@ -65,6 +70,14 @@ static int data_reserve(rnj_train_data_t *d, size_t n) {
     if (!p)
       return RNJ_ENOMEM;
     d->pitch = p;
+    x = rnj__realloc(d->tin, cap * 2 * sizeof *x);
+    if (!x)
+      return RNJ_ENOMEM;
+    d->tin = x;
+    p = rnj__realloc(d->code, cap * 4);
+    if (!p)
+      return RNJ_ENOMEM;
+    d->code = p;
     d->cap_notes = cap;
   }
   if (d->n_files + 1 >= d->cap_files) {
@@ -105,11 +118,22 @@ int rnj_train_data_add(rnj_train_data_t *data, const rnj_notes_t *notes,
     return rc;
   for (i = 0; i < notes->n; i++) {
     const rnj_note_t *nt = &notes->v[i];
-    float *x = data->x + (data->n_notes + i) * 3;
+    size_t k = data->n_notes + i;
+    float *x = data->x + k * 3;
+    uint8_t *code = data->code + k * 4;
+    double step = i ? nt->start_beat - notes->v[i - 1].start_beat : 0.0;
+    double dur = nt->end_beat - nt->start_beat;
     x[0] = (float)nt->pitch / RNJ_MODEL_PITCH_SCALE;
     x[1] = (float)nt->step;
     x[2] = (float)nt->duration;
-    data->pitch[data->n_notes + i] = nt->pitch;
+    data->pitch[k] = nt->pitch;
+    /* The v2 model's view, in beats (encoding.h). */
+    data->tin[k * 2] = rnj_encoding_time_input(step);
+    data->tin[k * 2 + 1] = rnj_encoding_time_input(dur);
+    code[0] = (uint8_t)rnj_encoding_phase(nt->start_beat);
+    code[1] = (uint8_t)rnj_encoding_velocity_bin(nt->velocity);
+    code[2] = (uint8_t)rnj_encoding_step_bin(step);
+    code[3] = (uint8_t)rnj_encoding_duration_bin(dur);
   }
   return data_push_file(data, notes->n, name);
 }
@@ -128,6 +152,9 @@ int rnj_train_data_add_raw(rnj_train_data_t *data, const uint8_t *pitch,
     x[2] = duration[i];
     data->pitch[data->n_notes + i] = pitch[i] & 127;
   }
+  /* No beats, no velocities: the v2 view is zeros. */
+  memset(data->tin + data->n_notes * 2, 0, n * 2 * sizeof(float));
+  memset(data->code + data->n_notes * 4, 0, n * 4);
   return data_push_file(data, n, name);
 }
 
@@ -227,6 +254,40 @@ void rnj_train_split_shuffle(const rnj_train_split_t *split, uint64_t seed,
   shuffle_u32(&r, out, split->n_train);
 }
 
+int rnj_train_shift(const rnj_train_t *tr, const rnj_train_data_t *data,
+                    uint32_t window, int epoch) {
+  const rnj_train_config_t *c = &tr->cfg;
+  size_t T = (size_t)c->seq_length;
+  int lo = c->transpose_lo;
+  int hi = c->transpose_hi;
+  int pmin = 127;
+  int pmax = 0;
+  size_t t;
+  rnj_rng_t r;
+  if (c->arch != RNJ_MODEL_V2 || (lo == 0 && hi == 0) ||
+      (size_t)window + T >= data->n_notes)
+    return 0;
+  for (t = 0; t <= T; t++) {
+    int p = data->pitch[window + t];
+    pmin = p < pmin ? p : pmin;
+    pmax = p > pmax ? p : pmax;
+  }
+  if (pmin < RNJ_TRAIN_TRANSPOSE_LOW || pmax > RNJ_TRAIN_TRANSPOSE_HIGH)
+    return 0;
+  if (lo < RNJ_TRAIN_TRANSPOSE_LOW - pmin)
+    lo = RNJ_TRAIN_TRANSPOSE_LOW - pmin;
+  if (hi > RNJ_TRAIN_TRANSPOSE_HIGH - pmax)
+    hi = RNJ_TRAIN_TRANSPOSE_HIGH - pmax;
+  if (lo > hi)
+    return 0;
+  /* A stream per (epoch, window): independent of the order, the batch
+   * and the threads, so a resumed run draws the same. */
+  rnj__train_rng_seed(&r, c->seed,
+                      RNJ__TRAIN_STREAM_TRANSPOSE |
+                          ((uint64_t)(uint32_t)epoch << 32) | window);
+  return lo + (int)rng_below(&r, (uint64_t)(hi - lo + 1));
+}
+
 /* ---------------------------------------------------------------- gather */
 
 void rnj__train_gather(float *x, int *yp, float *ys,
@@ -243,5 +304,30 @@ void rnj__train_gather(float *x, int *yp, float *ys,
     yp[b] = d->pitch[s + (size_t)T];
     ys[b * 2] = d->x[(s + (size_t)T) * 3 + 1];
     ys[b * 2 + 1] = d->x[(s + (size_t)T) * 3 + 2];
+  }
+}
+
+void rnj__train_gather2(int32_t *idx, float *tin, int *y,
+                        const rnj_train_data_t *d, const uint32_t *win,
+                        const int8_t *shifts, size_t r, int T) {
+  size_t b;
+  int t;
+  for (b = 0; b < r; b++) {
+    size_t s = win[b];
+    int k = shifts ? shifts[b] : 0;
+    const uint8_t *code = d->code + (s + (size_t)T) * 4;
+    for (t = 0; t < T; t++) {
+      size_t n = s + (size_t)t;
+      int32_t *o = idx + ((size_t)t * r + b) * 3;
+      o[0] = RNJ_ENCODING_ROW_PITCH + d->pitch[n] + k;
+      o[1] = RNJ_ENCODING_ROW_PHASE + d->code[n * 4];
+      o[2] = RNJ_ENCODING_ROW_VELOCITY + d->code[n * 4 + 1];
+      memcpy(tin + ((size_t)t * r + b) * 2, d->tin + n * 2,
+             2 * sizeof(float));
+    }
+    y[b] = d->pitch[s + (size_t)T] + k;
+    y[r + b] = code[2];
+    y[2 * r + b] = code[3];
+    y[3 * r + b] = code[1];
   }
 }

@@ -43,42 +43,63 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* `v` with `prec` decimals as metadata `key`. */
-static void meta_num(rnj_model_t *m, const char *key, int prec, double v) {
+/* `v` with `prec` decimals as metadata `key`.  Returns 0 or RNJ_ELIMIT
+ * (the table is full). */
+static int meta_num(rnj_model_t *m, const char *key, int prec, double v) {
   char buf[64];
   snprintf(buf, sizeof buf, "%.*f", prec, v);
-  rnj_model_set_meta(m, key, buf);
+  return rnj_model_set_meta(m, key, buf);
 }
 
-static void meta_loss(rnj_model_t *m, const char *prefix,
-                      const rnj_loss_t *l) {
+static int meta_loss(rnj_model_t *m, const char *prefix,
+                     const rnj_loss_t *l) {
   char key[RNJ_MODEL_META_KEY_LEN];
+  int rc = 0;
   snprintf(key, sizeof key, "%s_loss", prefix);
-  meta_num(m, key, 6, l->total);
+  rc |= meta_num(m, key, 6, l->total);
   snprintf(key, sizeof key, "%s_loss_pitch", prefix);
-  meta_num(m, key, 6, l->pitch);
+  rc |= meta_num(m, key, 6, l->pitch);
   snprintf(key, sizeof key, "%s_loss_step", prefix);
-  meta_num(m, key, 6, l->step);
+  rc |= meta_num(m, key, 6, l->step);
   snprintf(key, sizeof key, "%s_loss_duration", prefix);
-  meta_num(m, key, 6, l->duration);
+  rc |= meta_num(m, key, 6, l->duration);
+  if (m->kind == RNJ_MODEL_V2) {
+    snprintf(key, sizeof key, "%s_loss_velocity", prefix);
+    rc |= meta_num(m, key, 6, l->velocity);
+  }
+  return rc;
 }
 
 /* What a checkpoint says about how it was made.  Nothing time- or
- * machine-dependent: the same run must give the same bytes. */
-static void set_fit_meta(rnj_model_t *m, const rnj_train_config_t *c,
-                         int epochs, const rnj_loss_t *train,
-                         const rnj_loss_t *val, int has_val) {
+ * machine-dependent: the same run must give the same bytes.  Returns 0,
+ * or RNJ_ELIMIT when the metadata table is full (keys were lost). */
+static int set_fit_meta(rnj_model_t *m, const rnj_train_config_t *c,
+                        int epochs, const rnj_loss_t *train,
+                        const rnj_loss_t *val, int has_val) {
   char buf[64];
-  meta_num(m, "epochs", 0, epochs);
-  meta_loss(m, "train", train);
+  int rc = 0;
+  rc |= meta_num(m, "epochs", 0, epochs);
+  rc |= meta_loss(m, "train", train);
   if (has_val)
-    meta_loss(m, "val", val);
+    rc |= meta_loss(m, "val", val);
   snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->seed);
-  rnj_model_set_meta(m, "seed", buf);
-  meta_num(m, "batch", 0, c->batch);
+  rc |= rnj_model_set_meta(m, "seed", buf);
+  rc |= meta_num(m, "batch", 0, c->batch);
   snprintf(buf, sizeof buf, "%g", c->lr);
-  rnj_model_set_meta(m, "lr", buf);
-  meta_num(m, "threads", 0, c->threads);
+  rc |= rnj_model_set_meta(m, "lr", buf);
+  rc |= meta_num(m, "threads", 0, c->threads);
+  /* What only a clipped or a v2 run has: a tutorial run without clipping
+   * keeps its bytes. */
+  if (c->clip_norm > 0) {
+    snprintf(buf, sizeof buf, "%g", c->clip_norm);
+    rc |= rnj_model_set_meta(m, "clip_norm", buf);
+  }
+  if (c->arch == RNJ_MODEL_V2) {
+    rc |= rnj_model_set_meta(m, "arch", "v2");
+    snprintf(buf, sizeof buf, "%d:%d", c->transpose_lo, c->transpose_hi);
+    rc |= rnj_model_set_meta(m, "transpose", buf);
+  }
+  return rc ? RNJ_ELIMIT : 0;
 }
 
 static void loss_add(double s[5], const rnj_loss_t *l) {
@@ -107,6 +128,7 @@ typedef struct {
   char state[RNJ_TRAIN_PATH_LEN];
   float *best;    /* (nparams) best weights so far */
   uint32_t *perm; /* (n_train) this epoch's order */
+  int8_t *shifts; /* (batch) v2: a batch's transpositions, or NULL */
   uint64_t data_fp;
   rnj__train_fit_state_t st;
 } fit_t;
@@ -122,8 +144,10 @@ static void restore_best(fit_t *f) {
   if (f->st.best_epoch < 0)
     return;
   memcpy(tr->model.params, f->best, tr->impl->nparams * sizeof(float));
-  set_fit_meta(&tr->model, &tr->cfg, f->st.best_epoch + 1,
-               &f->st.best_train, &f->st.best_val, f->st.best_has_val);
+  /* The same keys as every epoch's: they fit. */
+  (void)set_fit_meta(&tr->model, &tr->cfg, f->st.best_epoch + 1,
+                     &f->st.best_train, &f->st.best_val,
+                     f->st.best_has_val);
 }
 
 /* Everything after an epoch's last batch; `done` of its `nb` batches ran
@@ -157,8 +181,11 @@ static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
     return rnj_errorf(err, RNJ_EINVAL,
                       "epoch %d: the loss is not finite: training diverged "
                       "(try a lower --lr)", f->st.epoch + 1);
-  set_fit_meta(&tr->model, c, f->st.epoch + 1, &pr.train, &pr.val,
-               pr.has_val);
+  if (set_fit_meta(&tr->model, c, f->st.epoch + 1, &pr.train, &pr.val,
+                   pr.has_val))
+    return rnj_errorf(err, RNJ_ELIMIT,
+                      "checkpoint metadata: more than %d entries (the "
+                      "caller's and the trainer's)", RNJ_MODEL_META_MAX);
   if (monitor < f->st.best_loss) {
     f->st.best_loss = monitor;
     f->st.best_epoch = f->st.epoch;
@@ -227,8 +254,14 @@ static int fit_run(fit_t *f, rnj_train_result_t *res, char *err) {
     while (f->st.batch < nb) {
       rnj_loss_t l;
       double tb = now_s();
-      rnj__train_run(tr, RNJ__TRAIN_JOB_GRAD, 1, f->data,
-                     f->perm + f->st.batch * B, B);
+      const uint32_t *win = f->perm + f->st.batch * B;
+      if (f->shifts) {
+        size_t i;
+        for (i = 0; i < B; i++)
+          f->shifts[i] =
+              (int8_t)rnj_train_shift(tr, f->data, win[i], f->st.epoch);
+      }
+      rnj__train_run(tr, RNJ__TRAIN_JOB_GRAD, 1, f->data, win, f->shifts, B);
       {
         double s[RNJ__TRAIN_NSUMS];
         rnj__train_job_sums(tr->impl, s);
@@ -310,6 +343,14 @@ int rnj_train_fit(rnj_train_t *tr, const rnj_train_data_t *data,
   f->fit = fit;
   f->best = rnj__malloc(tr->impl->nparams * sizeof(float));
   f->perm = rnj__malloc(split->n_train * sizeof *f->perm);
+  if (tr->cfg.arch == RNJ_MODEL_V2 &&
+      (tr->cfg.transpose_lo || tr->cfg.transpose_hi)) {
+    f->shifts = rnj__malloc((size_t)tr->cfg.batch);
+    if (!f->shifts) {
+      rc = rnj_errorf(err, RNJ_ENOMEM, "fit: out of memory");
+      goto done;
+    }
+  }
   if (!f->best || !f->perm) {
     rc = rnj_errorf(err, RNJ_ENOMEM, "fit: out of memory");
     goto done;
@@ -318,7 +359,7 @@ int rnj_train_fit(rnj_train_t *tr, const rnj_train_data_t *data,
     rc = rnj_errorf(err, RNJ_ELIMIT, "%s: path too long", fit->out);
     goto done;
   }
-  f->data_fp = rnj__train_fingerprint(data, split);
+  f->data_fp = rnj__train_fingerprint(tr, data, split);
   f->st.best_loss = INFINITY;
   f->st.best_epoch = -1;
   if (fit->resume) {
@@ -349,6 +390,7 @@ int rnj_train_fit(rnj_train_t *tr, const rnj_train_data_t *data,
 done:
   rnj__free(f->best);
   rnj__free(f->perm);
+  rnj__free(f->shifts);
   rnj__free(f);
   return rc;
 }

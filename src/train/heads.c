@@ -18,11 +18,11 @@
 /* ----------------------------------------------------------------- dense */
 
 void rnj__train_dense_forward(float *out, const float *in, const float *w,
-                              const float *b, size_t r, int n) {
+                              const float *b, size_t r, int n, int hid) {
   size_t i;
   int j;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, n, H, 1.0f,
-              in, H, w, n, 0.0f, out, n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, n, hid,
+              1.0f, in, hid, w, n, 0.0f, out, n);
   for (i = 0; i < r; i++) {
     float *row = out + i * (size_t)n;
     for (j = 0; j < n; j++)
@@ -32,19 +32,20 @@ void rnj__train_dense_forward(float *out, const float *in, const float *w,
 
 void rnj__train_dense_backward(float *din, float *dw, float *db,
                                const float *dout, const float *in,
-                               const float *w, size_t r, int n) {
+                               const float *w, size_t r, int n, int hid,
+                               int accumulate) {
   size_t i;
   int j;
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, n, (int)r, 1.0f,
-              in, H, dout, n, 0.0f, dw, n);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hid, n, (int)r, 1.0f,
+              in, hid, dout, n, 0.0f, dw, n);
   memset(db, 0, (size_t)n * sizeof(float));
   for (i = 0; i < r; i++) {
     const float *row = dout + i * (size_t)n;
     for (j = 0; j < n; j++)
       db[j] += row[j];
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, H, n, 1.0f,
-              dout, n, w, n, 0.0f, din, H);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, hid, n, 1.0f,
+              dout, n, w, n, accumulate ? 1.0f : 0.0f, din, hid);
 }
 
 /* ------------------------------------------------------------ regression */

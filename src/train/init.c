@@ -75,19 +75,26 @@ int rnj__train_orthogonal(rnj_rng_t *r, float *w, int rows, int cols) {
 
 int rnj__train_keras_init(rnj_model_t *m, uint64_t seed) {
   rnj_rng_t r;
+  int hid = m->hidden;
+  int g4 = 4 * hid;
   int j;
   int rc;
   rnj__train_rng_seed(&r, seed, RNJ__TRAIN_STREAM_INIT);
-  memset(m->params, 0, RNJ_MODEL_NPARAMS * sizeof(float));
-  rnj__train_glorot_uniform(&r, m->kernel, RNJ_MODEL_INPUT, G);
-  rc = rnj__train_orthogonal(&r, m->recurrent_kernel, H, G);
+  memset(m->params, 0, m->nparams * sizeof(float));
+  rnj__train_glorot_uniform(&r, m->kernel, m->input, g4);
+  rc = rnj__train_orthogonal(&r, m->recurrent_kernel, hid, g4);
   if (rc)
     return rc;
-  for (j = 0; j < H; j++)
-    m->bias[H + j] = 1.0f; /* unit_forget_bias */
-  rnj__train_glorot_uniform(&r, m->pitch_kernel, H, P);
-  rnj__train_glorot_uniform(&r, m->step_kernel, H, 1);
-  rnj__train_glorot_uniform(&r, m->duration_kernel, H, 1);
+  for (j = 0; j < hid; j++)
+    m->bias[hid + j] = 1.0f; /* unit_forget_bias */
+  /* The heads in table order: pitch, step, duration (and velocity). */
+  rnj__train_glorot_uniform(&r, m->pitch_kernel, hid,
+                            m->tensors[3].shape[1]);
+  rnj__train_glorot_uniform(&r, m->step_kernel, hid, m->tensors[5].shape[1]);
+  rnj__train_glorot_uniform(&r, m->duration_kernel, hid,
+                            m->tensors[7].shape[1]);
+  if (m->kind == RNJ_MODEL_V2)
+    rnj__train_glorot_uniform(&r, m->velocity_kernel, hid,
+                              m->tensors[9].shape[1]);
   return 0;
 }
-

@@ -3,16 +3,20 @@
  * files are rnj__train_*; each file keeps the rest static.
  *
  * The files, by job (each opens with its own paragraph):
- *   data.c         the data set, the split by file, each epoch's shuffle,
- *                  windows gathered into a slice's inputs and targets;
+ *   data.c         the data set, the split by file, each epoch's shuffle
+ *                  and v2's transpositions, windows gathered into a
+ *                  slice's inputs and targets (either model's);
  *   kern*.c        the kernels per instruction set (kern.h);
- *   lstm_layer.c   the LSTM layer: forward and backward through time;
+ *   lstm_layer.c   the LSTM layer: forward and backward through time (the
+ *                  tutorial's, and v2's with looked-up input rows);
  *   heads.c        the heads (dense, regression) and the losses (softmax
  *                  cross-entropy, mse_pp), each a forward/backward pair;
  *   tutorial.c     the tutorial model: its tensors, and one slice of a
  *                  batch through its layers, forward and backward;
+ *   v2.c           the same for the v2 model;
  *   init.c         Keras' initialisers;
- *   adam.c         the sum of the workers' gradients and Adam's update;
+ *   adam.c         the sum of the workers' gradients, the global-norm
+ *                  clipping and Adam's update;
  *   threads.c      the workers, their barrier, the jobs;
  *   trainer.c      the trainer object: config, init/free, grad, batch,
  *                  eval;
@@ -25,10 +29,10 @@
  * takes the gradients it writes first, then the ones it reads, then what
  * its forward saved.  Every array carries its shape, in floats, with
  * r = the slice's rows (windows), T = seq_length, and the sizes below.
- * A second model adds its own layers, its own slice beside tutorial.c
- * (and a choice between the two where threads.c calls it) and its own
- * data encoding beside data.c's; the workers, Adam and the state file
- * address parameters only as a block of `nparams` floats.
+ * Each model has its own slice (tutorial.c, v2.c), chosen once at init
+ * (impl->prepare, impl->slice), and its own data encoding in data.c; the
+ * workers, Adam and the state file address parameters only as a block of
+ * `nparams` floats.
  */
 #ifndef RNNJAM_TRAIN_INTERNAL_H
 #define RNNJAM_TRAIN_INTERNAL_H
@@ -53,11 +57,15 @@
 /* xoshiro256** seeded through splitmix64.  Every stream is derived from
  * (seed, stream id) alone, so nothing but the seed needs saving to replay
  * one; tests/reference_train.py reimplements this to shuffle identically.
- * Streams: the initial weights, the split of the files, and one per
- * epoch's shuffle (STREAM_EPOCH + epoch). */
+ * Streams: the initial weights, the split of the files, one per epoch's
+ * shuffle (STREAM_EPOCH + epoch) and one per window and epoch for v2's
+ * transpositions; tests/reference_train_v2.py reimplements the last. */
 #define RNJ__TRAIN_STREAM_INIT 1
 #define RNJ__TRAIN_STREAM_SPLIT 2
 #define RNJ__TRAIN_STREAM_EPOCH 1000
+/* v2's transpositions: this bit, with (epoch << 32 | window) below it,
+ * one stream per window and epoch (rnj_train_shift). */
+#define RNJ__TRAIN_STREAM_TRANSPOSE (1ull << 63)
 
 static inline void rnj__train_rng_seed(rnj_rng_t *r, uint64_t seed,
                                        uint64_t stream) {
@@ -86,13 +94,18 @@ typedef struct rnj__train_worker_s {
    * stride, so each time step's rows are contiguous and all steps form
    * one matrix (T * r, .) for the weight-gradient GEMM. */
   size_t cap;
-  float *x;     /* (T, r, 3) inputs, time-major */
+  float *x;     /* (T, r, 3) inputs, time-major (tutorial) */
+  int32_t *idx; /* (T, r, 3) v2: the one-hot rows of each input */
+  float *tin;   /* (T, r, 2) v2: the time inputs */
+  int *y;       /* (4, r) v2: the targets, pitch, step, duration and
+                   velocity bins */
   float *z;     /* (T, r, 4H) gate activations; dz after backward */
   float *h;     /* (T + 1, r, H) h[0] = 0 */
   float *c;     /* (T + 1, r, H) c[0] = 0 */
   float *tc;    /* (T, r, H) tanh(c_t) */
-  float *logit; /* (r, P) logits; then exp(logit - max), then dlogits */
-  float *esum;  /* (r) the sums of those exps */
+  float *logit; /* (r, P) logits (v2: four heads' blocks, (r, n) each);
+                   then exp(logit - max), then dlogits */
+  float *esum;  /* (r) the sums of those exps (v2: (4, r)) */
   float *pred;  /* (r, 2) step, duration */
   float *dpred; /* (r, 2) their gradients */
   float *ys;    /* (r, 2) step, duration targets */
@@ -141,6 +154,7 @@ struct rnj_train_impl_s {
   float lr_t;
   const rnj_train_data_t *data;
   const uint32_t *windows;
+  const int8_t *shifts; /* v2: (n) each window's transposition, or NULL */
   size_t n;
 };
 
@@ -157,7 +171,7 @@ void rnj__train_workers_stop(rnj_train_impl_t *im);
  * the caller's thread being worker 0. */
 void rnj__train_run(rnj_train_t *tr, int job, int update,
                     const rnj_train_data_t *data, const uint32_t *windows,
-                    size_t n);
+                    const int8_t *shifts, size_t n);
 
 /* The last job's sums of the losses over the workers, in worker order. */
 void rnj__train_job_sums(const rnj_train_impl_t *im,
@@ -170,6 +184,10 @@ void rnj__train_tutorial_prepare(rnj_train_t *tr);
 /* tutorial.c: phase 1 of a job: worker w's rows of the batch, forward and
  * (JOB_GRAD) backward into w->grad; the losses into w->sums. */
 void rnj__train_tutorial_slice(rnj__train_worker_t *w);
+
+/* v2.c: the same two for the v2 model. */
+void rnj__train_v2_prepare(rnj_train_t *tr);
+void rnj__train_v2_slice(rnj__train_worker_t *w);
 
 /* adam.c: phase 2 of JOB_GRAD: worker w's range of the parameters summed
  * over the workers (into tr->grad); with im->norm also the sum of its
@@ -206,6 +224,16 @@ void rnj__train_gather(float *x, int *yp, float *ys,
                        const rnj_train_data_t *d, const uint32_t *win,
                        size_t r, int T);
 
+/* data.c: the same for the v2 model.  idx (T, r, 3) out: the one-hot
+ * rows of lstm.kernel each input uses (pitch + shift, phase, velocity
+ * bin; encoding.h); tin (T, r, 2) out: log1p of step and duration in
+ * beats; y (4, r) out: the targets, one block per head (pitch + shift,
+ * step, duration and velocity bins).
+ * shifts (r): each window's transposition in semitones, or NULL. */
+void rnj__train_gather2(int32_t *idx, float *tin, int *y,
+                        const rnj_train_data_t *d, const uint32_t *win,
+                        const int8_t *shifts, size_t r, int T);
+
 /* ---------------------------------------------------------------- layers */
 
 /* lstm_layer.c: U (H, 4H) packed for k->gemm: upf (G/32, H, 32) for h U,
@@ -236,15 +264,44 @@ void rnj__train_lstm_backward(const rnj__train_kern_t *k, float *dw,
                               const float *u, const float *upb, size_t r,
                               int T);
 
-/* heads.c: a dense head.  out (r, n) = in (r, H) w (H, n) + b (n). */
-void rnj__train_dense_forward(float *out, const float *in, const float *w,
-                              const float *b, size_t r, int n);
+/* lstm_layer.c: the v2 model's LSTM layer, hidden size `hid` (a
+ * multiple of 16; G = 4 hid below), its inputs looked up.  Pack: as
+ * rnj__train_lstm_pack for U (hid, G); upb only when hid % 32 == 0. */
+void rnj__train_lstm2_pack(const rnj__train_kern_t *k, const float *u,
+                           float *upf, float *upb, int hid);
 
-/* heads.c: din (r, H) = dout w^T (overwritten); dw (H, n) = in^T dout and
+/* lstm_layer.c: forward through T steps from h_0 = c_0 = 0.  As
+ * rnj__train_lstm_forward, with idx (T, r, 3) and tin (T, r, 2) the
+ * inputs (rnj__train_gather2) and w (186, G) the input kernel. */
+void rnj__train_lstm2_forward(const rnj__train_kern_t *k, float *z,
+                              float *h, float *c, float *tc,
+                              const int32_t *idx, const float *tin,
+                              const float *w, const float *b,
+                              const float *u, const float *upf, size_t r,
+                              int T, int hid);
+
+/* lstm_layer.c: backpropagation through time from dh = dL/dh_T, as
+ * rnj__train_lstm_backward; dw (186, G) is overwritten, nonzero only in
+ * the rows the slice used. */
+void rnj__train_lstm2_backward(const rnj__train_kern_t *k, float *dw,
+                               float *db, float *du, float *dh, float *dc,
+                               float *z, const float *h, const float *c,
+                               const float *tc, const int32_t *idx,
+                               const float *tin, const float *u,
+                               const float *upb, size_t r, int T, int hid);
+
+/* heads.c: a dense head on a hidden size `hid` (H for the tutorial).
+ * out (r, n) = in (r, hid) w (hid, n) + b (n). */
+void rnj__train_dense_forward(float *out, const float *in, const float *w,
+                              const float *b, size_t r, int n, int hid);
+
+/* heads.c: din (r, hid) = dout w^T (overwritten, or added to it with
+ * `accumulate`: heads that share an input); dw (hid, n) = in^T dout and
  * db (n) = dout's column sums (overwritten).  dout (r, n). */
 void rnj__train_dense_backward(float *din, float *dw, float *db,
                                const float *dout, const float *in,
-                               const float *w, size_t r, int n);
+                               const float *w, size_t r, int n, int hid,
+                               int accumulate);
 
 /* heads.c: the tutorial's two regressions on h, step and duration.
  * pred (r, 2) = (in sk + sb, in dk + db); in (r, H), sk, dk (H),
@@ -292,8 +349,8 @@ void rnj__train_glorot_uniform(rnj_rng_t *r, float *w, int fan_in,
  * Returns 0 or RNJ_ENOMEM. */
 int rnj__train_orthogonal(rnj_rng_t *r, float *w, int rows, int cols);
 
-/* init.c: Keras' initial weights for the tutorial model from `seed`.
- * Returns 0 or RNJ_ENOMEM. */
+/* init.c: Keras' initial weights for the model (either kind) from
+ * `seed`.  Returns 0 or RNJ_ENOMEM. */
 int rnj__train_keras_init(rnj_model_t *m, uint64_t seed);
 
 /* state.c: what resume needs beyond the trainer's weights and moments. */
@@ -318,8 +375,10 @@ typedef struct rnj__train_fit_state_s {
   int best_has_val;
 } rnj__train_fit_state_t;
 
-/* state.c: a fingerprint of the data and the split (FNV-1a). */
-uint64_t rnj__train_fingerprint(const rnj_train_data_t *d,
+/* state.c: a fingerprint of the data tr's arch reads and of the split
+ * (FNV-1a). */
+uint64_t rnj__train_fingerprint(const rnj_train_t *tr,
+                                const rnj_train_data_t *d,
                                 const rnj_train_split_t *s);
 
 /* state.c: write the state file atomically: tr's config, weights,

@@ -15,6 +15,7 @@
 #define RNNJAM_TRAIN_KERN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rnnjam/lstm.h"
 
@@ -33,6 +34,16 @@ typedef struct rnj__train_kern_s {
   void (*cell_backward)(size_t, float *, const float *, const float *,
                         const float *, const float *, float *, float *,
                         float *);
+  /* The v2 model's cell step for `rows` rows of hidden size H (any
+   * multiple of 16) `hid`, its input rows looked up (kern_body.h). */
+  void (*cell2_forward)(size_t rows, int hid, float *z, const int32_t *idx,
+                        const float *tin, const float *w, const float *bias,
+                        const float *cprev, float *c, float *tc, float *h);
+  void (*cell2_backward)(size_t rows, int hid, float *z,
+                         const int32_t *idx,
+                         const float *tin, const float *cprev,
+                         const float *tc, const float *dh, float *dc,
+                         float *dw, float *db);
   /* A row of n logits: exp(row - max) in place, returns the sum. */
   float (*softmax_exp)(int n, float *row, float *max);
   /* row *= s over n. */

@@ -24,6 +24,7 @@
 
 #include "internal.h"
 #include "kern.h"
+#include "rnnjam/encoding.h"
 
 /* exp(x) = 2^n exp(r), |r| <= ln2 / 2, with Cephes' minimax polynomial
  * for exp(r) (about 1 ulp) and no branch, so loops over it vectorise.
@@ -169,6 +170,123 @@ INLINE void cell_backward_body(size_t rows, float *z, const float *x,
                       x[b * 3 + 2]);
 }
 
+/* The v2 model's cell: the same step for a hidden size hid known only at
+ * run time (G = 4H), its input projection a sum of kernel rows instead of
+ * a product (encoding.h): for one row of the slice,
+ *   gates = z + bias + w[pitch] + w[phase row] + w[velocity row]
+ *           + s w[step row] + d w[duration row]
+ * wp, wph, wv: (4H) the three one-hot rows of the kernel; ws, wd: (4H)
+ * its step and duration rows; s, d: this row's time inputs.  Never a
+ * multiplication by a zero of a one-hot input.  The other arguments are
+ * cell_forward_row's. */
+INLINE void cell2_forward_row(int hid, float *restrict z,
+                              const float *restrict bias,
+                              const float *restrict wp,
+                              const float *restrict wph,
+                              const float *restrict wv,
+                              const float *restrict ws,
+                              const float *restrict wd, float s, float d,
+                              const float *restrict cp, float *restrict cn,
+                              float *restrict tn, float *restrict hn) {
+  int j;
+  for (j = 0; j < 4 * hid; j++)
+    z[j] += bias[j] + wp[j] + wph[j] + wv[j] + s * ws[j] + d * wd[j];
+  for (j = 0; j < hid; j++) {
+    float ig = vsigmoid(z[j]);
+    float fg = vsigmoid(z[hid + j]);
+    float gg = vtanh(z[2 * hid + j]);
+    float og = vsigmoid(z[3 * hid + j]);
+    float cc = fg * cp[j] + ig * gg;
+    float tt = vtanh(cc);
+    z[j] = ig;
+    z[hid + j] = fg;
+    z[2 * hid + j] = gg;
+    z[3 * hid + j] = og;
+    cn[j] = cc;
+    tn[j] = tt;
+    hn[j] = og * tt;
+  }
+}
+
+/* Its backward: dz as cell_backward_row, db += dz, and the kernel's
+ * gradient only in the five rows this row used (gp, gph, gv: the one-hot
+ * rows, each += dz; gs += s dz, gd += d dz).  The five rows are distinct
+ * (encoding.h's row ranges do not overlap). */
+INLINE void cell2_backward_row(int hid, float *restrict z,
+                               const float *restrict cp,
+                               const float *restrict tn,
+                               const float *restrict dh,
+                               float *restrict dc, float *restrict db,
+                               float *restrict gp, float *restrict gph,
+                               float *restrict gv, float *restrict gs,
+                               float *restrict gd, float s, float d) {
+  int j;
+  for (j = 0; j < hid; j++) {
+    float ig = z[j];
+    float fg = z[hid + j];
+    float gg = z[2 * hid + j];
+    float og = z[3 * hid + j];
+    float tt = tn[j];
+    float dhj = dh[j];
+    float dcc = dc[j] + dhj * og * (1.0f - tt * tt);
+    dc[j] = dcc * fg;
+    z[j] = dcc * gg * ig * (1.0f - ig);
+    z[hid + j] = dcc * cp[j] * fg * (1.0f - fg);
+    z[2 * hid + j] = dcc * ig * (1.0f - gg * gg);
+    z[3 * hid + j] = dhj * tt * og * (1.0f - og);
+  }
+  for (j = 0; j < 4 * hid; j++) {
+    float dz = z[j];
+    db[j] += dz;
+    gp[j] += dz;
+    gph[j] += dz;
+    gv[j] += dz;
+    gs[j] += s * dz;
+    gd[j] += d * dz;
+  }
+}
+
+/* A time step of the v2 cell for `rows` rows.  idx (rows, 3): the
+ * one-hot rows of the kernel (pitch, phase, velocity) each row uses;
+ * tin (rows, 2): its step and duration inputs; w (186, 4H); the rest as
+ * cell_forward_body. */
+INLINE void cell2_forward_body(size_t rows, int hid, float *z,
+                               const int32_t *idx, const float *tin,
+                               const float *w, const float *bias,
+                               const float *cprev, float *c, float *tc,
+                               float *h) {
+  size_t G4 = 4 * (size_t)hid;
+  const float *ws = w + (size_t)RNJ_ENCODING_ROW_STEP * G4;
+  const float *wd = w + (size_t)RNJ_ENCODING_ROW_DURATION * G4;
+  size_t b;
+  for (b = 0; b < rows; b++)
+    cell2_forward_row(hid, z + b * G4, bias, w + (size_t)idx[b * 3] * G4,
+                      w + (size_t)idx[b * 3 + 1] * G4,
+                      w + (size_t)idx[b * 3 + 2] * G4, ws, wd, tin[b * 2],
+                      tin[b * 2 + 1], cprev + b * (size_t)hid,
+                      c + b * (size_t)hid, tc + b * (size_t)hid,
+                      h + b * (size_t)hid);
+}
+
+/* dw (186, 4H) and db (4H) accumulate; the rest as cell_backward_body. */
+INLINE void cell2_backward_body(size_t rows, int hid, float *z,
+                                const int32_t *idx, const float *tin,
+                                const float *cprev, const float *tc,
+                                const float *dh, float *dc, float *dw,
+                                float *db) {
+  size_t G4 = 4 * (size_t)hid;
+  float *gs = dw + (size_t)RNJ_ENCODING_ROW_STEP * G4;
+  float *gd = dw + (size_t)RNJ_ENCODING_ROW_DURATION * G4;
+  size_t b;
+  for (b = 0; b < rows; b++)
+    cell2_backward_row(hid, z + b * G4, cprev + b * (size_t)hid,
+                       tc + b * (size_t)hid, dh + b * (size_t)hid,
+                       dc + b * (size_t)hid, db, dw + (size_t)idx[b * 3] * G4,
+                       dw + (size_t)idx[b * 3 + 1] * G4,
+                       dw + (size_t)idx[b * 3 + 2] * G4, gs, gd,
+                       tin[b * 2], tin[b * 2 + 1]);
+}
+
 /* The first half of a softmax over one row of n logits, in place:
  * exp(row - max); returns the sum of the exps and sets *max.  The caller
  * takes log(sum) + max - logit[y] as the cross-entropy, and scales the
@@ -253,6 +371,18 @@ INLINE void add_body(size_t n, float *restrict dst, const float *restrict src) {
   {                                                                          \
     cell_backward_body(rows, z, x, cprev, tc, dh, dc, dw, db);               \
   }                                                                          \
+  attr static void cell2_forward_##sfx(                                      \
+      size_t rows, int hid, float *z, const int32_t *idx, const float *tin,  \
+      const float *w, const float *bias, const float *cprev, float *c,       \
+      float *tc, float *h) {                                                 \
+    cell2_forward_body(rows, hid, z, idx, tin, w, bias, cprev, c, tc, h);    \
+  }                                                                          \
+  attr static void cell2_backward_##sfx(                                     \
+      size_t rows, int hid, float *z, const int32_t *idx, const float *tin,  \
+      const float *cprev, const float *tc, const float *dh, float *dc,       \
+      float *dw, float *db) {                                                \
+    cell2_backward_body(rows, hid, z, idx, tin, cprev, tc, dh, dc, dw, db);  \
+  }                                                                          \
   attr static float softmax_exp_##sfx(int n, float *row, float *max) {      \
     return softmax_exp_body(n, row, max);                                    \
   }                                                                          \
@@ -267,6 +397,7 @@ INLINE void add_body(size_t n, float *restrict dst, const float *restrict src) {
   }                                                                          \
   const rnj__train_kern_t rnj__train_kern_##sfx = {                          \
       #sfx,           cell_forward_##sfx, cell_backward_##sfx,               \
+      cell2_forward_##sfx, cell2_backward_##sfx,                             \
       softmax_exp_##sfx, scale_##sfx,     adam_##sfx,                        \
       add_##sfx,      sumsq_##sfx,        gemm,                              \
       gemm_tn,                                                               \

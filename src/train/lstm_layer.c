@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rnnjam/encoding.h"
 
 void rnj__train_lstm_pack(const rnj__train_kern_t *k, const float *u,
                           float *upf, float *upb) {
@@ -90,4 +91,89 @@ void rnj__train_lstm_backward(const rnj__train_kern_t *k, float *dw,
                 G, 0.0f, du, G);
   else
     memset(du, 0, (size_t)H * G * sizeof(float));
+}
+
+/* ------------------------------------------------------------ v2 layer */
+
+/* The v2 model's LSTM layer: the same recurrence for any hidden size H (a
+ * multiple of 16), its inputs one-hot rows of a (186, 4H) kernel looked
+ * up and added, plus the two time inputs' rows scaled (encoding.h).  The
+ * input projection costs 5 row reads per row and step instead of a
+ * (r, 186) x (186, 4H) product, and its gradient touches only the rows a
+ * slice used.  The recurrent products are the tutorial's: own kernels
+ * against U packed once per job where the set has them (dz U^T only when
+ * H is a multiple of 32, the panels' width), OpenBLAS otherwise. */
+
+void rnj__train_lstm2_pack(const rnj__train_kern_t *k, const float *u,
+                           float *upf, float *upb, int hid) {
+  int g4 = 4 * hid;
+  if (!k->gemm)
+    return;
+  rnj__train_pack_panels(hid, g4, u, (size_t)g4, 1, upf);
+  if (hid % 32 == 0)
+    rnj__train_pack_panels(g4, hid, u, 1, (size_t)g4, upb);
+}
+
+void rnj__train_lstm2_forward(const rnj__train_kern_t *k, float *z,
+                              float *h, float *c, float *tc,
+                              const int32_t *idx, const float *tin,
+                              const float *w, const float *b,
+                              const float *u, const float *upf, size_t r,
+                              int T, int hid) {
+  size_t g4 = 4 * (size_t)hid;
+  size_t rh = r * (size_t)hid;
+  int t;
+  memset(h, 0, rh * sizeof(float));
+  memset(c, 0, rh * sizeof(float));
+  for (t = 0; t < T; t++) {
+    float *zt = z + (size_t)t * r * g4;
+    if (t == 0)
+      memset(zt, 0, r * g4 * sizeof(float)); /* h_0 = 0: no product */
+    else if (k->gemm)
+      k->gemm(r, (int)g4, hid, h + (size_t)t * rh, (size_t)hid, upf, zt,
+              g4);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r,
+                  (int)g4, hid, 1.0f, h + (size_t)t * rh, hid, u, (int)g4,
+                  0.0f, zt, (int)g4);
+    k->cell2_forward(r, hid, zt, idx + (size_t)t * r * 3,
+                     tin + (size_t)t * r * 2, w, b, c + (size_t)t * rh,
+                     c + (size_t)(t + 1) * rh, tc + (size_t)t * rh,
+                     h + (size_t)(t + 1) * rh);
+  }
+}
+
+void rnj__train_lstm2_backward(const rnj__train_kern_t *k, float *dw,
+                               float *db, float *du, float *dh, float *dc,
+                               float *z, const float *h, const float *c,
+                               const float *tc, const int32_t *idx,
+                               const float *tin, const float *u,
+                               const float *upb, size_t r, int T,
+                               int hid) {
+  size_t g4 = 4 * (size_t)hid;
+  size_t rh = r * (size_t)hid;
+  int t;
+  memset(dc, 0, rh * sizeof(float));
+  memset(dw, 0, (size_t)RNJ_ENCODING_INPUT * g4 * sizeof(float));
+  memset(db, 0, g4 * sizeof(float));
+  for (t = T - 1; t >= 0; t--) {
+    float *zt = z + (size_t)t * r * g4;
+    k->cell2_backward(r, hid, zt, idx + (size_t)t * r * 3,
+                      tin + (size_t)t * r * 2, c + (size_t)t * rh,
+                      tc + (size_t)t * rh, dh, dc, dw, db);
+    if (t > 0 && k->gemm && hid % 32 == 0)
+      k->gemm(r, hid, (int)g4, zt, g4, upb, dh, (size_t)hid);
+    else if (t > 0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, hid,
+                  (int)g4, 1.0f, zt, (int)g4, u, (int)g4, 0.0f, dh, hid);
+  }
+  if (T > 1 && k->gemm_tn)
+    k->gemm_tn(hid, (int)g4, (size_t)(T - 1) * r, h + rh, (size_t)hid,
+               z + r * g4, g4, du, g4);
+  else if (T > 1)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hid, (int)g4,
+                (int)((size_t)(T - 1) * r), 1.0f, h + rh, hid, z + r * g4,
+                (int)g4, 0.0f, du, (int)g4);
+  else
+    memset(du, 0, (size_t)hid * g4 * sizeof(float));
 }

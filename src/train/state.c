@@ -20,6 +20,12 @@
 #define STATE_VERSION 1
 #define STATE_SLOTS 48
 
+/* The most parameters a model has (v2 at its largest hidden size). */
+#define STATE_MAX_PARAMS                                                     \
+  ((size_t)RNJ_MODEL_V2_HIDDEN_MAX * 4 *                                     \
+       (RNJ_MODEL_V2_INPUT + RNJ_MODEL_V2_HIDDEN_MAX + 1) +                  \
+   (size_t)(RNJ_MODEL_V2_HIDDEN_MAX + 1) * 360)
+
 /* The file's size for `np` parameters. */
 static size_t state_bytes(size_t np) {
   return STATE_SLOTS * 8 + 4 * np * sizeof(float) + 8;
@@ -57,11 +63,18 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
 
 #define FNV_INIT 0xcbf29ce484222325ull
 
-uint64_t rnj__train_fingerprint(const rnj_train_data_t *d,
+uint64_t rnj__train_fingerprint(const rnj_train_t *tr,
+                                const rnj_train_data_t *d,
                                 const rnj_train_split_t *s) {
   uint64_t h = FNV_INIT;
   size_t f;
-  h = fnv1a(h, d->x, d->n_notes * 3 * sizeof(float));
+  /* What the arch reads of each note. */
+  if (tr->cfg.arch == RNJ_MODEL_V2) {
+    h = fnv1a(h, d->tin, d->n_notes * 2 * sizeof(float));
+    h = fnv1a(h, d->code, d->n_notes * 4);
+  } else {
+    h = fnv1a(h, d->x, d->n_notes * 3 * sizeof(float));
+  }
   h = fnv1a(h, d->pitch, d->n_notes);
   for (f = 0; f <= d->n_files; f++) {
     uint64_t v = d->first[f];
@@ -138,6 +151,12 @@ int rnj__train_state_save(const char *path, const rnj_train_t *tr,
   loss_put(h, S_BEST_VAL, &st->best_val);
   h[S_BEST_HAS_VAL] = (uint64_t)st->best_has_val;
   h[S_CLIP] = d2u(c->clip_norm);
+  if (c->arch == RNJ_MODEL_V2) {
+    h[S_ARCH] = (uint64_t)c->arch;
+    h[S_HIDDEN] = (uint64_t)c->hidden;
+    h[S_TRANSPOSE_LO] = (uint64_t)(int64_t)c->transpose_lo;
+    h[S_TRANSPOSE_HI] = (uint64_t)(int64_t)c->transpose_hi;
+  }
   h[S_SUMS_VEL] = d2u(st->sums[4]);
   h[S_NORM_SUM] = d2u(st->norm_sum);
   h[S_BEST_TRAIN_VEL] = d2u(st->best_train.velocity);
@@ -174,26 +193,34 @@ int rnj__train_state_load(const char *path, rnj_train_t *tr, float *best,
   int rc;
   int i;
 
-  rc = rnj__read_file(path, state_bytes(np), &buf, &len, err);
+  /* Up to the largest model's size, so that a run of another size is
+   * named as such below rather than as a stranger. */
+  rc = rnj__read_file(path, state_bytes(STATE_MAX_PARAMS), &buf, &len, err);
   if (rc == -ENOENT)
     return rnj_errorf(err, rc,
                       "%s: no state file to resume from (run without "
                       "--resume to start afresh)", path);
   if (rc)
     return rc;
-  if (len != state_bytes(np)) {
+  if (len < state_bytes(0)) {
     rc = rnj_errorf(err, RNJ_EFORMAT,
-                    "%s: %zu bytes, expected %zu: not a state file of this "
-                    "trainer", path, len, state_bytes(np));
+                    "%s: %zu bytes: not a state file of this trainer", path,
+                    len);
     goto done;
   }
   memcpy(h, buf, sizeof h);
   memcpy(&sum, buf + len - 8, sizeof sum);
-  if (h[S_MAGIC] != STATE_MAGIC || h[S_VERSION] != STATE_VERSION ||
-      h[S_NPARAMS] != np) {
+  if (h[S_MAGIC] != STATE_MAGIC || h[S_VERSION] != STATE_VERSION) {
     rc = rnj_errorf(err, RNJ_EFORMAT,
                     "%s: bad magic or version (expected an rnnjam-train "
                     "state file, version %d)", path, STATE_VERSION);
+    goto done;
+  }
+  if (h[S_NPARAMS] <= STATE_MAX_PARAMS &&
+      len != state_bytes((size_t)h[S_NPARAMS])) {
+    rc = rnj_errorf(err, RNJ_EFORMAT,
+                    "%s: %zu bytes, expected %zu: truncated or damaged", path,
+                    len, state_bytes((size_t)h[S_NPARAMS]));
     goto done;
   }
   if (fnv1a(FNV_INIT, buf, len - 8) != sum) {
@@ -201,7 +228,13 @@ int rnj__train_state_load(const char *path, rnj_train_t *tr, float *best,
                     path);
     goto done;
   }
-  if (h[S_BATCH] != (uint64_t)c->batch)
+  if (h[S_ARCH] != (uint64_t)(c->arch == RNJ_MODEL_V2 ? c->arch : 0))
+    what = "arch";
+  else if (h[S_ARCH] && h[S_HIDDEN] != (uint64_t)c->hidden)
+    what = "hidden";
+  else if (h[S_NPARAMS] != np)
+    what = "model size";
+  else if (h[S_BATCH] != (uint64_t)c->batch)
     what = "batch";
   else if (h[S_SEQ] != (uint64_t)c->seq_length)
     what = "seq-length";
@@ -217,6 +250,10 @@ int rnj__train_state_load(const char *path, rnj_train_t *tr, float *best,
     what = "seed";
   else if (u2d(h[S_CLIP]) != c->clip_norm)
     what = "clip-norm";
+  else if (h[S_ARCH] &&
+           ((int64_t)h[S_TRANSPOSE_LO] != c->transpose_lo ||
+            (int64_t)h[S_TRANSPOSE_HI] != c->transpose_hi))
+    what = "transpose";
   if (what) {
     rc = rnj_errorf(err, RNJ_EINVAL,
                     "%s: saved with a different %s; resume with the options "

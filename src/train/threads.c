@@ -177,13 +177,14 @@ void rnj__train_workers_stop(rnj_train_impl_t *im) {
 
 void rnj__train_run(rnj_train_t *tr, int job, int update,
                     const rnj_train_data_t *data, const uint32_t *windows,
-                    size_t n) {
+                    const int8_t *shifts, size_t n) {
   rnj_train_impl_t *im = tr->impl;
   int k;
   im->job = job;
   im->update = update;
   im->data = data;
   im->windows = windows;
+  im->shifts = shifts;
   im->n = n;
   /* A gradient on its own always gets its norm (for the caller); an
    * update only when it clips. */

@@ -67,7 +67,7 @@ void rnj__train_tutorial_slice(rnj__train_worker_t *w) {
                     T);
   rnj__train_lstm_forward(k, w->z, w->h, w->c, w->tc, w->x, p.kernel,
                           p.bias, p.rec, im->upf, r, T);
-  rnj__train_dense_forward(w->logit, hT, p.pk, p.pb, r, P);
+  rnj__train_dense_forward(w->logit, hT, p.pk, p.pb, r, P, H);
   rnj__train_regress_forward(w->pred, hT, p.sk, p.sb, p.dk, p.db, r);
   rnj__train_ce_forward(k, &w->sums[0], w->logit, w->esum, w->yp, r, P);
   rnj__train_mse_forward(&w->sums[1], w->pred, w->ys, r);
@@ -79,7 +79,8 @@ void rnj__train_tutorial_slice(rnj__train_worker_t *w) {
   rnj__train_ce_backward(k, w->logit, w->esum, w->yp,
                          (float)RNJ_LOSS_PITCH_WEIGHT * scale, r, P);
   rnj__train_mse_backward(w->dpred, w->pred, w->ys, scale, r);
-  rnj__train_dense_backward(w->dh, g.pk, g.pb, w->logit, hT, p.pk, r, P);
+  rnj__train_dense_backward(w->dh, g.pk, g.pb, w->logit, hT, p.pk, r, P, H,
+                            0);
   rnj__train_regress_backward(w->dh, g.sk, g.sb, g.dk, g.db, w->dpred, hT,
                               p.sk, p.dk, r);
   rnj__train_lstm_backward(k, g.kernel, g.bias, g.rec, w->dh, w->dc, w->z,
