@@ -280,7 +280,8 @@ def pick_files(corpus, n, seed):
 def c_dump(trainer, files, work, seed, seq, val_split):
     data = os.path.join(work, "data.csv")
     init = os.path.join(work, "init.safetensors")
-    subprocess.run([trainer, *files, "--dump-data", data, "--dump-init", init,
+    subprocess.run([trainer, *files, "--arch", "tutorial",
+                    "--dump-data", data, "--dump-init", init,
                     "--seed", str(seed), "--seq-length", str(seq),
                     "--val-split", str(val_split)], check=True,
                    stdout=subprocess.DEVNULL)
@@ -291,7 +292,8 @@ def c_train(trainer, files, work, epochs, batch, lr, seed, seq, val_split,
             threads, tag="c", kernel="auto"):
     logp = os.path.join(work, tag + ".jsonl")
     out = os.path.join(work, tag + ".safetensors")
-    subprocess.run([trainer, *files, "--out", out, "--epochs", str(epochs),
+    subprocess.run([trainer, *files, "--arch", "tutorial", "--out", out,
+                    "--epochs", str(epochs),
                     "--batch", str(batch), "--lr", str(lr), "--seed",
                     str(seed), "--seq-length", str(seq), "--val-split",
                     str(val_split), "--patience", "0", "--threads",

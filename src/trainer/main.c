@@ -48,38 +48,56 @@ static void usage(FILE *f) {
   fprintf(f,
     "usage: " PROG " DATA... --out CKPT [options]\n"
     "\n"
-    "Train the model on MIDI files (DATA: .mid/.midi files or folders,\n"
+    "Train a model on MIDI files (DATA: .mid/.midi files or folders,\n"
     "searched recursively) and write the best checkpoint by validation\n"
     "loss to CKPT, beside it CKPT.last.safetensors (the latest epoch) and\n"
     "CKPT.state (what --resume needs); \".safetensors\" is dropped from\n"
     "CKPT before adding those suffixes.\n"
     "\n"
+    "  -a, --arch A         the model: v2 (default) or tutorial\n"
+    "                       v2: pitch, beat phase and velocity one-hot in,\n"
+    "                       log1p of step and duration in beats; pitch and\n"
+    "                       step, duration, velocity bins out\n"
+    "                       tutorial: the TensorFlow tutorial's model\n"
+    "                       (pitch/128 and seconds in, MSE on time)\n"
     "  -o, --out CKPT       the best checkpoint (required)\n"
     "  -e, --epochs N       epochs (50)\n"
     "  -b, --batch N        windows per batch (64)\n"
-    "      --lr X           Adam's learning rate (0.005)\n"
+    "      --lr X           Adam's learning rate (v2: %g, tutorial: 0.005)\n"
+    "      --clip-norm X    scale each batch's gradient down to this global\n"
+    "                       norm when longer (v2: 1; tutorial: 0, off)\n"
+    "      --hidden N       v2: LSTM units, a multiple of 16 in 16..512\n"
+    "                       (128; the tutorial has 128)\n"
+    "      --transpose LO:HI  v2: move each training window by k semitones,\n"
+    "                       k uniform in LO..HI, narrowed to keep every\n"
+    "                       pitch in 21..108 (-6:5; 0:0 off)\n"
     "      --seq-length N   notes in, the next one predicted (25)\n"
     "      --val-split X    fraction of the files held out (0.1)\n"
     "      --patience N     stop after N epochs without a better\n"
     "                       validation loss, keeping the best (5; 0: never)\n"
-    "  -s, --seed S         weights, split and shuffles (42)\n"
+    "  -s, --seed S         weights, split, shuffles, transpositions (42)\n"
     "  -j, --threads N      threads (the CPUs available, at most %d); the\n"
     "                       same seed and thread count give the same bytes\n"
     "      --resume         continue from CKPT's state file, exactly\n"
-    "      --log FILE       append one JSON object per epoch\n"
+    "      --log FILE       append one JSON object per epoch (losses of\n"
+    "                       each head, mean gradient norm)\n"
     "      --instrument N   take one instrument's notes (default: every\n"
     "                       non-drum instrument, merged)\n"
     "  -h, --help           this text\n"
     "  -V, --version        the version\n"
     "\n"
-    "For the reference script (tests/reference_train.py):\n"
-    "      --dump-data CSV  write the notes (file, split, pitch, step,\n"
-    "                       duration) and exit without training\n"
+    "v2's learning rate: Adam at %g with clipping at 1 trains the corpus\n"
+    "steadily; see the model card (models/README.md) for the curves.\n"
+    "\n"
+    "For the reference scripts (tests/reference_train.py, tutorial;\n"
+    "tests/reference_train_v2.py, v2):\n"
+    "      --dump-data CSV  write every note as the model sees it (with its\n"
+    "                       file and split) and exit without training\n"
     "      --dump-init CKPT write the initial weights and exit\n"
     "For measurements:\n"
     "      --kernel K       auto, avx512 (own kernels for the products),\n"
     "                       avx2 or portable (OpenBLAS for every product)\n",
-    MAX_THREADS_DEFAULT);
+    RNJ_TRAIN_V2_LR, MAX_THREADS_DEFAULT, RNJ_TRAIN_V2_LR);
 }
 
 /* The CPUs this process may run on. */
@@ -134,6 +152,29 @@ static long parse_long(const char *opt, const char *s, long lo, long hi) {
   return v;
 }
 
+/* LO:HI, two whole numbers. */
+static void parse_range(const char *opt, const char *s, int *lo, int *hi) {
+  char *end;
+  long a;
+  long b;
+  errno = 0;
+  a = strtol(s, &end, 10);
+  if (errno || end == s || *end != ':')
+    goto bad;
+  b = strtol(end + 1, &end, 10);
+  if (errno || *end || end[-1] == ':' || a > b ||
+      a < -RNJ_TRAIN_MAX_TRANSPOSE ||
+      b > RNJ_TRAIN_MAX_TRANSPOSE)
+    goto bad;
+  *lo = (int)a;
+  *hi = (int)b;
+  return;
+bad:
+  fatal("%s: '%s' (expected LO:HI, whole numbers with -%d <= LO <= HI <= "
+        "%d, e.g. -6:5)", opt, s, RNJ_TRAIN_MAX_TRANSPOSE,
+        RNJ_TRAIN_MAX_TRANSPOSE);
+}
+
 static double parse_double(const char *opt, const char *s) {
   char *end;
   double v;
@@ -152,6 +193,8 @@ typedef struct {
   FILE *log;
   int bar_shown;
   int epochs_seen;
+  int v2;   /* the arch has a velocity head */
+  int clip; /* gradient norms are taken */
 } ui_t;
 
 static double now_s(void) {
@@ -195,26 +238,45 @@ static void draw_bar(ui_t *ui, const rnj_train_progress_t *p) {
   ui->bar_shown = 1;
 }
 
-static void log_epoch(FILE *f, const rnj_train_progress_t *p) {
+/* The heads' losses: the tutorial's three, v2's four. */
+static void log_losses(FILE *f, const char *pre, const rnj_loss_t *l,
+                       int v2) {
+  if (!l) {
+    fprintf(f, "\"%s_loss\": null, \"%s_pitch\": null, \"%s_step\": null, "
+               "\"%s_duration\": null, ", pre, pre, pre, pre);
+    if (v2)
+      fprintf(f, "\"%s_velocity\": null, ", pre);
+    return;
+  }
   fprintf(f,
-          "{\"epoch\": %d, \"train_loss\": %.9g, \"train_pitch\": %.9g, "
-          "\"train_step\": %.9g, \"train_duration\": %.9g, ",
-          p->epoch + 1, p->train.total, p->train.pitch, p->train.step,
-          p->train.duration);
-  if (p->has_val)
-    fprintf(f,
-            "\"val_loss\": %.9g, \"val_pitch\": %.9g, \"val_step\": %.9g, "
-            "\"val_duration\": %.9g, ",
-            p->val.total, p->val.pitch, p->val.step, p->val.duration);
-  else
-    fprintf(f, "\"val_loss\": null, \"val_pitch\": null, "
-               "\"val_step\": null, \"val_duration\": null, ");
+          "\"%s_loss\": %.9g, \"%s_pitch\": %.9g, \"%s_step\": %.9g, "
+          "\"%s_duration\": %.9g, ", pre, l->total, pre, l->pitch, pre,
+          l->step, pre, l->duration);
+  if (v2)
+    fprintf(f, "\"%s_velocity\": %.9g, ", pre, l->velocity);
+}
+
+static void log_epoch(FILE *f, const rnj_train_progress_t *p, int v2,
+                      int clip) {
+  fprintf(f, "{\"epoch\": %d, ", p->epoch + 1);
+  log_losses(f, "train", &p->train, v2);
+  log_losses(f, "val", p->has_val ? &p->val : NULL, v2);
+  if (clip)
+    fprintf(f, "\"grad_norm\": %.6g, ", p->grad_norm);
   fprintf(f,
           "\"windows_per_s\": %.1f, \"seconds\": %.3f, \"lr\": %g, "
           "\"best\": %s}\n",
           p->windows_per_s, p->seconds, p->lr,
           p->improved ? "true" : "false");
   fflush(f);
+}
+
+static void print_losses(const char *what, const rnj_loss_t *l, int v2) {
+  printf("  %s %.4f (pitch %.4f step %.4f dur %.4f", what, l->total,
+         l->pitch, l->step, l->duration);
+  if (v2)
+    printf(" vel %.4f", l->velocity);
+  putchar(')');
 }
 
 static void on_progress(const rnj_train_progress_t *p, void *arg) {
@@ -229,17 +291,17 @@ static void on_progress(const rnj_train_progress_t *p, void *arg) {
   }
   clear_bar(ui);
   ui->epochs_seen++;
-  printf("epoch %d/%d  train %.4f (pitch %.4f step %.4f dur %.4f)",
-         p->epoch + 1, p->epochs, p->train.total, p->train.pitch,
-         p->train.step, p->train.duration);
+  printf("epoch %d/%d", p->epoch + 1, p->epochs);
+  print_losses("train", &p->train, ui->v2);
   if (p->has_val)
-    printf("  val %.4f (pitch %.4f step %.4f dur %.4f)", p->val.total,
-           p->val.pitch, p->val.step, p->val.duration);
+    print_losses("val", &p->val, ui->v2);
+  if (ui->clip)
+    printf("  |g| %.3g", p->grad_norm);
   printf("  %.0f win/s  %.1f s%s\n", p->windows_per_s, p->seconds,
          p->improved ? "  *" : "");
   fflush(stdout);
   if (ui->log)
-    log_epoch(ui->log, p);
+    log_epoch(ui->log, p, ui->v2, ui->clip);
 }
 
 /* --------------------------------------------------------------- data */
@@ -293,17 +355,29 @@ static void load_data(rnj_train_data_t *data, char **args, int nargs,
 }
 
 static void dump_data(const char *path, const rnj_train_data_t *d,
-                      const rnj_train_split_t *s) {
+                      const rnj_train_split_t *s, int v2) {
   FILE *f = fopen(path, "w");
   size_t fi;
   size_t i;
   if (!f)
     fatal("%s: cannot write: %s", path, strerror(errno));
-  fprintf(f, "file,split,pitch,step,duration\n");
+  if (v2)
+    fprintf(f, "file,split,pitch,phase,velocity_bin,step_bin,duration_bin,"
+               "step_in,duration_in\n");
+  else
+    fprintf(f, "file,split,pitch,step,duration\n");
   for (fi = 0; fi < d->n_files; fi++)
-    for (i = d->first[fi]; i < d->first[fi + 1]; i++)
-      fprintf(f, "%zu,%s,%d,%.9g,%.9g\n", fi, s->is_val[fi] ? "val" : "train",
-              d->pitch[i], d->x[i * 3 + 1], d->x[i * 3 + 2]);
+    for (i = d->first[fi]; i < d->first[fi + 1]; i++) {
+      const char *sp = s->is_val[fi] ? "val" : "train";
+      if (v2) {
+        const uint8_t *c = d->code + i * 4;
+        fprintf(f, "%zu,%s,%d,%d,%d,%d,%d,%.9g,%.9g\n", fi, sp, d->pitch[i],
+                c[0], c[1], c[2], c[3], d->tin[i * 2], d->tin[i * 2 + 1]);
+      } else {
+        fprintf(f, "%zu,%s,%d,%.9g,%.9g\n", fi, sp, d->pitch[i],
+                d->x[i * 3 + 1], d->x[i * 3 + 2]);
+      }
+    }
   if (fclose(f) != 0)
     fatal("%s: cannot write: %s", path, strerror(errno));
 }
@@ -365,6 +439,9 @@ static void print_resume(int argc, char **argv) {
 
 enum {
   OPT_LR = 256,
+  OPT_CLIP,
+  OPT_HIDDEN,
+  OPT_TRANSPOSE,
   OPT_SEQ,
   OPT_VAL,
   OPT_PATIENCE,
@@ -378,7 +455,11 @@ enum {
 
 int main(int argc, char **argv) {
   static const struct option opts[] = {
+      {"arch", required_argument, NULL, 'a'},
       {"out", required_argument, NULL, 'o'},
+      {"clip-norm", required_argument, NULL, OPT_CLIP},
+      {"hidden", required_argument, NULL, OPT_HIDDEN},
+      {"transpose", required_argument, NULL, OPT_TRANSPOSE},
       {"epochs", required_argument, NULL, 'e'},
       {"batch", required_argument, NULL, 'b'},
       {"lr", required_argument, NULL, OPT_LR},
@@ -416,6 +497,16 @@ int main(int argc, char **argv) {
   int instrument = RNJ_NOTES_ALL_INSTRUMENTS;
   char **orig;
   int resume = 0;
+  int arch = RNJ_MODEL_V2;
+  /* Options whose default depends on the arch, and whether given. */
+  double lr = 0;
+  double clip = 0;
+  int hidden = 0;
+  int tlo = 0;
+  int thi = 0;
+  int has_lr = 0;
+  int has_clip = 0;
+  int has_transpose = 0;
   int c;
   int rc;
 
@@ -427,8 +518,31 @@ int main(int argc, char **argv) {
   memcpy(orig, argv, ((size_t)argc + 1) * sizeof *orig);
   rnj_train_config_default(&cfg);
   cfg.threads = cpus_available();
-  while ((c = getopt_long(argc, argv, "o:e:b:s:j:hV", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "a:o:e:b:s:j:hV", opts, NULL)) !=
+         -1) {
     switch (c) {
+    case 'a':
+      if (strcmp(optarg, "v2") == 0)
+        arch = RNJ_MODEL_V2;
+      else if (strcmp(optarg, "tutorial") == 0)
+        arch = RNJ_MODEL_TUTORIAL;
+      else
+        fatal("--arch: '%s' (expected v2 or tutorial)", optarg);
+      break;
+    case OPT_CLIP:
+      clip = parse_double("--clip-norm", optarg);
+      if (clip < 0)
+        fatal("--clip-norm: '%s' (expected a norm >= 0; 0: no clipping)",
+              optarg);
+      has_clip = 1;
+      break;
+    case OPT_HIDDEN:
+      hidden = (int)parse_long("--hidden", optarg, 1, 100000);
+      break;
+    case OPT_TRANSPOSE:
+      parse_range("--transpose", optarg, &tlo, &thi);
+      has_transpose = 1;
+      break;
     case 'o':
       out = optarg;
       break;
@@ -439,7 +553,8 @@ int main(int argc, char **argv) {
       cfg.batch = (int)parse_long("--batch", optarg, 1, RNJ_TRAIN_MAX_BATCH);
       break;
     case OPT_LR:
-      cfg.lr = parse_double("--lr", optarg);
+      lr = parse_double("--lr", optarg);
+      has_lr = 1;
       break;
     case OPT_SEQ:
       cfg.seq_length =
@@ -499,6 +614,33 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  /* The arch's defaults under what was given. */
+  cfg.arch = arch;
+  if (arch == RNJ_MODEL_V2) {
+    rnj_train_config_t v2;
+    rnj_train_config_v2(&v2);
+    cfg.hidden = v2.hidden;
+    cfg.lr = v2.lr;
+    cfg.clip_norm = v2.clip_norm;
+    cfg.transpose_lo = v2.transpose_lo;
+    cfg.transpose_hi = v2.transpose_hi;
+  } else if (has_transpose && (tlo || thi)) {
+    fatal("--transpose: the tutorial arch has no transposition (its pitch "
+          "input is pitch/128); use --arch v2");
+  } else if (hidden && hidden != RNJ_MODEL_HIDDEN) {
+    fatal("--hidden: the tutorial arch has %d units; use --arch v2",
+          RNJ_MODEL_HIDDEN);
+  }
+  if (hidden)
+    cfg.hidden = hidden;
+  if (has_lr)
+    cfg.lr = lr;
+  if (has_clip)
+    cfg.clip_norm = clip;
+  if (has_transpose) {
+    cfg.transpose_lo = tlo;
+    cfg.transpose_hi = thi;
+  }
   if (rnj_train_config_check(&cfg, err))
     fatal("%s", err);
   if (out && rnj_train_paths(out, last, state))
@@ -520,7 +662,7 @@ int main(int argc, char **argv) {
          "(%zu windows)\n",
          split.n_train_files, split.n_train, split.n_val_files, split.n_val);
   if (dump_data_path)
-    dump_data(dump_data_path, &data, &split);
+    dump_data(dump_data_path, &data, &split, arch == RNJ_MODEL_V2);
 
   rc = rnj_train_init(&tr, &cfg, err);
   if (rc)
@@ -562,6 +704,8 @@ int main(int argc, char **argv) {
 
   memset(&ui, 0, sizeof ui);
   ui.tty = isatty(STDERR_FILENO);
+  ui.v2 = arch == RNJ_MODEL_V2;
+  ui.clip = cfg.clip_norm > 0;
   if (log_path) {
     ui.log = fopen(log_path, resume ? "a" : "w");
     if (!ui.log)
@@ -575,10 +719,17 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 
-  printf("training: %d epochs, batch %d, lr %g, seed %llu, %d thread%s "
-         "(kernels %s, BLAS %s)%s\n",
-         cfg.epochs, cfg.batch, cfg.lr, (unsigned long long)cfg.seed,
-         cfg.threads, cfg.threads == 1 ? "" : "s", rnj_train_kernels(&tr),
+  if (arch == RNJ_MODEL_V2)
+    printf("model: v2, hidden %d, %zu parameters; transposition %d:%d\n",
+           cfg.hidden, tr.model.nparams, cfg.transpose_lo,
+           cfg.transpose_hi);
+  else
+    printf("model: tutorial, %zu parameters\n", tr.model.nparams);
+  printf("training: %d epochs, batch %d, lr %g, clip-norm %g, seed %llu, "
+         "%d thread%s (kernels %s, BLAS %s)%s\n",
+         cfg.epochs, cfg.batch, cfg.lr, cfg.clip_norm,
+         (unsigned long long)cfg.seed, cfg.threads,
+         cfg.threads == 1 ? "" : "s", rnj_train_kernels(&tr),
          rnj_train_blas(), resume ? ", resuming" : "");
   fflush(stdout);
   memset(&fit, 0, sizeof fit);
