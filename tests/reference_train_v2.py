@@ -28,13 +28,21 @@ rnnjam loads.
          summed, then the cell in a Python loop); the faster is the fair one.
   train  train a model on MIDI files and write a checkpoint rnnjam loads
          (--out), with a JSON-lines log of the losses of each head.
+  parity rnnjam-train --arch v2 and this script on the same files, initial
+         weights (--dump-data, --dump-init), shuffles and transpositions
+         (the C trainer's RNG streams, reimplemented): per-epoch losses of
+         each head side by side; exit 1 if a final loss differs by more
+         than 5%.
 
 Needs Debian's python3-torch, python3-numpy and python3-mido (run it with
 /usr/bin/python3), from the top of the source tree.  Not a test: the C
 tests read what `case` wrote.
 
   tests/reference_train_v2.py case [--out-dir tests/data]
-  tests/reference_train_v2.py bench [--threads 1] [--files N] [MIDI...]
+  tests/reference_train_v2.py bench [--threads 1] [--files N] \\
+      [--rnnjam ./rnnjam] MIDI...
+  tests/reference_train_v2.py parity --trainer ./rnnjam-train \\
+      --corpus DIR [--files 20] [--epochs 3]
   tests/reference_train_v2.py train MIDI... --epochs 2 --out X.safetensors
       [--files N] [--lr 0.002] [--clip-norm 1] [--transpose=-6:5]
       [--hidden 128] [--log X.jsonl]
@@ -48,6 +56,7 @@ import random
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -55,6 +64,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_notes  # noqa: E402  (pretty_midi's rules, in beats)
+import reference_train  # noqa: E402  (the C trainer's RNG and shuffle)
 
 # ------------------------------------------------------------- encoding
 
@@ -160,6 +170,14 @@ class Data:
         keys = parts[0].keys() if parts else []
         self.a = {k: np.concatenate([p[k] for p in parts]) for k in keys}
         self.first = np.cumsum([0] + [len(ns) for ns in files])
+
+    @classmethod
+    def from_arrays(cls, a, first, seq):
+        """Already encoded notes (rnnjam-train --dump-data)."""
+        d = cls([], seq)
+        d.a = a
+        d.first = np.asarray(first)
+        return d
 
     def windows(self, file_ids):
         w = []
@@ -639,7 +657,11 @@ def parse_range(s):
     return lo, hi
 
 
-def train_loop(model, data, train, val, a, log, max_batches=0):
+def train_loop(model, data, train, val, a, log, max_batches=0, replay=None):
+    """Epochs of shuffled full batches with transpositions, clipping and
+    Keras' Adam.  `replay` (parity with rnnjam-train) gives each epoch's
+    order and each window's shift as the C trainer draws them; without it
+    numpy draws them."""
     dtype = torch.float32
     opt = KerasAdam(trainable(model), a.lr)
     rng = np.random.default_rng(a.seed)
@@ -648,7 +670,8 @@ def train_loop(model, data, train, val, a, log, max_batches=0):
         nb = min(nb, max_batches)
     curve = []
     for epoch in range(a.epochs):
-        order = rng.permutation(train)
+        order = (replay.order(train, epoch) if replay else
+                 rng.permutation(train))
         sums = {n: 0.0 for n, _ in HEADS}
         sums["total"] = 0.0
         norms = []
@@ -656,8 +679,11 @@ def train_loop(model, data, train, val, a, log, max_batches=0):
         for b in range(nb):
             s = order[b * a.batch:(b + 1) * a.batch]
             idx = s[:, None] + np.arange(data.seq + 1)
-            k = shifts_for(data.a["pitch"][idx], a.transpose[0],
-                           a.transpose[1], rng.random(len(s)))
+            if replay:
+                k = replay.shifts(data, s, epoch)
+            else:
+                k = shifts_for(data.a["pitch"][idx], a.transpose[0],
+                               a.transpose[1], rng.random(len(s)))
             x, y = batch_tensors(data, s, k, dtype)
             total, ce = head_losses(model(x), y)
             opt.zero_grad()
@@ -726,6 +752,144 @@ def cmd_train(a):
         write_safetensors(a.out, model.keras(), a.hidden, meta)
         print("wrote %s" % a.out)
     return 0
+
+
+# ---------------------------------------------------------------- parity
+
+MASK = (1 << 64) - 1
+STREAM_TRANSPOSE = 1 << 63
+
+
+class CReplay:
+    """The C trainer's draws (src/train/data.c): each epoch's shuffle of
+    the training windows (reference_train.epoch_order) and each window's
+    transposition, a xoshiro256** stream per (epoch, window) narrowed as
+    rnj_train_shift narrows it."""
+
+    def __init__(self, seed, lo, hi):
+        self.seed, self.lo, self.hi = seed, lo, hi
+
+    def order(self, train, epoch):
+        return reference_train.epoch_order(train, self.seed, epoch)
+
+    def shift(self, pitches, window, epoch):
+        lo, hi = self.lo, self.hi
+        if lo == 0 and hi == 0:
+            return 0
+        pmin, pmax = int(pitches.min()), int(pitches.max())
+        if pmin < LOW or pmax > HIGH:
+            return 0
+        lo = max(lo, LOW - pmin)
+        hi = min(hi, HIGH - pmax)
+        if lo > hi:
+            return 0
+        stream = STREAM_TRANSPOSE | ((epoch & 0xffffffff) << 32) | window
+        r = reference_train.Xoshiro(self.seed, stream)
+        return lo + r.below(hi - lo + 1)
+
+    def shifts(self, data, starts, epoch):
+        idx = starts[:, None] + np.arange(data.seq + 1)
+        rows = data.a["pitch"][idx]
+        return np.array([self.shift(rows[i], int(w), epoch)
+                         for i, w in enumerate(starts)], np.int64)
+
+
+def read_c_data(path, seq):
+    """rnnjam-train --arch v2 --dump-data: the notes as the C trainer
+    encoded them, and its split by file."""
+    cols = {k: [] for k in ("file", "val", "pitch", "phase", "vbin",
+                            "step_bin", "dur_bin", "s", "d")}
+    with open(path) as f:
+        head = next(f).strip()
+        assert head.startswith("file,split,pitch,phase"), head
+        for line in f:
+            v = line.rstrip("\n").split(",")
+            cols["file"].append(int(v[0]))
+            cols["val"].append(v[1] == "val")
+            for k, x in zip(("pitch", "phase", "vbin", "step_bin",
+                             "dur_bin"), v[2:7]):
+                cols[k].append(int(x))
+            cols["s"].append(float(v[7]))
+            cols["d"].append(float(v[8]))
+    files = np.array(cols["file"])
+    a = {k: np.array(cols[k], np.int64) for k in
+         ("pitch", "phase", "vbin", "step_bin", "dur_bin")}
+    a["s"] = np.array(cols["s"], np.float64)
+    a["d"] = np.array(cols["d"], np.float64)
+    first = [0]
+    for i in range(1, len(files)):
+        if files[i] != files[i - 1]:
+            first.append(i)
+    first.append(len(files))
+    data = Data.from_arrays(a, first, seq)
+    val = [k for k in range(len(first) - 1) if cols["val"][first[k]]]
+    train = [k for k in range(len(first) - 1) if not cols["val"][first[k]]]
+    return data, data.windows(train), data.windows(val)
+
+
+def cmd_parity(a):
+    """rnnjam-train --arch v2 and this script on the same files, initial
+    weights, shuffles and transpositions: per-epoch losses side by side."""
+    files = reference_train.pick_files(a.corpus, a.files, a.seed)
+    work = a.workdir or tempfile.mkdtemp(prefix="rnnjam-parity-v2-")
+    os.makedirs(work, exist_ok=True)
+    data_csv = os.path.join(work, "data.csv")
+    init = os.path.join(work, "init.safetensors")
+    opts = ["--arch", "v2", "--seed", str(a.seed), "--seq-length",
+            str(a.seq), "--val-split", str(a.val_split), "--hidden",
+            str(a.hidden), "--lr", str(a.lr), "--clip-norm",
+            str(a.clip_norm), "--transpose=%d:%d" % a.transpose,
+            "--batch", str(a.batch)]
+    print("%d files from %s (seed %d), work in %s" % (len(files), a.corpus,
+                                                      a.seed, work))
+    subprocess.run([a.trainer, *files, *opts, "--dump-data", data_csv,
+                    "--dump-init", init], check=True,
+                   stdout=subprocess.DEVNULL)
+    logp = os.path.join(work, "c.jsonl")
+    t0 = time.time()
+    subprocess.run([a.trainer, *files, *opts, "--out",
+                    os.path.join(work, "c.safetensors"), "--epochs",
+                    str(a.epochs), "--patience", "0", "--threads",
+                    str(a.threads), "--log", logp], check=True,
+                   stdout=subprocess.DEVNULL)
+    tc = time.time() - t0
+    with open(logp) as f:
+        c = [json.loads(line) for line in f if line.strip()]
+    torch.set_num_threads(a.threads)
+    data, train, val = read_c_data(data_csv, a.seq)
+    w, _ = read_safetensors(init)
+    model = make_model("dense", w, a.hidden, torch.float32)
+    t0 = time.time()
+    t = train_loop(model, data, train, val, a, print,
+                   replay=CReplay(a.seed, *a.transpose))
+    tt = time.time() - t0
+    heads = ["loss"] + [n for n, _ in HEADS]
+    print("\nepoch  what   " + "  ".join("%-17s" % h for h in heads))
+    worst = 0.0
+    most = 0.0
+    for ce, te in zip(c, t):
+        for what, key in (("train", "train"), ("val", "val")):
+            cells = []
+            for h in heads:
+                cv = ce["%s_%s" % (key, h)]
+                tv = te[key]["total" if h == "loss" else h]
+                cells.append("%.4f/%.4f" % (cv, tv))
+                if h != "velocity":  # ~1e-4 nats on one-velocity folk
+                    most = max(most, abs(cv / tv - 1))
+            print("%5d  %-5s  %s" % (ce["epoch"], what,
+                                     "  ".join("%-17s" % x for x in cells)))
+    for key in ("train", "val"):
+        d = c[-1]["%s_loss" % key] / t[-1][key]["total"] - 1
+        worst = max(worst, abs(d))
+        print("final %s loss: C %.4f, torch %.4f (%+.2f%%)" % (
+            key, c[-1]["%s_loss" % key], t[-1][key]["total"], 100 * d))
+    print("largest relative difference, every epoch and head but "
+          "velocity: %.2g" % most)
+    print("wall time: C %.0f s, torch %.0f s" % (tc, tt))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"files": files, "c": c, "torch": t}, f, indent=1)
+    return 0 if worst <= 0.05 else 1
 
 
 # ----------------------------------------------------------------- bench
@@ -798,12 +962,29 @@ def cmd_bench(a):
             print("repeat %d, %s, %d thread%s: %.0f windows/s" % (
                 rep + 1, m, a.threads, "" if a.threads == 1 else "s", wps),
                 flush=True)
+        if a.rnnjam:
+            # The C trainer on the same files, between the torch runs: on a
+            # shared machine only ratios measured together mean anything.
+            files = pick(midi_files(a.inputs), a.files, a.seed)
+            r = subprocess.run([a.rnnjam, "bench", "--train", *files,
+                                "--batches", str(a.batches), "--threads",
+                                str(a.threads), "--json"], check=True,
+                               capture_output=True, text=True)
+            for e in json.loads(r.stdout)["results"]:
+                if e.get("arch", "tutorial") == "v2":
+                    res.setdefault("rnnjam", []).append(e["windows_per_s"])
+                    print("repeat %d, rnnjam-train v2: %.0f windows/s" % (
+                        rep + 1, e["windows_per_s"]), flush=True)
     med = {m: float(np.median(v)) for m, v in res.items()}
-    best = max(med, key=med.get)
+    best = max((m for m in med if m != "rnnjam"), key=med.get)
     out = {"threads": a.threads, "batch": a.batch, "seq": a.seq,
            "hidden": a.hidden, "median_windows_per_s": med,
            "best": best, "windows_per_s": med[best], "blas": blas,
            "torch": torch.__version__}
+    if "rnnjam" in med:
+        out["ratio_rnnjam_to_torch"] = med["rnnjam"] / med[best]
+        print("medians: rnnjam %.0f, torch (%s) %.0f windows/s: ratio %.2f"
+              % (med["rnnjam"], best, med[best], out["ratio_rnnjam_to_torch"]))
     print(json.dumps(out))
     return 0
 
@@ -842,16 +1023,25 @@ def main():
                    help="stop each epoch after N batches")
     s = sub.add_parser("bench", help="training windows/s")
     add_training_args(s, 1, ("dense", "gather", "both"), "both")
+    s.add_argument("--rnnjam", help="also time `rnnjam bench --train` (v2) "
+                   "on the same files, alternating")
     s.add_argument("--batches", type=int, default=60)
     s.add_argument("--warmup", type=int, default=5)
     s.add_argument("--repeats", type=int, default=3)
+    s = sub.add_parser("parity", help="against rnnjam-train --arch v2")
+    add_training_args(s, 3)
+    s.add_argument("--trainer", required=True, help="rnnjam-train")
+    s.add_argument("--corpus", required=True, help="a folder of MIDI files")
+    s.add_argument("--val-split", type=float, default=0.1)
+    s.add_argument("--workdir")
+    s.add_argument("--json", help="write both curves here")
     s = sub.add_parser("_bench")
     add_training_args(s, 1)
     s.add_argument("--batches", type=int, default=60)
     s.add_argument("--warmup", type=int, default=5)
     a = p.parse_args()
     return {"case": cmd_case, "train": cmd_train, "bench": cmd_bench,
-            "_bench": bench_child}[a.cmd](a)
+            "parity": cmd_parity, "_bench": bench_child}[a.cmd](a)
 
 
 if __name__ == "__main__":
