@@ -52,4 +52,10 @@ void rnj__seq_decode(struct rnj_seq_s *seq,
                      const struct snd_seq_event *ev,
                      struct rnj_seq_event_s *out);
 
+/* tempo.c: the interval clusters of `m` sorted event times (Dixon's
+ * first step): their centres (s) and counts, at most `max` of them;
+ * returns how many there are.  For tests/test-tempo.c. */
+int rnj__tempo_clusters(const double *ev, int m, double *centre,
+                        double *count, int max);
+
 #endif

@@ -71,9 +71,11 @@ extern "C" {
 /* MIDI Clock pulses per beat (quarter note). */
 #define RNJ_CLOCK_PPQ 24
 /* Delay-locked loops run side by side on the MIDI pulses (src/clock.c). */
-#define RNJ_CLOCK_DLLS 3
+#define RNJ_CLOCK_DLLS 4
 /* Raw pulse times kept to re-seed the loops after a tempo change. */
 #define RNJ_CLOCK_HISTORY 8
+/* Pulses whose errors together show a tempo change (src/clock.c). */
+#define RNJ_CLOCK_DETECT 3
 /* The player's onsets kept for the next estimate (a phrase longer than
  * this is estimated from its last RNJ_CLOCK_ONSETS onsets). */
 #define RNJ_CLOCK_ONSETS RNJ_TEMPO_MAX_ONSETS
@@ -172,7 +174,8 @@ typedef struct rnj_clock_dll_s {
   double t1;    /* predicted time of the next pulse, s */
   double e2;    /* filtered pulse interval, s */
   double mse;   /* running mean of its squared prediction error, s^2 */
-  double omega; /* its steady bandwidth, radians per pulse */
+  double b;     /* its steady gains: phase ... */
+  double c;     /* ... and interval */
 } rnj_clock_dll_t;
 
 /* The MIDI Clock follower (internal). */
@@ -184,18 +187,20 @@ typedef struct rnj_clock_midi_s {
   int hist_head;    /* where the next one goes */
   double last;      /* raw time of the last pulse */
   double var;       /* running variance of the prediction error, s^2 */
-  int outliers;     /* consecutive pulses far off, of one sign */
-  int out_sign;
+  int var_n;        /* samples in it */
+  int mse_n;        /* samples in the loops' mean squared errors */
+  double recent[RNJ_CLOCK_DETECT]; /* the latest errors, a ring */
+  int recent_n;     /* errors in it since the last (re)seed */
   int64_t next;     /* pulse number of the next pulse */
   double base;      /* beat of pulse number 0 */
   int absolute;     /* the position came from Start or Song Position */
+  int fresh;        /* Start, Continue or Song Position numbered the
+                       next pulse */
   int rolling;
   int running_known; /* a Start, Continue or Stop was seen */
   int lost;         /* pulses stopped; freewheeling */
   double heard;     /* last time a pulse or transport message came */
   double stopped_at; /* when Stop came */
-  int64_t songpos;  /* a Song Position waiting for Continue, 16ths;
-                       -1 none */
 } rnj_clock_midi_t;
 
 /* The JACK transport follower (internal). */
