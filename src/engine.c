@@ -534,20 +534,30 @@ static void halt(rnj_engine_t *e) {
   e->call_notes = 0;
 }
 
+/* A move of the position smaller than this (beats) is the clock settling
+ * (a tempo followed, a frame clock steered after an xrun), not the music
+ * moving: the notes already out stay, the next ones go on the grid as it
+ * is now.  A 32nd note: above what any smoothing moves, below any
+ * relocation a person makes. */
+#define JUMP_BEATS (1.0 / 32)
+
 /* Act on what the clock reports: a stop, or an external clock's jump (a
- * DAW relocated, Song Position, another source took over), silences at
- * once; continuous playing restarts on the next beat once it rolls.  A
- * jump of the player's own tempo (a new estimate) moves only the notes
- * not yet handed over, which place() puts on the new grid. */
-static void clock_react(rnj_engine_t *e) {
+ * DAW relocated, Song Position, another source took over) of JUMP_BEATS
+ * or more (`moved`: how far the position at the event's time moved),
+ * silences at once; continuous playing restarts on the next beat once it
+ * rolls.  A jump of the player's own tempo (a new estimate) moves only
+ * the notes not yet handed over, which place() puts on the new grid. */
+static void clock_react(rnj_engine_t *e, double moved) {
   unsigned ev = rnj_clock_take_events(e->clock);
   int src;
   if (!ev)
     return;
   e->clock_events |= ev;
+  if (ev & RNJ_CLOCK_EV_JUMP)
+    e->last_jump = moved;
   src = rnj_clock_source(e->clock);
   if ((ev & RNJ_CLOCK_EV_STOP) ||
-      ((ev & RNJ_CLOCK_EV_JUMP) &&
+      ((ev & RNJ_CLOCK_EV_JUMP) && moved >= JUMP_BEATS &&
        (src == RNJ_CLOCK_MIDI || src == RNJ_CLOCK_JACK))) {
     halt(e);
   } else if ((ev & RNJ_CLOCK_EV_START) &&
@@ -570,7 +580,7 @@ static double phrase_check(rnj_engine_t *e, double now) {
     return t;
   e->phrase_open = 0;
   rnj_clock_phrase_end(e->clock, now);
-  clock_react(e);
+  clock_react(e, 0.0);
   if (!rnj_clock_rolling(e->clock))
     e->call_notes = 0;
   return HUGE_VAL;
@@ -586,18 +596,22 @@ void rnj_engine_set_clock(rnj_engine_t *e, rnj_clock_t *clock) {
 
 void rnj_engine_clock_midi(rnj_engine_t *e, double t, int status,
                            int value) {
+  double before;
   if (!e->clock || e->stopped)
     return;
+  before = rnj_clock_beat_at(e->clock, t);
   rnj_clock_midi(e->clock, t, status, value);
-  clock_react(e);
+  clock_react(e, fabs(rnj_clock_beat_at(e->clock, t) - before));
 }
 
 void rnj_engine_clock_jack(rnj_engine_t *e, double t,
                            const rnj_clock_jack_t *pos) {
+  double before;
   if (!e->clock || e->stopped)
     return;
+  before = rnj_clock_beat_at(e->clock, t);
   rnj_clock_jack(e->clock, t, pos);
-  clock_react(e);
+  clock_react(e, fabs(rnj_clock_beat_at(e->clock, t) - before));
 }
 
 unsigned rnj_engine_take_clock_events(rnj_engine_t *e) {
@@ -614,8 +628,9 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
   if (e->stopped)
     return HUGE_VAL;
   if (e->clock) {
+    double before = rnj_clock_beat_at(e->clock, now);
     next = rnj_clock_tick(e->clock, now);
-    clock_react(e);
+    clock_react(e, fabs(rnj_clock_beat_at(e->clock, now) - before));
   }
   retire(e, now);
   if (e->sounding > 0)

@@ -34,8 +34,9 @@
  * after the silence (answer_start), continuous playing starting on a
  * beat.  The player's onsets and phrase ends go to the clock (its player
  * source estimates the tempo from them).  A stop (MIDI Stop, a stopped
- * JACK transport) or a jump of an external clock (Song Position, a JACK
- * relocation, another source taking over) silences what plays at once;
+ * JACK transport) or a jump of an external clock by a 32nd note or more
+ * (Song Position, a JACK relocation, another source taking over)
+ * silences what plays at once;
  * nothing is generated while the clock is stopped, and a call that ends
  * then is not answered; playing resumes on the beat when it rolls again.
  * Without a clock the engine plays the model's own timing.
@@ -207,6 +208,7 @@ typedef struct rnj_engine_s {
   rnj_clock_t *clock;  /* borrowed; NULL: the model's own timing */
   rnj_grid_t grid;     /* from p.quantize and p.swing */
   unsigned clock_events; /* RNJ_CLOCK_EV_* seen, for the host's log */
+  double last_jump;    /* beats the position moved at the last jump */
   double last_onset;   /* the newest onset given to the clock */
   int phrase_open;     /* notes played since the clock's last phrase end */
 
