@@ -203,6 +203,17 @@ void alsa_all_off(alsa_t *a) {
     rnj_seq_all_off(&a->seq);
 }
 
+int alsa_realtime(alsa_t *a, double t, int status) {
+  if (!a->open)
+    return -1;
+  return rnj_seq_realtime(&a->seq, t, status);
+}
+
+void alsa_cancel_realtime(alsa_t *a) {
+  if (a->open)
+    rnj_seq_cancel_realtime(&a->seq);
+}
+
 void alsa_flush(alsa_t *a) {
   if (a->open)
     rnj_seq_flush(&a->seq);

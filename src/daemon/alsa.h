@@ -75,6 +75,10 @@ void alsa_cancel(alsa_t *a);
 void alsa_note_off_now(alsa_t *a, int pitch);
 void alsa_all_off(alsa_t *a);
 void alsa_flush(alsa_t *a);
+/* MIDI Clock out: a real-time message at `t` (< 0: now), and the
+ * scheduled ones withdrawn. */
+int alsa_realtime(alsa_t *a, double t, int status);
+void alsa_cancel_realtime(alsa_t *a);
 /* A new output channel (0..15), after the engine has silenced the old. */
 void alsa_set_channel(alsa_t *a, int channel);
 /* At shutdown: wait until the final note-offs are written.  < 0 if not. */

@@ -69,6 +69,17 @@ void audio_all_off(audio_t *a) {
     rnj_jack_all_off(&a->jack);
 }
 
+int audio_realtime(audio_t *a, double t, int status) {
+  if (!jack_live(a))
+    return -EAGAIN;
+  return rnj_jack_realtime(&a->jack, t, status);
+}
+
+void audio_cancel_realtime(audio_t *a) {
+  if (jack_live(a))
+    rnj_jack_cancel_realtime(&a->jack);
+}
+
 /* render = all: the player's notes from the ALSA port are heard too
  * (JACK input reaches the synth inside the audio thread). */
 void audio_player(audio_t *a, const rnj_seq_event_t *ev) {
@@ -119,6 +130,9 @@ int audio_setup(audio_t *a, const rnj_conf_t *conf, alsa_t *alsa,
   o.synth = c->audio == RNJ_AUDIO_JACK ? &a->synth : NULL;
   o.channel = c->channel - 1;
   o.render_player = c->render == RNJ_RENDER_ALL;
+  /* The transport is reported whatever the clock follows (a reload may
+   * choose it); one query per period and a message per 0.1 s. */
+  o.transport = 1;
   o.wake = NULL; /* set in audio_start, once the async handle exists */
   return rnj_jack_init(&a->jack, &o, err);
 }
@@ -297,6 +311,13 @@ static void on_wake(uv_async_t *h) {
       continue;
     }
     a->hooks.event(a->hooks.ctx, &ev, 0);
+  }
+  {
+    rnj_clock_jack_t pos;
+    double t;
+    for (i = 0; i < MAX_JACK_EVENTS &&
+                rnj_jack_read_transport(&a->jack, &t, &pos); i++)
+      a->hooks.transport(a->hooks.ctx, t, &pos);
   }
   if (a->jack.client && !rnj_jack_up(&a->jack))
     jack_lost(a);

@@ -74,6 +74,10 @@ int audio_note(audio_t *a, double on, double off, int pitch, int velocity);
 void audio_cancel(audio_t *a);
 void audio_note_off_now(audio_t *a, int pitch);
 void audio_all_off(audio_t *a);
+/* MIDI Clock out on JACK: a real-time message at `t` (< 0: at once), and
+ * the pending ones withdrawn. */
+int audio_realtime(audio_t *a, double t, int status);
+void audio_cancel_realtime(audio_t *a);
 /* A player's event from the ALSA port, to be heard through the synth
  * when render = all.  Event path. */
 void audio_player(audio_t *a, const rnj_seq_event_t *ev);

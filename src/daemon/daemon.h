@@ -8,6 +8,7 @@
 
 #include "alsa.h"
 #include "audio.h"
+#include "beat.h"
 #include "reload.h"
 #include "rnnjam/conf.h"
 #include "rnnjam/engine.h"
@@ -37,6 +38,7 @@ typedef struct daemon_s {
 
   alsa_t alsa;           /* alsa.c */
   audio_t audio;         /* audio.c */
+  beat_t beat;           /* beat.c: the engine borrows its clock */
   stats_t stats;         /* stats.c */
   reload_t reload;       /* reload.c */
 } daemon_t;

@@ -102,6 +102,7 @@ static void run_tick(daemon_t *d) {
   double next = rnj_engine_tick(&d->engine, now);
   alsa_flush(&d->alsa);
   stats_tick_time(&d->stats, now_ns() - t0);
+  beat_poll(&d->beat);
   schedule_tick(d, next, now);
 }
 
@@ -138,6 +139,15 @@ static void on_event(void *ctx, const rnj_seq_event_t *ev, int from_alsa) {
   case RNJ_SEQ_EV_CONNECTED:
     stats_defer(&d->stats);
     break;
+  /* MIDI Clock and its transport messages: the status byte in a, a Song
+   * Position's 16ths in b (seq.h). */
+  case RNJ_SEQ_EV_CLOCK:
+  case RNJ_SEQ_EV_START:
+  case RNJ_SEQ_EV_CONTINUE:
+  case RNJ_SEQ_EV_STOP:
+  case RNJ_SEQ_EV_SONGPOS:
+    rnj_engine_clock_midi(&d->engine, ev->time, ev->a, ev->b);
+    break;
   default:
     break;
   }
@@ -145,6 +155,13 @@ static void on_event(void *ctx, const rnj_seq_event_t *ev, int from_alsa) {
     audio_player(&d->audio, ev);
   if (d->engine.p.mode != mode_before)
     stats_defer(&d->stats);
+  beat_poll(&d->beat);
+}
+
+static void on_transport(void *ctx, double t, const rnj_clock_jack_t *pos) {
+  daemon_t *d = ctx;
+  rnj_engine_clock_jack(&d->engine, t, pos);
+  beat_poll(&d->beat);
 }
 
 /* ------------------------------------------------------------ reload */
@@ -163,6 +180,7 @@ static void apply_reload(void *ctx, reload_t *r) {
     alsa_set_channel(&d->alsa, c->channel - 1);
   }
   audio_reload(&d->audio, &d->conf, c);
+  beat_reload(&d->beat, c);
   rnj_engine_params_from_conf(&params, c);
   /* What the player set by CC stays unless the files changed that key:
    * reloading a model should not flip the mode under their hands. */
@@ -199,6 +217,9 @@ static void shutdown_loop(daemon_t *d, int signum) {
   /* Silence first: cancel what is queued, note-off what may sound,
    * all-notes-off on the channel, and wait until it is written. */
   rnj_engine_stop(&d->engine);
+  /* MIDI Clock out stops too (what was scheduled ahead withdrawn, so the
+   * drain does not wait for it). */
+  beat_stop(&d->beat);
   if (alsa_drain(&d->alsa, 500) < 0)
     logm(RNJ_LOG_WARNING, "could not write the final note-offs");
   logm(RNJ_LOG_INFO, "%s: stopping, all notes off", strsignal(signum));
@@ -252,6 +273,7 @@ int daemon_run(daemon_t *d) {
   }
   hooks.ctx = d;
   hooks.event = on_event;
+  hooks.transport = on_transport;
   hooks.tick = on_input_tick;
   if (alsa_start(&d->alsa, &d->loop, &hooks) < 0)
     return 1;
@@ -274,14 +296,19 @@ int daemon_run(daemon_t *d) {
   if (wd > 0)
     uv_timer_start(&d->watchdog, on_watchdog, wd / 2, wd / 2);
   stats_start(&d->stats, &d->loop, &d->engine, &d->conf, &d->alsa,
-              &d->audio);
+              &d->audio, &d->beat);
+  beat_start(&d->beat, &d->loop, &d->engine, &d->alsa, &d->audio, &d->conf);
   reload_init(&d->reload, &d->loop, d->opt, &d->conf, &d->engine,
               apply_reload, d);
   if (audio_start(&d->audio, &d->loop, &hooks) < 0)
     return 1;
 
-  notify("READY=1\nSTATUS=%s mode, model %s", rnj_mode_name(d->conf.mode),
-         d->conf.checkpoint);
+  {
+    char clock[128];
+    beat_describe(&d->beat, clock, sizeof clock);
+    notify("READY=1\nSTATUS=%s mode, model %s; %s",
+           rnj_mode_name(d->conf.mode), d->conf.checkpoint, clock);
+  }
   uv_run(&d->loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(&d->loop);
   if (rc < 0)

@@ -274,6 +274,14 @@ int main(int argc, char **argv) {
     code = 1;
     goto out_seq;
   }
+  /* Musical time: the engine plays by the daemon's beat clock. */
+  rc = beat_init(&d.beat, &d.conf, alsa_now(&d.alsa), err);
+  if (rc < 0) {
+    logm(RNJ_LOG_ERR, "%s", err);
+    code = 1;
+    goto out_seq;
+  }
+  rnj_engine_set_clock(&d.engine, &d.beat.clock);
   if (d.conf.seed_midi[0]) {
     size_t count = 0;
     rc = seed_engine(&d.engine, d.conf.seed_midi, d.seq_length, &count, err);

@@ -7,6 +7,7 @@
  *   settings.c  options, configuration files, the model (start and reload)
  *   alsa.c      the sequencer client and the engine's time base
  *   audio.c     the JACK side: MIDI ports, fluidsynth's sound
+ *   beat.c      musical time: the beat clock, MIDI Clock out
  *   stats.c     counters, timings, the stats line, STATUS, deferred logs
  *   reload.c    SIGHUP: a new configuration and model built off the loop
  *   loop.c      the daemon itself (daemon.h): the loop, the engine, and
@@ -20,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rnnjam/clock.h"
 #include "rnnjam/conf.h"
 #include "rnnjam/seq.h"
 
@@ -68,6 +70,8 @@ typedef struct input_hooks_s {
   /* One input event, stamped in the engine's time base.  `from_alsa`
    * tells the sequencer's events from JACK's. */
   void (*event)(void *ctx, const rnj_seq_event_t *ev, int from_alsa);
+  /* The JACK transport as it was at time `t` (the JACK side only). */
+  void (*transport)(void *ctx, double t, const rnj_clock_jack_t *pos);
   /* After a batch of input: tick the engine now. */
   void (*tick)(void *ctx);
 } input_hooks_t;

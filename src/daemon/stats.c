@@ -8,17 +8,19 @@
  * part's counters, periodically, on SIGUSR1 and at exit.
  *
  * This file touches only its stats_t; it reads the engine's counters and
- * asks the ALSA and JACK sides for theirs.
+ * asks the ALSA and JACK sides and the clock for theirs.
  */
 #include <stdio.h>
 
 #include "stats.h"
 
 void stats_status(stats_t *s) {
-  notify("STATUS=%s mode, model %s; %llu notes in, %llu out",
+  char clock[128];
+  beat_describe(s->beat, clock, sizeof clock);
+  notify("STATUS=%s mode, model %s; %llu notes in, %llu out; %s",
          rnj_mode_name(s->engine->p.mode), s->conf->checkpoint,
          (unsigned long long)s->engine->stats.notes_in,
-         (unsigned long long)s->engine->stats.notes_out);
+         (unsigned long long)s->engine->stats.notes_out, clock);
 }
 
 void stats_log(stats_t *s, const char *when) {
@@ -26,11 +28,13 @@ void stats_log(stats_t *s, const char *when) {
   const rnj_engine_t *e = s->engine;
   alsa_counts_t ac;
   char jack[512];
+  char clock[512];
   double p50, p99, max, t50, t99, tmax;
   uint64_t n = timing_report(&s->t_note, s->scratch, &p50, &p99, &max);
   uint64_t nt = timing_report(&s->t_tick, s->scratch, &t50, &t99, &tmax);
   alsa_counts(s->alsa, &ac);
   audio_stats(s->audio, s->scratch, jack, sizeof jack);
+  beat_stats(s->beat, clock, sizeof clock);
   logm(RNJ_LOG_INFO,
        "stats (%s): rss %ld kB; events in %llu, notes in %llu, fed %llu, "
        "out %llu; answers %llu, interrupted %llu; dropped: inflight %llu, "
@@ -39,7 +43,7 @@ void stats_log(stats_t *s, const char *when) {
        "note handler p50 %.2f us p99 %.2f us max %.1f us (n=%llu); "
        "tick p50 %.2f us p99 %.2f us max %.1f us (n=%llu); "
        "engine: state %d, keys down %d, inflight %d, call %d, queued %d; "
-       "read errors %llu (last %d); %s",
+       "read errors %llu (last %d); %s; %s",
        when, rss_kb(),
        (unsigned long long)(ac.events_in + audio_events_in(s->audio)),
        (unsigned long long)es->notes_in, (unsigned long long)es->notes_fed,
@@ -53,7 +57,7 @@ void stats_log(stats_t *s, const char *when) {
        (unsigned long long)es->keys_timed_out, p50, p99, max,
        (unsigned long long)n, t50, t99, tmax, (unsigned long long)nt,
        (int)e->st, e->sounding, e->in_n, e->call_notes, e->sched_n,
-       (unsigned long long)ac.read_errors, ac.last_read_error, jack);
+       (unsigned long long)ac.read_errors, ac.last_read_error, jack, clock);
 }
 
 static void on_deferred(uv_timer_t *t) {
@@ -80,8 +84,10 @@ static void on_periodic(uv_timer_t *t) {
 }
 
 void stats_start(stats_t *s, uv_loop_t *loop, const rnj_engine_t *engine,
-                 const rnj_conf_t *conf, alsa_t *alsa, audio_t *audio) {
+                 const rnj_conf_t *conf, alsa_t *alsa, audio_t *audio,
+                 const beat_t *beat) {
   s->engine = engine;
+  s->beat = beat;
   s->conf = conf;
   s->alsa = alsa;
   s->audio = audio;

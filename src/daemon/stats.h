@@ -10,6 +10,7 @@
 
 #include "alsa.h"
 #include "audio.h"
+#include "beat.h"
 #include "rnnjam/conf.h"
 #include "rnnjam/engine.h"
 #include "service.h"
@@ -22,6 +23,7 @@ typedef struct stats_s {
   const rnj_conf_t *conf;
   alsa_t *alsa;
   audio_t *audio;
+  const beat_t *beat;
 
   timing_t t_note; /* per incoming note: dispatch through the engine */
   timing_t t_tick; /* per engine tick: feeding, generation, output */
@@ -34,7 +36,8 @@ typedef struct stats_s {
 /* In the loop: the timers (the periodic one when conf->stats_interval_s
  * > 0).  The pointers are borrowed for the daemon's lifetime. */
 void stats_start(stats_t *s, uv_loop_t *loop, const rnj_engine_t *engine,
-                 const rnj_conf_t *conf, alsa_t *alsa, audio_t *audio);
+                 const rnj_conf_t *conf, alsa_t *alsa, audio_t *audio,
+                 const beat_t *beat);
 /* At shutdown: close the timers. */
 void stats_stop(stats_t *s);
 
@@ -51,7 +54,7 @@ void stats_defer(stats_t *s);
 
 /* Log the stats line, `when` saying why ("periodic", "SIGUSR1", "exit"). */
 void stats_log(stats_t *s, const char *when);
-/* Send the STATUS line (mode, model, notes in and out). */
+/* Send the STATUS line (mode, model, notes in and out, the clock). */
 void stats_status(stats_t *s);
 /* The engine's mode has been logged elsewhere (a reload): no line for
  * it. */
