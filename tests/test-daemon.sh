@@ -132,14 +132,17 @@ fi
 # notes makes every answer overlap itself, so each interruption finds notes
 # sounding to stop.  RNJ_DAEMON_WRAPPER runs it under a tool (make
 # valgrind-daemon: valgrind, whose exit status then reports its findings),
-# which makes it slow to start.
+# which makes it slow to start.  The answers are timed by the gap alone
+# (answer_start = gap, quantize = off), which the client measures to the
+# millisecond; musical time has its own test below (test_clock).
 WRAP=${RNJ_DAEMON_WRAPPER:-}
 tries=10
 [ -n "$WRAP" ] && tries=300
 # shellcheck disable=SC2086
 $WRAP "$RNJD" --checkpoint="$W/model.safetensors" --phrase-gap=$GAP \
   --answer-length=24 --random-seed=7 --connect-in=auto --max-step=200 \
-  --min-duration=400 --max-duration=800 2>"$W/daemon.log" &
+  --min-duration=400 --max-duration=800 --answer-start=gap --quantize=off \
+  2>"$W/daemon.log" &
 PID=$!
 
 # a keyboard plugged in while it runs: auto connects it (announce port)
@@ -212,7 +215,8 @@ if [ -z "$WRAP" ]; then
   cp "$D/ref-model.safetensors" "$W/window.safetensors" || exit 99
   "$RNJD" --checkpoint="$W/window.safetensors" --context=window \
     --phrase-gap=$GAP --answer-length=8 --random-seed=11 --max-step=200 \
-    --min-duration=400 --max-duration=800 2>"$W/window.log" &
+    --min-duration=400 --max-duration=800 --answer-start=gap --quantize=off \
+    2>"$W/window.log" &
   WPID=$!
   wait_client 10
   "$CLIENT" "$WPID" $GAP respond:4 term >"$W/window.out" 2>&1
