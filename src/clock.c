@@ -115,6 +115,9 @@ static const double DLL_OMEGA[RNJ_CLOCK_DLLS - 1] = {0.006, 0.025, 0.1};
  * a duplicate (the same clock reaching us twice, over ALSA and JACK) and
  * is ignored: no tempo doubles from one pulse to the next. */
 #define DUPLICATE 0.25
+/* Counts of pulses and samples stop here: the gains that use them are at
+ * their floor long before (and an int must not wrap in a year of clock). */
+#define COUNT_MAX (1 << 24)
 /* Two floating positions closer than this many beats are one point. */
 #define SAME_POINT 1e-9
 
@@ -171,6 +174,8 @@ static rnj_clock_line_t midi_line(const rnj_clock_t *c) {
     l.t0 = m->stopped_at;
   } else if (m->n >= 2) {
     l.t0 = dll_sel(m)->t1; /* the next pulse, beat b0 */
+    if (m->fresh && l.t0 < m->stopped_at)
+      l.t0 = m->stopped_at; /* after Start: not before it */
   } else if (m->n == 1) {
     l.t0 = m->last + l.spb / RNJ_CLOCK_PPQ;
   } else {
@@ -228,7 +233,10 @@ static int dll_pulse(rnj_clock_t *c, double t) {
   for (i = 0; i < RNJ_CLOCK_DLLS; i++)
     err[i] = t - m->dll[i].t1;
   e = err[m->sel];
-  m->recent[m->recent_n++ % RNJ_CLOCK_DETECT] = e;
+  m->recent[m->recent_head] = e;
+  m->recent_head = (m->recent_head + 1) % RNJ_CLOCK_DETECT;
+  if (m->recent_n < RNJ_CLOCK_DETECT)
+    m->recent_n++;
   if (m->n >= DETECT_AFTER && m->recent_n >= RNJ_CLOCK_DETECT) {
     double sum = 0.0;
     int pos = 0;
@@ -263,20 +271,23 @@ static int dll_pulse(rnj_clock_t *c, double t) {
    * and must not decide which loop is best. */
   usual = m->var_n < DETECT_AFTER ||
           e * e < DETECT_SIGMAS * DETECT_SIGMAS * m->var;
-  if (usual)
+  if (usual && m->mse_n < COUNT_MAX)
     m->mse_n++;
   for (i = 0; i < RNJ_CLOCK_DLLS; i++) {
     rnj_clock_dll_t *d = &m->dll[i];
     double w = DLL_WIDE / m->n;
     d->t1 += fmax(d->b, M_SQRT2 * w) * err[i] + d->e2;
     d->e2 += fmax(d->c, w * w) * err[i];
+    /* however wild the pulses, the tempo stays one (and positive) */
+    d->e2 = fmin(fmax(d->e2, pulse_min()), pulse_max());
     if (usual)
       d->mse += fmax(MSE_RATE, 1.0 / m->mse_n) * (err[i] * err[i] - d->mse);
   }
-  m->n++;
+  if (m->n < COUNT_MAX)
+    m->n++;
   if (!usual)
     return 0;
-  if (m->n > 3) {
+  if (m->n > 3 && m->var_n < COUNT_MAX) {
     m->var_n++;
     m->var += fmax(VAR_RATE, 1.0 / m->var_n) * (e * e - m->var);
   }
@@ -303,7 +314,6 @@ static void midi_pulse(rnj_clock_t *c, double t) {
     return;
   }
   c->stats.pulses++;
-  m->heard = t;
   if (!m->running_known)
     m->rolling = 1; /* joined a clock already running */
   if (m->n >= 2 && t - m->last > RNJ_CLOCK_LOSS_PULSES * dll_sel(m)->e2) {
@@ -341,7 +351,6 @@ static void midi_pulse(rnj_clock_t *c, double t) {
 
 static void midi_start(rnj_clock_t *c, double t, int from_zero) {
   rnj_clock_midi_t *m = &c->midi;
-  m->heard = t;
   m->running_known = 1;
   m->rolling = 1;
   m->lost = 0;
@@ -351,19 +360,12 @@ static void midi_start(rnj_clock_t *c, double t, int from_zero) {
     m->next = 0;
     m->absolute = 1;
   }
-  /* Until a pulse comes, the first one is expected now. */
-  m->stopped_at = t;
-  if (m->n >= 2 && dll_sel(m)->t1 < t) {
-    int i;
-    for (i = 0; i < RNJ_CLOCK_DLLS; i++)
-      m->dll[i].t1 = t;
-  }
+  m->stopped_at = t; /* the first pulse is expected from now on */
   c->stats.starts++;
 }
 
 static void midi_stop(rnj_clock_t *c, double t) {
   rnj_clock_midi_t *m = &c->midi;
-  m->heard = t;
   m->running_known = 1;
   m->rolling = 0;
   m->stopped_at = t;
@@ -601,7 +603,6 @@ void rnj_clock_midi(rnj_clock_t *c, double t, int status, int value) {
     midi_stop(c, t);
     break;
   case 0xF2:
-    c->midi.heard = t;
     c->midi.base = 0.0;
     c->midi.next = (int64_t)(value & 0x3FFF) * (RNJ_CLOCK_PPQ / 4);
     c->midi.absolute = 1;

@@ -52,6 +52,16 @@ void rnj__seq_decode(struct rnj_seq_s *seq,
                      const struct snd_seq_event *ev,
                      struct rnj_seq_event_s *out);
 
+/* jack.c: the daemon's events in the `n` bytes of one JACK MIDI event
+ * (time, src_* left 0): note-on/off and control changes, song position,
+ * and every system real-time byte wherever it stands, also between the
+ * bytes of another message, which then completes as if it were not
+ * there.  Writes at most `max` events to `out`; returns how many there
+ * are (more than `max`: the rest were dropped).  RT-safe, bounded by n.
+ * Split out so the parser can be tested without a JACK server. */
+int rnj__jack_midi_parse(const uint8_t *buf, size_t n,
+                         struct rnj_seq_event_s *out, int max);
+
 /* tempo.c: the interval clusters of `m` sorted event times (Dixon's
  * first step): their centres (s) and counts, at most `max` of them;
  * returns how many there are.  For tests/test-tempo.c. */

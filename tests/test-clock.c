@@ -678,6 +678,61 @@ static void test_jack(void) {
   ASSERT(rnj_clock_rolling(&c));
 }
 
+/* A timebase master (klick -T style) at 100 bpm for 40 beats, then 140,
+ * queried every JACK period (256 frames at 48 kHz): the 16ths predicted
+ * 50 ms ahead against the master's own.  Positions are exact, so only the
+ * 16ths predicted before the change was known can be off. */
+static void test_jack_figures(void) {
+  rnj_clock_t c;
+  rnj_clock_params_t p = params(RNJ_CLOCK_AUTO, 120);
+  const double period = 256.0 / 48000;
+  const double t_change = 1.0 + BEATS * 0.6;
+  double t;
+  double worst_before = 0.0;
+  double worst_after = 0.0;
+  double last_bad = t_change;
+  int next16 = 1;
+  ASSERT_OK(rnj_clock_init(&c, &p, 0.0));
+  for (t = 1.0; t < t_change + BEATS * 60.0 / 140; t += period) {
+    /* the master's beat at t, and the time of any beat */
+    double b = t < t_change ? (t - 1.0) / 0.6
+                            : BEATS + (t - t_change) * 140 / 60;
+    int whole = (int)floor(b);
+    rnj_clock_jack_t j = jpos(1, 1 + whole / 4, 1 + whole % 4,
+                              (int)floor((b - whole) * 1920),
+                              t < t_change ? 100 : 140);
+    /* what the frame's position says, to the tick */
+    rnj_clock_jack(&c, t, &j);
+    rnj_clock_tick(&c, t);
+    ASSERT_EQ(rnj_clock_source(&c), RNJ_CLOCK_JACK);
+    for (;;) {
+      double beat16 = next16 * 0.25;
+      double truth = beat16 <= BEATS ? 1.0 + beat16 * 0.6
+                                     : t_change + (beat16 - BEATS) * 60 / 140;
+      double err;
+      if (truth - HORIZON >= t + period)
+        break;
+      err = fabs(rnj_clock_time_of(&c, beat16) - truth);
+      if (truth < t_change)
+        worst_before = fmax(worst_before, err);
+      else if (truth > t_change + 60.0 / 140)
+        worst_after = fmax(worst_after, err);
+      if (truth >= t_change && err > 0.001)
+        last_bad = truth;
+      next16++;
+    }
+  }
+  printf("JACK transport 100 -> 140 bpm, 16ths predicted %.0f ms ahead: "
+         "max |error| %.3f ms before the change, %.3f ms from a beat after "
+         "it; re-locked %.2f beats after the change\n",
+         HORIZON * 1000, worst_before * 1000, worst_after * 1000,
+         (last_bad - t_change) * 140 / 60);
+  /* a tick of 1920 per beat is 0.3 ms at 100 bpm */
+  ASSERT(worst_before <= 0.001);
+  ASSERT(worst_after <= 0.001);
+  ASSERT((last_bad - t_change) * 140 / 60 <= 1.0);
+}
+
 /* ------------------------------------------------------------- player */
 
 static void test_player(void) {
@@ -844,6 +899,7 @@ int main(void) {
   test_player();
   test_midi_figures();
   test_midi_sweep();
+  test_jack_figures();
   test_rt();
   printf("clock: ok\n");
   return 0;

@@ -190,6 +190,7 @@ typedef struct rnj_clock_midi_s {
   int var_n;        /* samples in it */
   int mse_n;        /* samples in the loops' mean squared errors */
   double recent[RNJ_CLOCK_DETECT]; /* the latest errors, a ring */
+  int recent_head;  /* where the next one goes */
   int recent_n;     /* errors in it since the last (re)seed */
   int64_t next;     /* pulse number of the next pulse */
   double base;      /* beat of pulse number 0 */
@@ -199,7 +200,6 @@ typedef struct rnj_clock_midi_s {
   int rolling;
   int running_known; /* a Start, Continue or Stop was seen */
   int lost;         /* pulses stopped; freewheeling */
-  double heard;     /* last time a pulse or transport message came */
   double stopped_at; /* when Stop came */
 } rnj_clock_midi_t;
 

@@ -53,8 +53,10 @@ typedef enum {
    * channel 0 and a = its MIDI status byte, b = the song position (16th
    * notes, 0..16383) for SONGPOS, else 0, so that routing them is
    * rnj_clock_midi(clock, ev.time, ev.a, ev.b) (the clock ignores what it
-   * does not use).  0xFD is undefined in MIDI and dropped, as ALSA's own
-   * raw MIDI encoder drops it. */
+   * does not use).  0xF9 and 0xFD are undefined in MIDI 1.0: ALSA's raw
+   * MIDI encoder drops both (so over ALSA a TICK comes only from a client
+   * that sends the sequencer event itself); the JACK MIDI parser passes
+   * 0xF9 as a TICK and drops 0xFD. */
   RNJ_SEQ_EV_CLOCK,    /* 0xF8: timing clock, 24 per quarter note */
   RNJ_SEQ_EV_START,    /* 0xFA */
   RNJ_SEQ_EV_CONTINUE, /* 0xFB */
