@@ -228,6 +228,9 @@ void beat_stats(const beat_t *b, char *buf, size_t len) {
            (unsigned long long)s->jumps, (unsigned long long)s->phrases,
            (unsigned long long)s->estimates,
            (unsigned long long)s->switches,
-           b->sending ? "sending" : b->out_wanted ? "on, not ours" : "off",
+           b->sending      ? "sending"
+           : !b->out_wanted ? "off"
+           : b->stopping    ? "on, stopped"
+                            : "on, another source keeps the time",
            (unsigned long long)b->pulses_out);
 }
