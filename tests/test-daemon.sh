@@ -134,7 +134,7 @@ fi
 # valgrind-daemon: valgrind, whose exit status then reports its findings),
 # which makes it slow to start.  The answers are timed by the gap alone
 # (answer_start = gap, quantize = off), which the client measures to the
-# millisecond; musical time has its own test below (test_clock).
+# millisecond; musical time has its own run below.
 WRAP=${RNJ_DAEMON_WRAPPER:-}
 tries=10
 [ -n "$WRAP" ] && tries=300
@@ -229,6 +229,34 @@ if [ -z "$WRAP" ]; then
   else
     fail "context = window: client exit $crc, rnnjamd exit $wrc:" \
       "$(tail -5 "$W/window.out") / $(tail -3 "$W/window.log")"
+  fi
+fi
+
+# --- musical time on the sequencer: MIDI Clock at 100 bpm from the test
+# client's port into rnnjam:in, calls answered on the clock's 16th grid,
+# each answer entering on a beat (the defaults: quantize = 1/16,
+# answer_start = beat); after Stop nothing starts.  Not under a wrapper:
+# its timing is the point.
+if [ -z "$WRAP" ]; then
+  cp "$D/ref-model.safetensors" "$W/clock.safetensors" || exit 99
+  "$RNJD" --checkpoint="$W/clock.safetensors" --clock=midi \
+    --phrase-gap=$GAP --answer-length=6 --random-seed=13 --max-step=200 \
+    --min-duration=100 --max-duration=400 2>"$W/clock.log" &
+  CPID=$!
+  wait_client 10
+  "$CLIENT" "$CPID" $GAP clock:100:8 term >"$W/clock.out" 2>&1
+  crc=$?
+  wait $CPID
+  wrc=$?
+  grep "FIGURE\|FAIL" "$W/clock.out" | sed 's/^/[clock] /'
+  grep -o "clock: midi .*" "$W/clock.log" | tail -1 | sed 's/^/[clock] FIGURE /'
+  if [ $crc -eq 0 ] && [ $wrc -eq 0 ] && \
+      grep -q "clock: MIDI Clock" "$W/clock.log"; then
+    ok "MIDI Clock in on the sequencer: answers on its grid, on the beat"
+  else
+    fail "MIDI Clock on the sequencer: client exit $crc, rnnjamd exit" \
+      "$wrc: $(grep FAIL "$W/clock.out" | head -3) /" \
+      "$(tail -3 "$W/clock.log")"
   fi
 fi
 
