@@ -422,7 +422,7 @@ static int jack_present(const rnj_clock_t *c, double now) {
 
 static int jack_active(const rnj_clock_t *c, double now) {
   const rnj_clock_jack_state_t *j = &c->jack;
-  if (!jack_present(c, now) || !j->bbt || j->rolled < 0.0)
+  if (!jack_present(c, now) || !j->bbt || !isfinite(j->rolled))
     return 0;
   return j->line.rolling || now - j->rolled < RNJ_CLOCK_HOLD;
 }

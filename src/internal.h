@@ -15,6 +15,14 @@ void *rnj__calloc(size_t count, size_t size);
 void *rnj__realloc(void *ptr, size_t size);
 void rnj__free(void *ptr);
 
+/* model.c: give `model` (initialised) the layout of `kind` and `hidden`:
+ * its table, sizes and tensor pointers, keeping its block when the size
+ * is the same, else a new zeroed one.  Metadata and seq_length are left
+ * alone.  Returns 0, RNJ_EINVAL or RNJ_ENOMEM (then `model` is as it
+ * was). */
+struct rnj_model_s;
+int rnj__model_adopt(struct rnj_model_s *model, int kind, int hidden);
+
 /* Read the whole of `path` into a new buffer (free with rnj__free).
  * Files larger than `max_bytes` are refused with RNJ_ELIMIT before any
  * allocation.  A NUL byte is appended (not counted in *len) so text
@@ -39,6 +47,12 @@ int rnj__atomic_begin(const char *path, char *tmp, size_t tmp_len,
                       char *err);
 int rnj__atomic_commit(const char *tmp, const char *path, char *err);
 void rnj__atomic_abort(const char *tmp);
+
+/* sample.c: rnj_sample_categorical with the uniform number `u` in [0, 1)
+ * given (the v2 kernels have their own vector versions of it, lstm2_kern.h).
+ * RT-safe. */
+int rnj__sample_draw(const float *logits, int n, float temperature,
+                     double u);
 
 /* seq.c: turn one sequencer event into the daemon's event (no ALSA call
  * unless it announces a new port that "auto" or a listed name wants).

@@ -14,8 +14,9 @@
  * output, clock included, looped into our input), and the transport
  * query (the transport started, relocated and stopped meanwhile).
  * Passes when the callback ran, made sound and MIDI, reported transport
- * positions, and counted no allocation, no lock and no I/O.  The wake-up the daemon uses (uv_async_send, one
- * eventfd write) is not part of rnj_jack and is left out here.
+ * positions, and counted no allocation, no lock and no I/O.  The wake-up
+ * the daemon uses (uv_async_send, one eventfd write) is not part of
+ * rnj_jack and is left out here.
  * Exit 0 pass, 1 fail, 77 under AddressSanitizer, 99 no server.
  */
 #include <dlfcn.h>

@@ -12,7 +12,7 @@
 #include "reload.h"
 #include "rnnjam/conf.h"
 #include "rnnjam/engine.h"
-#include "rnnjam/lstm.h"
+#include "rnnjam/net.h"
 #include "service.h"
 #include "settings.h"
 #include "stats.h"
@@ -33,7 +33,7 @@ typedef struct daemon_s {
   const options_t *opt;
   rnj_conf_t conf;       /* the running configuration */
   rnj_engine_t engine;
-  rnj_lstm_t *lstm;
+  rnj_net_t *net;        /* the model, of any kind */
   int seq_length;
 
   alsa_t alsa;           /* alsa.c */

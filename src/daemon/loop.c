@@ -171,10 +171,10 @@ static void apply_reload(void *ctx, reload_t *r) {
   rnj_conf_t *c = &r->new_conf;
   rnj_engine_params_t params;
   rnj_sampler_t sampler = r->sampler;
-  const rnj_lstm_t *old;
+  const rnj_net_t *old;
   /* Everything sounding stops before anything changes, so no note-on is
-   * ever orphaned by the swap (the engine silences in set_lstm). */
-  old = rnj_engine_set_lstm(&d->engine, r->new_lstm, r->new_seq_length);
+   * ever orphaned by the swap (the engine silences in set_net). */
+  old = rnj_engine_set_net(&d->engine, r->new_net);
   if (c->channel != d->conf.channel) {
     rnj_engine_panic(&d->engine);
     alsa_set_channel(&d->alsa, c->channel - 1);
@@ -193,10 +193,10 @@ static void apply_reload(void *ctx, reload_t *r) {
   rnj_engine_set_params(&d->engine, &params);
   rnj_engine_set_sampling(&d->engine, &sampler);
   alsa_flush(&d->alsa);
-  rnj_lstm_delete((rnj_lstm_t *)old);
-  d->lstm = r->new_lstm;
+  rnj_net_delete((rnj_net_t *)old);
+  d->net = r->new_net;
   d->seq_length = r->new_seq_length;
-  r->new_lstm = NULL;
+  r->new_net = NULL;
   d->conf = *c;
   log_level_max = d->conf.log_level;
   logm(RNJ_LOG_INFO, "reloaded: model %s (window %d), mode %s",

@@ -74,7 +74,7 @@ static int seed_engine(rnj_engine_t *e, const char *path, int seq_length,
   }
   for (i = 0; i < notes.n && i < (size_t)seq_length; i++)
     rnj_engine_seed(e, notes.v[i].pitch, notes.v[i].step,
-                    notes.v[i].duration);
+                    notes.v[i].duration, notes.v[i].velocity);
   *count = i;
 done:
   rnj_notes_free(&notes);
@@ -87,6 +87,8 @@ static void sampler_from_conf(rnj_sampler_t *s, const rnj_conf_t *c,
                               uint64_t seed) {
   rnj_sampler_init(s, seed);
   s->temperature = (float)c->temperature;
+  s->time_temperature = (float)c->time_temperature;
+  s->top_p = (float)c->top_p;
   s->top_k = c->top_k;
   s->pitch_min = c->pitch_min;
   s->pitch_max = c->pitch_max;
@@ -230,7 +232,7 @@ int main(int argc, char **argv) {
   }
   log_level_max = d.conf.log_level;
 
-  rc = load_model(d.conf.checkpoint, &d.lstm, &d.seq_length, err);
+  rc = load_model(d.conf.checkpoint, &d.net, &d.seq_length, err);
   if (rc < 0) {
     logm(RNJ_LOG_ERR, "%s", err);
     return 1;
@@ -267,8 +269,7 @@ int main(int argc, char **argv) {
 
   rnj_engine_params_from_conf(&params, &d.conf);
   daemon_engine_out(&d, &out);
-  rc = rnj_engine_init(&d.engine, &params, d.lstm, d.seq_length, &sampler,
-                       &out);
+  rc = rnj_engine_init(&d.engine, &params, d.net, &sampler, &out);
   if (rc < 0) {
     logm(RNJ_LOG_ERR, "engine: %s", rnj_strerror(rc));
     code = 1;
@@ -299,7 +300,7 @@ int main(int argc, char **argv) {
        "ready: model %s (window %d, kernel %s); mode %s, context %s; "
        "midi %s, audio %s%s%s (render %s); config %s",
        d.conf.checkpoint, d.seq_length,
-       rnj_kernel_name(rnj_lstm_kernel(d.lstm)), rnj_mode_name(d.conf.mode),
+       rnj_kernel_name(rnj_net_kernel(d.net)), rnj_mode_name(d.conf.mode),
        rnj_context_name(d.conf.context), rnj_transport_name(d.conf.transport),
        rnj_audio_name(d.conf.audio),
        d.conf.audio == RNJ_AUDIO_JACK ? " with " : "",
@@ -313,6 +314,6 @@ out_seq:
 out_audio:
   audio_free(&d.audio);
 out_model:
-  rnj_lstm_delete(d.lstm);
+  rnj_net_delete(d.net);
   return code;
 }

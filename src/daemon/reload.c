@@ -17,12 +17,12 @@
 
 static void work(uv_work_t *w) {
   reload_t *r = w->data;
-  r->new_lstm = NULL;
+  r->new_net = NULL;
   r->err[0] = '\0';
   r->rc = build_conf(&r->new_conf, r->opt, NULL, 0, r->err);
   if (r->rc < 0)
     return;
-  r->rc = load_model(r->new_conf.checkpoint, &r->new_lstm,
+  r->rc = load_model(r->new_conf.checkpoint, &r->new_net,
                      &r->new_seq_length, r->err);
 }
 
@@ -31,8 +31,8 @@ static void work(uv_work_t *w) {
 static void refused(reload_t *r, const char *why) {
   logm(RNJ_LOG_ERR, "reload refused: %s; still playing %s", why,
        r->conf->checkpoint);
-  rnj_lstm_delete(r->new_lstm);
-  r->new_lstm = NULL;
+  rnj_net_delete(r->new_net);
+  r->new_net = NULL;
   notify("READY=1\nSTATUS=reload refused (%s); %s mode, model %s", why,
          rnj_mode_name(r->engine->p.mode), r->conf->checkpoint);
 }
@@ -78,6 +78,8 @@ static void done(uv_work_t *w, int status) {
   }
   rnj_sampler_init(&r->sampler, 0);
   r->sampler.temperature = (float)c->temperature;
+  r->sampler.time_temperature = (float)c->time_temperature;
+  r->sampler.top_p = (float)c->top_p;
   r->sampler.top_k = c->top_k;
   r->sampler.pitch_min = c->pitch_min;
   r->sampler.pitch_max = c->pitch_max;
@@ -88,8 +90,8 @@ static void done(uv_work_t *w, int status) {
   keep_fixed(c, r->conf);
   r->apply(r->ctx, r);
   /* an apply that did not take the model frees nothing: do it here */
-  rnj_lstm_delete(r->new_lstm);
-  r->new_lstm = NULL;
+  rnj_net_delete(r->new_net);
+  r->new_net = NULL;
 }
 
 void reload_init(reload_t *r, uv_loop_t *loop, const options_t *opt,
@@ -102,7 +104,7 @@ void reload_init(reload_t *r, uv_loop_t *loop, const options_t *opt,
   r->apply = apply;
   r->ctx = ctx;
   r->running = 0;
-  r->new_lstm = NULL;
+  r->new_net = NULL;
 }
 
 void reload_start(reload_t *r) {

@@ -8,14 +8,14 @@
 
 #include "rnnjam/conf.h"
 #include "rnnjam/engine.h"
-#include "rnnjam/lstm.h"
+#include "rnnjam/net.h"
 #include "rnnjam/sample.h"
 #include "settings.h"
 
 typedef struct reload_s reload_t;
 
 /* Called on the loop with a reload that was built and checked.  It owns
- * r->new_lstm from then on (and sets it to NULL). */
+ * r->new_net from then on (and sets it to NULL). */
 typedef void (*reload_apply_cb)(void *ctx, reload_t *r);
 
 /* Only reload.c touches these fields but the results, which the apply
@@ -34,7 +34,7 @@ struct reload_s {
 
   /* results, filled by the worker and checked on the loop */
   rnj_conf_t new_conf;   /* with what cannot change while running kept */
-  rnj_lstm_t *new_lstm;
+  rnj_net_t *new_net;    /* the model, of any kind */
   int new_seq_length;
   rnj_sampler_t sampler; /* from new_conf (its RNG is not used) */
   int rc;

@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnnjam/ckpt.h"
 #include "rnnjam/err.h"
-#include "rnnjam/model.h"
 #include "settings.h"
 
 static const char *default_checkpoint(void) {
@@ -91,26 +89,10 @@ int build_conf(rnj_conf_t *conf, const options_t *opt, char *used,
   return rnj_conf_check(conf, err);
 }
 
-int load_model(const char *path, rnj_lstm_t **out, int *seq_length,
+int load_model(const char *path, rnj_net_t **out, int *seq_length,
                char *err) {
-  rnj_model_t model;
-  int rc;
-  memset(&model, 0, sizeof model);
-  rc = rnj_model_init(&model);
-  if (rc < 0)
-    return rnj_errorf(err, rc, "%s: %s", path, rnj_strerror(rc));
-  rc = rnj_ckpt_load(&model, path, err);
-  if (rc < 0)
-    goto done;
-  rc = rnj_lstm_new(out, &model, RNJ_KERNEL_AUTO);
-  if (rc < 0) {
-    rnj_errorf(err, rc, "%s: building the model: %s", path,
-               rnj_strerror(rc));
-    goto done;
-  }
-  *seq_length = model.seq_length > 0 ? model.seq_length
-                                     : RNJ_MODEL_SEQ_LENGTH;
-done:
-  rnj_model_free(&model);
+  int rc = rnj_net_load(out, path, RNJ_KERNEL_AUTO, err);
+  if (rc == 0)
+    *seq_length = rnj_net_seq_length(*out);
   return rc;
 }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "rnnjam/conf.h"
-#include "rnnjam/lstm.h"
+#include "rnnjam/net.h"
 
 #define MAX_FLAGS 128
 
@@ -26,9 +26,9 @@ typedef struct options_s {
 int build_conf(rnj_conf_t *conf, const options_t *opt, char *used,
                size_t used_len, char *err);
 
-/* Load the checkpoint into a new lstm (*out), reporting the model's window
- * length.  Not RT-safe; thread-safe. */
-int load_model(const char *path, rnj_lstm_t **out, int *seq_length,
+/* Load the checkpoint into a new model (*out, of any kind), reporting its
+ * window length.  Not RT-safe; thread-safe. */
+int load_model(const char *path, rnj_net_t **out, int *seq_length,
                char *err);
 
 #endif

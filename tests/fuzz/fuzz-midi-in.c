@@ -33,7 +33,7 @@
 #include "rnnjam/clock.h"
 #include "rnnjam/conf.h"
 #include "rnnjam/engine.h"
-#include "rnnjam/lstm.h"
+#include "rnnjam/net.h"
 #include "rnnjam/model.h"
 #include "rnnjam/sample.h"
 #include "rnnjam/seq.h"
@@ -179,8 +179,9 @@ static void *count_calloc(size_t c, size_t n) {
 
 /* ------------------------------------------------------------ set-up */
 
-static rnj_lstm_t *lstm_a;
-static rnj_lstm_t *lstm_b; /* other weights */
+/* Two sets of weights, each with every window length (the model carries
+ * its own): nets[weights][window - 1]. */
+static rnj_net_t *nets[2][MAX_WINDOW];
 static snd_midi_event_t *midi;
 static rnj_engine_t eng;
 static rnj_seq_t seq;
@@ -188,10 +189,10 @@ static rnj_clock_t clk;
 
 /* A model with fixed pseudo-random weights: the fuzzer needs no file, and
  * the heads' biases put steps and durations where real models do. */
-static rnj_lstm_t *make_lstm(uint64_t seed, rnj_kernel_t kernel) {
+static rnj_net_t *make_net(uint64_t seed, int window, rnj_kernel_t kernel) {
   rnj_model_t m;
   rnj_rng_t rng;
-  rnj_lstm_t *l = NULL;
+  rnj_net_t *l = NULL;
   size_t i;
   memset(&m, 0, sizeof m);
   CHECK(rnj_model_init(&m) == 0);
@@ -200,23 +201,28 @@ static rnj_lstm_t *make_lstm(uint64_t seed, rnj_kernel_t kernel) {
     m.params[i] = (float)((rnj_rng_uniform(&rng) - 0.5) * 0.4);
   m.step_bias[0] = 0.2f;
   m.duration_bias[0] = 0.3f;
-  CHECK(rnj_lstm_new(&l, &m, kernel) == 0);
+  m.seq_length = window;
+  CHECK(rnj_net_new(&l, &m, kernel) == 0);
   rnj_model_free(&m);
   return l;
 }
 
 /* At exit, so that leak checkers see everything released. */
 static void teardown(void) {
+  int k;
   rnj_replace_allocator(malloc, realloc, calloc, free);
-  rnj_lstm_delete(lstm_a);
-  rnj_lstm_delete(lstm_b);
+  for (k = 0; k < 2 * MAX_WINDOW; k++)
+    rnj_net_delete(nets[k / MAX_WINDOW][k % MAX_WINDOW]);
   snd_midi_event_free(midi);
 }
 
 static void setup(void) {
+  int k;
   atexit(teardown);
-  lstm_a = make_lstm(1, RNJ_KERNEL_AUTO);
-  lstm_b = make_lstm(2, RNJ_KERNEL_AUTO);
+  for (k = 0; k < 2 * MAX_WINDOW; k++)
+    nets[k / MAX_WINDOW][k % MAX_WINDOW] =
+        make_net(1 + (uint64_t)(k / MAX_WINDOW), 1 + k % MAX_WINDOW,
+                 RNJ_KERNEL_AUTO);
   CHECK(snd_midi_event_new(256, &midi) == 0);
   CHECK(rnj_replace_allocator(count_malloc, count_realloc, count_calloc,
                               free) == 0);
@@ -454,8 +460,8 @@ static void op_reload(in_t *in) {
   unsigned b = byte(in);
   unsigned len = byte(in);
   /* what reload_done does: swap the model, then settings and sampling */
-  rnj_engine_set_lstm(&eng, eng.lstm == lstm_a ? lstm_b : lstm_a,
-                      1 + (int)(len % MAX_WINDOW));
+  rnj_engine_set_net(&eng, nets[eng.net == nets[0][eng.seq_length - 1]]
+                                [len % MAX_WINDOW]);
   params_from(&p, b);
   rnj_engine_set_params(&eng, &p);
   {
@@ -484,7 +490,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int p_ops = 0;
   int window;
 
-  if (!lstm_a)
+  if (!nets[0][0])
     setup();
   memset(&sim, 0, sizeof sim);
   sim.now = 1000.0;
@@ -496,7 +502,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rnj_sampler_init(&s, 7);
   s.pitch_min = 21;
   s.pitch_max = 108;
-  CHECK(rnj_engine_init(&eng, &p, lstm_a, window, &s, &out) == 0);
+  CHECK(rnj_engine_init(&eng, &p, nets[0][window - 1], &s, &out) == 0);
   {
     rnj_clock_params_t cp;
     rnj_clock_params_default(&cp);
