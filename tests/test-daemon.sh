@@ -250,6 +250,7 @@ if [ -z "$WRAP" ]; then
   wrc=$?
   grep "FIGURE\|FAIL" "$W/clock.out" | sed 's/^/[clock] /'
   grep -o "clock: midi .*" "$W/clock.log" | tail -1 | sed 's/^/[clock] FIGURE /'
+  grep "warning\|clock: [A-Z]" "$W/clock.log" | sed 's/^/[clock] /'
   if [ $crc -eq 0 ] && [ $wrc -eq 0 ] && \
       grep -q "clock: MIDI Clock" "$W/clock.log"; then
     ok "MIDI Clock in on the sequencer: answers on its grid, on the beat"
