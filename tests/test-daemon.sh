@@ -261,6 +261,27 @@ if [ -z "$WRAP" ]; then
   fi
 fi
 
+# --- MIDI Clock out on the sequencer: an rnnjamd at a fixed 123 bpm
+# with clock_out = on sends Start and then 24 pulses a beat on rnnjam:out,
+# scheduled ahead on its queue; the client measures their tempo.
+if [ -z "$WRAP" ]; then
+  "$RNJD" --checkpoint="$W/clock.safetensors" --clock=fixed --tempo=123 \
+    --clock-out=on 2>"$W/clockout.log" &
+  CPID=$!
+  wait_client 10
+  "$CLIENT" "$CPID" $GAP clockout:123:6 term >"$W/clockout.out" 2>&1
+  crc=$?
+  wait $CPID
+  wrc=$?
+  grep "FIGURE clockout\|FAIL" "$W/clockout.out" | sed 's/^/[clockout] /'
+  if [ $crc -eq 0 ] && [ $wrc -eq 0 ]; then
+    ok "MIDI Clock out on the sequencer at 123 bpm within 0.5 %"
+  else
+    fail "MIDI Clock out: client exit $crc, rnnjamd exit $wrc:" \
+      "$(grep FAIL "$W/clockout.out" | head -3) / $(tail -3 "$W/clockout.log")"
+  fi
+fi
+
 echo "--- daemon log"
 cat "$W/daemon.log"
 grep -o "rss [0-9]* kB" "$W/daemon.log" | tail -1 \

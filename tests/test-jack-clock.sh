@@ -18,6 +18,11 @@
 #              Position; or the transport itself): no note-on while
 #              stopped, none left sounding, the first onset after each
 #              restart on a beat
+#   auto       clock = auto: the player's tempo, then the JACK transport
+#              once it rolls, then MIDI Clock once jack_midi_clock is
+#              connected, then the transport again when it is not: one
+#              log line for each source taking over, one for the lost
+#              MIDI Clock
 #   out        clock = fixed at 123 bpm, clock_out = on: the MIDI Clock on
 #              rnnjam:out is at 123 bpm within 0.5 %, as measured by the
 #              recorder's fit and by x42's jack_mclk_dump following it
@@ -31,7 +36,7 @@ set -u
 S=${RNJ_SRCDIR:-.}
 B=${RNJ_BUILDDIR:-.}
 D=${RNJ_TEST_DATA:-$S/tests/data}
-TESTS=${RNJ_CLOCK_TESTS:-midi jitter jack stops-midi stops-jack out}
+TESTS=${RNJ_CLOCK_TESTS:-midi jitter jack stops-midi stops-jack auto out}
 
 for t in jackd jack_lsp jack_transport jack_midi_clock jack_mclk_dump klick
 do
@@ -209,6 +214,31 @@ for t in $TESTS; do
       fail "$t: see above"
     fi
     SCRIPT=
+    ;;
+  auto)
+    klick_map '16 4/4 100\n'
+    bg jack_midi_clock
+    wait_port jack_midi_clock:mclk_out
+    daemon $t --clock=auto
+    transport play
+    sleep 1.5
+    jack_connect jack_midi_clock:mclk_out $NAME:in
+    sleep 1.5
+    jack_disconnect jack_midi_clock:mclk_out $NAME:in
+    sleep 1.5
+    L="$W/$t.daemon.log"
+    n_jack=$(grep -c "clock: JACK transport takes over at 100.0 bpm" "$L")
+    n_midi=$(grep -c "clock: MIDI Clock takes over at 100.0 bpm" "$L")
+    n_lost=$(grep -c "clock: MIDI Clock lost" "$L")
+    echo "FIGURE auto: JACK transport took over $n_jack time(s), MIDI" \
+      "Clock $n_midi, MIDI Clock lost $n_lost"
+    if grep -q "clock: the player's tempo at 120.0 bpm (clock = auto" "$L" \
+        && [ "$n_jack" -eq 2 ] && [ "$n_midi" -eq 1 ] && [ "$n_lost" -eq 1 ]
+    then
+      ok "auto: player, JACK, MIDI Clock, JACK again; one line each"
+    else
+      fail "auto: $(grep "clock:" "$L" | grep -v "position\|bpm$" | head -8)"
+    fi
     ;;
   out)
     daemon $t --clock=fixed --tempo=123 --clock-out=on

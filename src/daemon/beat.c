@@ -130,13 +130,13 @@ static void on_report(uv_timer_t *t) {
   unsigned ev = b->events;
   double bpm = rnj_clock_bpm(&b->clock);
   b->events = 0;
-  if (ev & RNJ_CLOCK_EV_SOURCE)
-    logm(RNJ_LOG_INFO, "clock: %s takes over at %.1f bpm",
-         source_text(rnj_clock_source(&b->clock)), bpm);
   if (ev & RNJ_CLOCK_EV_LOST)
     logm(RNJ_LOG_WARNING,
          "clock: MIDI Clock lost (no pulse for %g intervals); keeping "
          "%.1f bpm", RNJ_CLOCK_LOSS_PULSES, bpm);
+  if (ev & RNJ_CLOCK_EV_SOURCE)
+    logm(RNJ_LOG_INFO, "clock: %s takes over at %.1f bpm",
+         source_text(rnj_clock_source(&b->clock)), bpm);
   if (ev & (RNJ_CLOCK_EV_STOP | RNJ_CLOCK_EV_START))
     logm(RNJ_LOG_DEBUG, "clock: %s",
          rnj_clock_rolling(&b->clock) ? "rolling" : "stopped");
