@@ -321,7 +321,7 @@ static void emit(rnj_engine_t *e, double on, double off, int pitch,
   e->stats.notes_out++;
 }
 
-/* ---------------------------------------------------------------- time */
+/* ---------------------------------------------------------------- placing */
 
 static int timed(const rnj_engine_t *e) {
   return e->clock != NULL && rnj_clock_rolling(e->clock);
@@ -393,7 +393,7 @@ static void place(const rnj_engine_t *e, double now, double *on_out,
   *off_out = on + dur;
 }
 
-/* ---------------------------------------------------------------- output */
+/* ------------------------------------------------------------ generation */
 
 /* Sample the next note into `pend`, timed as the model times it. */
 static void sample_pending(rnj_engine_t *e) {
