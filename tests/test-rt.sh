@@ -2,7 +2,9 @@
 # The real-time rules, checked on the compiled code: the object files whose
 # functions run on the event path (the engine, the sampler, the SIMD LSTM
 # kernels) must not call an allocator, a lock, a sleep, a wait, stdio or a
-# file or socket function, on any path, tested or not.  nm lists every
+# file or socket function, on any path, tested or not.  The same holds for
+# the LV2 plugin's audio-thread objects (run() and work_response in run.c,
+# the engine glue in jam.c) when the plugin is built.  nm lists every
 # function an object calls outside itself; the sampler may also call
 # rnj_errorf (rnj_sampler_check, its one set-up function).  The dynamic side
 # (every event path run with a counting allocator and counted locks) is
@@ -34,6 +36,26 @@ for m in engine sample lstm_avx2 lstm_avx512; do
     fails=$((fails + 1))
   else
     echo "ok: src/$m.c calls only:" $calls
+  fi
+done
+# The plugin's audio thread (tests/lv2-host.c counts a run dynamically).
+for m in run jam; do
+  o=
+  for c in "$B/src/lv2/.libs/rnnjam_la-$m.o" "$B/src/lv2/rnnjam_la-$m.o"; do
+    [ -f "$c" ] && { o=$c; break; }
+  done
+  if [ -z "$o" ]; then
+    [ "${RNJ_LV2:-yes}" = no ] && continue
+    echo "ERROR: no object for src/lv2/$m.c under $B/src/lv2"
+    exit 99
+  fi
+  calls=$("$NM" -u "$o" | awk '{print $NF}' | sed 's/@.*//' | sort -u)
+  bad=$(printf '%s\n' "$calls" | grep -E "$FORBIDDEN")
+  if [ -n "$bad" ]; then
+    echo "FAIL: src/lv2/$m.c calls what the real-time rules forbid:" $bad
+    fails=$((fails + 1))
+  else
+    echo "ok: src/lv2/$m.c calls only:" $calls
   fi
 done
 [ $fails -eq 0 ]
