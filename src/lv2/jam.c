@@ -326,9 +326,10 @@ void jam_set_controls(jam_t *j, const jam_controls_t *ctl) {
   clamp_controls(&c);
   if (memcmp(&c, &j->ctl, sizeof c) == 0)
     return;
-  /* what sounds on the old channel ends there */
+  /* what sounds on the old channel ends there (the answer goes on, on
+   * the new one) */
   if (c.channel != j->ctl.channel)
-    jam_panic(j);
+    cancel_all(j);
   play_changed = c.mode != j->ctl.mode ||
                  c.answer_length != j->ctl.answer_length ||
                  c.phrase_gap_ms != j->ctl.phrase_gap_ms;
