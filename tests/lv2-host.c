@@ -493,7 +493,8 @@ static void read_output(host_t *h) {
                           map_uri(NULL, LV2_PATCH__value), &val, 0);
       if (!prop || !val)
         continue;
-      if (((const LV2_Atom_URID *)prop)->body == map_uri(NULL, PLUGIN_URI "#model"))
+      if (((const LV2_Atom_URID *)prop)->body ==
+          map_uri(NULL, PLUGIN_URI "#model"))
         snprintf(h->model_seen, sizeof h->model_seen, "%s",
                  (const char *)LV2_ATOM_BODY_CONST(val));
       else if (val->type == map_uri(NULL, LV2_ATOM__Int))
@@ -611,7 +612,8 @@ static int cmd_check(void) {
   const LilvPlugin *p =
       lilv_plugins_get_by_uri(lilv_world_get_all_plugins(w), uri);
   LilvNode *writable = lilv_new_uri(w, LV2_PATCH__writable);
-  LilvNode *range = lilv_new_uri(w, "http://www.w3.org/2000/01/rdf-schema#range");
+  LilvNode *range =
+      lilv_new_uri(w, "http://www.w3.org/2000/01/rdf-schema#range");
   LilvNodes *params;
   const LilvPluginClass *cls;
   int have_model = 0;

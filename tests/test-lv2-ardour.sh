@@ -39,7 +39,7 @@ judge() {
       if (ch == 0 && type == 144 && $3 > 0) thru++
       if (ch != 1) next
       if (type == 144 && $3 > 0) {
-        if (on[$2]) { print "FAIL " what ": note-on " $2 " over a sounding one"; bad++ }
+        if (on[$2]) { print "FAIL " what ": note-on " $2 " over another"; bad++ }
         on[$2] = 1; ons++
       } else if (type == 128 || type == 144) {
         if (!on[$2]) { print "FAIL " what ": stray note-off " $2; bad++ }
@@ -47,12 +47,18 @@ judge() {
       } else if (type == 176 && $2 == 123) alloff++
     }
     END {
-      for (p in on) if (on[p]) { print "FAIL " what ": note " p " never ended"; bad++ }
-      printf "FIGURE ardour %s: %d note-ons into rnnjam, %d passed through, %d answer notes on channel 2, all-notes-off %d\n", what, n_in, thru, ons, alloff
-      if (n_in != 16) { print "FAIL " what ": the region played " n_in " of its 16 notes"; bad++ }
-      if (thru != 16) { print "FAIL " what ": " thru " of 16 notes passed through"; bad++ }
+      for (p in on)
+        if (on[p]) { print "FAIL " what ": note " p " never ended"; bad++ }
+      printf "FIGURE ardour %s: %d note-ons into rnnjam, %d passed " \
+        "through, %d answer notes on channel 2, all-notes-off %d\n",
+        what, n_in, thru, ons, alloff
+      if (n_in != 16) {
+        print "FAIL " what ": the region played " n_in " of its 16 notes"
+        bad++
+      }
+      if (thru != 16) { print "FAIL " what ": " thru " of 16 passed"; bad++ }
       if (ons < 1) { print "FAIL " what ": no answer"; bad++ }
-      if (alloff < 1) { print "FAIL " what ": no all-notes-off at the stop"; bad++ }
+      if (alloff < 1) { print "FAIL " what ": no all-notes-off"; bad++ }
       exit bad > 0
     }' "$1"
 }
