@@ -704,7 +704,7 @@ static int cmd_play(int count) {
       printf("FIGURE respond: first answer note %.4f s after the call's "
              "last note-off (gap 0.5 s)\n",
              ((double)h->rec[i].frame - (double)end) / RATE);
-      if (h->rec[i].frame < end + RATE / 2 - GRID16)
+      if (h->rec[i].frame < end + RATE / 2)
         fail("respond: the answer began before the gap had passed");
       break;
     }

@@ -15,8 +15,9 @@
  * an anchor keeps our own beat (hosts round their report to a tick, up to
  * 1/1920 beat, which is 15 frames at 100 bpm) unless the transport jumped.
  * Quantizing snaps a note's onset to the nearest grid line not in the past
- * and its length to whole grid units (at least one); notes that start
- * together stay together.  Without a rolling transport notes keep the
+ * (the first of an answer: the next line, so an answer never starts
+ * before the phrase gap is over) and its length to whole grid units (at
+ * least one); notes that start together stay together.  Without a rolling transport notes keep the
  * engine's own times.
  */
 #include <math.h>
@@ -181,6 +182,8 @@ static int cb_note(void *ctx, double t_on, double t_off, int pitch,
   uint64_t on;
   uint64_t off;
   uint8_t ch = (uint8_t)(j->ctl.channel & 15);
+  int first = j->engine.stats.answers != j->answers_seen;
+  j->answers_seen = j->engine.stats.answers;
   if (j->queue_n + 2 > JAM_QUEUE) {
     j->stats.queue_full++;
     return -1;
@@ -188,7 +191,9 @@ static int cb_note(void *ctx, double t_on, double t_off, int pitch,
   if (quantizing(j)) {
     double g = grid(j);
     double b_on = beat_of_frame(j, fon);
-    double k = floor(b_on / g + 0.5);
+    /* the first note of an answer waits for the next line: an answer
+     * never starts before the player's silence has lasted the gap */
+    double k = first ? ceil(b_on / g - 1e-9) : floor(b_on / g + 0.5);
     double len = floor((beat_of_frame(j, foff) - b_on) / g + 0.5);
     if (len < 1)
       len = 1;

@@ -129,6 +129,7 @@ typedef struct jam_s {
   jam_event_t queue[JAM_QUEUE];
   int queue_n;
   uint32_t next_id;
+  uint64_t answers_seen; /* the engine's answer count at the last note */
   uint32_t sounding[128]; /* id of the generated note sounding, 0 none */
   uint8_t sounding_ch[128];
 
