@@ -10,15 +10,17 @@
  * that sound.  So the wire stays well paired whatever the queue held, also
  * when the grid has moved a note away from where the engine placed it.
  *
- * The beat clock is the host's: each time:Position report anchors (frame,
+ * A model that counts in beats (v2) hears the player's seconds at the
+ * host's tempo.  The beat clock is the host's: each time:Position report
+ * anchors (frame,
  * beat, tempo); between reports beats run on at the tempo.  While rolling,
  * an anchor keeps our own beat (hosts round their report to a tick, up to
  * 1/1920 beat, which is 15 frames at 100 bpm) unless the transport jumped.
  * Quantizing snaps a note's onset to the nearest grid line not in the past
  * (the first of an answer: the next line, so an answer never starts
  * before the phrase gap is over) and its length to whole grid units (at
- * least one); notes that start together stay together.  Without a rolling transport notes keep the
- * engine's own times.
+ * least one); notes that start together stay together.  Without a rolling
+ * transport notes keep the engine's own times.
  */
 #include <math.h>
 #include <string.h>
@@ -282,6 +284,8 @@ void jam_init(jam_t *j, double rate, const jam_controls_t *ctl,
   j->params.cc_length = RNJ_CC_OFF;
   j->params.cc_panic = RNJ_CC_OFF;
   rnj_sampler_init(&j->sampler, seed);
+  j->sampler.time_temperature = (float)conf.time_temperature;
+  j->sampler.top_p = (float)conf.top_p;
   j->sampler.top_k = conf.top_k;
   j->sampler.pitch_min = conf.pitch_min;
   j->sampler.pitch_max = conf.pitch_max;
@@ -292,7 +296,7 @@ void jam_init(jam_t *j, double rate, const jam_controls_t *ctl,
 const jam_model_t *jam_set_model(jam_t *j, const jam_model_t *m) {
   const jam_model_t *old = j->model;
   rnj_engine_out_t out;
-  if (!m || !m->lstm)
+  if (!m || !m->net)
     return m;
   if (!j->have_engine) {
     out.ctx = j;
@@ -301,12 +305,12 @@ const jam_model_t *jam_set_model(jam_t *j, const jam_model_t *m) {
     out.note_off_now = cb_note_off_now;
     out.all_off = cb_all_off;
     out.now = cb_now;
-    if (rnj_engine_init(&j->engine, &j->params, m->lstm, m->seq_length,
-                        &j->sampler, &out) != 0)
+    if (rnj_engine_init(&j->engine, &j->params, m->net, &j->sampler,
+                        &out) != 0)
       return m; /* refused: the caller frees it */
     j->have_engine = 1;
   } else {
-    rnj_engine_set_lstm(&j->engine, m->lstm, m->seq_length);
+    rnj_engine_set_net(&j->engine, m->net);
     /* notes the grid lengthened may outlive the engine's view of them */
     cancel_all(j);
   }
@@ -466,8 +470,16 @@ void jam_position(jam_t *j, const jam_position_t *pos) {
     j->tp.has_tframe = 1;
     j->tp.anchor_tframe = pos->frame;
   }
-  if (pos->has_bpm && pos->bpm > 0)
+  if (pos->has_bpm && pos->bpm > 0) {
     j->tp.bpm = pos->bpm;
+    /* a model that counts in beats hears the player at the host's tempo
+     * (the engine converts at a tempo it is given) */
+    if (pos->bpm >= 20 && pos->bpm <= 400 && pos->bpm != j->params.tempo) {
+      j->params.tempo = pos->bpm;
+      if (j->have_engine)
+        rnj_engine_set_params(&j->engine, &j->params);
+    }
+  }
   if (pos->beat_unit > 0)
     j->tp.beat_unit = pos->beat_unit;
   if (pos->has_speed)

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "rnnjam/engine.h"
-#include "rnnjam/lstm.h"
+#include "rnnjam/net.h"
 
 /* Longest model path kept (bytes, with the NUL). */
 #define JAM_PATH_MAX 1024
@@ -47,8 +47,7 @@ typedef enum {
 
 /* A loaded model, built off the audio thread and never changed after. */
 typedef struct jam_model_s {
-  rnj_lstm_t *lstm;
-  int seq_length;
+  rnj_net_t *net;
   char path[JAM_PATH_MAX];
   struct jam_model_s *next; /* the owner's list of the models it holds */
 } jam_model_t;
