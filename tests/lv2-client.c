@@ -227,6 +227,16 @@ static long count_on(jack_nframes_t from, jack_nframes_t to) {
   return k;
 }
 
+/* Frames since the last answer event. */
+static long quiet_for(void) {
+  long n = __atomic_load_n(&nevs, __ATOMIC_ACQUIRE);
+  long i;
+  for (i = n - 1; i >= 0; i--)
+    if (is_answer(&evs[i]))
+      return fdiff(jack_frame_time(rx), evs[i].frame);
+  return fdiff(jack_frame_time(rx), 0);
+}
+
 static const int pitches[16] = {60, 62, 64, 65, 67, 69, 71, 72,
                                 71, 69, 67, 65, 64, 62, 60, 62};
 
@@ -483,12 +493,11 @@ int main(int argc, char **argv) {
   if (gone) {
     fail("the JACK server went away");
   } else {
-    /* an answer still playing ends by itself (respond mode) */
+    /* an answer still playing ends by itself (respond mode): wait for
+     * 3 s without an answer event (30 s at most) */
     double w;
-    for (w = 0; w < 20 && sounding(__atomic_load_n(&nevs,
-                                   __ATOMIC_ACQUIRE)) > 0; w += 0.1)
+    for (w = 0; w < 30 && quiet_for() < 3 * (long)rate; w += 0.1)
       sleep_s(0.1);
-    sleep_s(0.3);
     check_pairs();
   }
   jack_client_close(tx);

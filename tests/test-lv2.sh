@@ -20,7 +20,8 @@ if [ ! -x "$B/tests/lv2-host" ]; then
 fi
 LV2_PATH="$B/lv2:${LV2_PATH:-$HOME/.lv2:/usr/local/lib/lv2:/usr/lib/lv2}"
 RNNJAM_MODEL=$S/models/default.safetensors
-RNJ_LV2_MODEL2=$S/models/tutorial.safetensors
+# the second model is of the other kind (v2): a swap crosses kinds
+RNJ_LV2_MODEL2=$S/tests/data/ref-v2-h128.safetensors
 export LV2_PATH RNNJAM_MODEL RNJ_LV2_MODEL2
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
