@@ -48,6 +48,9 @@ if mode == "new" then
   assert(jam:add_processor_by_index(p, 1, nil, true) == 0)
   assert(jam:add_processor_by_index(after, 2, nil, true) == 0)
   ARDOUR.LuaAPI.set_processor_param(p, 5, 2) -- channel: answers on 2
+  -- answers of 8 notes, over well before the transport stops: Ardour
+  -- ends what it thinks sounds at a stop with note-offs of its own
+  ARDOUR.LuaAPI.set_processor_param(p, 2, 8)
 else
   s = load_session(dir, "jam")
   assert(s, "load_session failed")
@@ -85,7 +88,7 @@ local rin, rout = reader(mons[1]), reader(mons[2])
 local ein, eout
 s:goto_start(false)
 s:request_roll(ARDOUR.TransportRequestSource.TRS_UI)
-for _ = 1, 140 do
+for _ = 1, 160 do
   ARDOUR.LuaAPI.usleep(100000)
   ein = rin()
   eout = rout()
