@@ -1,18 +1,22 @@
 /* Checkpoints: the model in a safetensors file.
  *
  * Layout (the safetensors format): an 8-byte little-endian length N, N bytes
- * of JSON header, then the data section, which holds the nine tensors of
- * model.h as raw little-endian F32.  The writer pads the header with spaces
+ * of JSON header, then the data section, which holds the tensors of
+ * model.h (nine for rnnjam-lstm-v1, eleven for rnnjam-lstm-v2) as raw
+ * little-endian F32.  The writer pads the header with spaces
  * so that the data starts at a multiple of 8, as safetensors writers do.
  *
  * The loader trusts nothing: every length is checked against the bytes that
  * are really there before it is used, and every field of the header against
  * what model.h expects, so a broken or foreign file gives one message naming
  * the field and the expected value.  The model is touched only after the
- * whole file has passed.  It is stricter than safetensors where a lenient
- * reading could load the wrong thing: only the nine tensors of
- * rnnjam-lstm-v1 (no extras), no unknown fields in an entry, no duplicate
- * keys.  Header padding is accepted but not required.
+ * whole file has passed.  The metadata's "format" decides the kind, and
+ * "hidden" the sizes every tensor must have; a v2 file must also carry the
+ * encoding's constants (time unit, phases, the bin centres), so a model
+ * trained for other bins is refused rather than played wrong.  It is
+ * stricter than safetensors where a lenient reading could load the wrong
+ * thing: only the tensors of the kind (no extras), no unknown fields in an
+ * entry, no duplicate keys.  Header padding is accepted but not required.
  *
  * JSON goes through jansson.  Its internal allocations use jansson's own
  * allocator, not rnj__malloc: swapping jansson's is process-global and would
@@ -21,6 +25,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +34,7 @@
 
 #include "internal.h"
 #include "rnnjam/ckpt.h"
+#include "rnnjam/encoding.h"
 
 #define F32_EXP_MASK 0x7f800000u
 #define F32_FRAC_MASK 0x007fffffu
@@ -162,18 +168,163 @@ static int meta_int(const char *name, const char *key, const char *v,
   return 0;
 }
 
+/* What the metadata says about the layout. */
+typedef struct {
+  int kind;
+  int hidden;
+  int seq_length;
+  int n_meta;
+} meta_info_t;
+
+/* __metadata__.`key` must be the string `want`. */
+static int meta_exact(json_t *md, const char *name, const char *key,
+                      const char *want, char *err) {
+  char buf[64];
+  const char *s = json_string_value(json_object_get(md, key));
+  if (!s || strcmp(s, want) != 0)
+    return rnj_errorf(err, RNJ_EFORMAT,
+                      "%s: __metadata__.%s is %s (expected \"%s\")", name,
+                      key, show(json_object_get(md, key), buf, sizeof buf),
+                      want);
+  return 0;
+}
+
+/* __metadata__.`key` must list the n bin centres (comma-separated
+ * numbers); a writer's own rounding (float32, fewer digits) is allowed,
+ * another bin is not. */
+static int meta_bins(json_t *md, const char *name, const char *key,
+                     double (*centre)(int), int n, char *err) {
+  const char *s = json_string_value(json_object_get(md, key));
+  const char *p = s;
+  int i;
+  if (!s)
+    return rnj_errorf(err, RNJ_EFORMAT,
+                      "%s: __metadata__.%s is missing (expected the %d bin "
+                      "centres of %s)",
+                      name, key, n, RNJ_MODEL_V2_FORMAT);
+  for (i = 0; *p; i++) {
+    char *end;
+    double v;
+    double c;
+    errno = 0;
+    v = strtod(p, &end);
+    if (end == p || errno || (*end && *end != ','))
+      return rnj_errorf(err, RNJ_EFORMAT,
+                        "%s: __metadata__.%s value %d is not a number "
+                        "(expected comma-separated numbers)",
+                        name, key, i);
+    if (*end == ',' && !end[1])
+      return rnj_errorf(err, RNJ_EFORMAT,
+                        "%s: __metadata__.%s ends in a comma (expected "
+                        "comma-separated numbers)",
+                        name, key);
+    if (i < n) {
+      c = centre(i);
+      if (!(fabs(v - c) <= 1e-6 * (c > 1 ? c : 1)))
+        return rnj_errorf(err, RNJ_EFORMAT,
+                          "%s: __metadata__.%s bin %d is %.9g (expected "
+                          "%.9g: the bins of %s)",
+                          name, key, i, v, c, RNJ_MODEL_V2_FORMAT);
+    }
+    p = *end ? end + 1 : end;
+  }
+  if (i != n)
+    return rnj_errorf(err, RNJ_EFORMAT,
+                      "%s: __metadata__.%s has %d bins (expected %d)", name,
+                      key, i, n);
+  return 0;
+}
+
+/* The tutorial model's own keys. */
+static int check_meta_v1(json_t *md, const char *name, meta_info_t *info,
+                         char *err) {
+  const char *s;
+  long l;
+  double d;
+  char *end;
+  int rc;
+  s = json_string_value(json_object_get(md, "hidden"));
+  if (!s)
+    return rnj_errorf(err, RNJ_EFORMAT,
+                      "%s: __metadata__.hidden is missing (expected \"%d\")",
+                      name, RNJ_MODEL_HIDDEN);
+  rc = meta_int(name, "hidden", s, RNJ_MODEL_HIDDEN, RNJ_MODEL_HIDDEN, &l,
+                err);
+  if (rc < 0)
+    return rc;
+  /* A trainer may write the scale as a float ("128.0"); the value is what
+   * must match, since pitch is fed as pitch / pitch_scale. */
+  s = json_string_value(json_object_get(md, "pitch_scale"));
+  if (!s)
+    return rnj_errorf(err, RNJ_EFORMAT,
+                      "%s: __metadata__.pitch_scale is missing (expected "
+                      "\"%g\")",
+                      name, (double)RNJ_MODEL_PITCH_SCALE);
+  errno = 0;
+  d = strtod(s, &end);
+  if (!*s || *end || errno || d != (double)RNJ_MODEL_PITCH_SCALE)
+    return rnj_errorf(err, RNJ_EFORMAT,
+                      "%s: __metadata__.pitch_scale is \"%s\" (expected "
+                      "\"%g\")",
+                      name, s, (double)RNJ_MODEL_PITCH_SCALE);
+  info->kind = RNJ_MODEL_TUTORIAL;
+  info->hidden = RNJ_MODEL_HIDDEN;
+  return 0;
+}
+
+/* The v2 model's: its size and the encoding it was trained with. */
+static int check_meta_v2(json_t *md, const char *name, meta_info_t *info,
+                         char *err) {
+  char want[16];
+  const char *s;
+  long l;
+  int rc;
+  s = json_string_value(json_object_get(md, "hidden"));
+  if (!s || parse_long(s, &l) < 0 || l < RNJ_MODEL_V2_HIDDEN_MIN ||
+      l > RNJ_MODEL_V2_HIDDEN_MAX || l % 16 != 0) {
+    char buf[64];
+    return rnj_errorf(err, RNJ_EFORMAT,
+                      "%s: __metadata__.hidden is %s (expected a multiple "
+                      "of 16 in %d..%d)",
+                      name, show(json_object_get(md, "hidden"), buf,
+                                 sizeof buf),
+                      RNJ_MODEL_V2_HIDDEN_MIN, RNJ_MODEL_V2_HIDDEN_MAX);
+  }
+  rc = meta_exact(md, name, "time_unit", "beats", err);
+  if (rc < 0)
+    return rc;
+  snprintf(want, sizeof want, "%d", RNJ_ENCODING_PHASES);
+  rc = meta_exact(md, name, "phases", want, err);
+  if (rc < 0)
+    return rc;
+  rc = meta_bins(md, name, "step_bins", rnj_encoding_step_centre,
+                 RNJ_ENCODING_STEP_BINS, err);
+  if (rc < 0)
+    return rc;
+  rc = meta_bins(md, name, "duration_bins", rnj_encoding_duration_centre,
+                 RNJ_ENCODING_DURATION_BINS, err);
+  if (rc < 0)
+    return rc;
+  snprintf(want, sizeof want, "%d", RNJ_ENCODING_VELOCITY_BINS);
+  rc = meta_exact(md, name, "velocity_bins", want, err);
+  if (rc < 0)
+    return rc;
+  info->kind = RNJ_MODEL_V2;
+  info->hidden = (int)l;
+  return 0;
+}
+
 /* Checks the "__metadata__" object `md` and copies it to meta[] (file
- * order).  Shared by load and save, so save never writes what load would
- * refuse.  `name` starts every message. */
+ * order); *info gets the kind, size and window length it describes.
+ * Shared by load and save, so save never writes what load would refuse.
+ * `name` starts every message. */
 static int check_meta(json_t *md, const char *name, rnj_model_meta_t *meta,
-                      int *n_meta, int *seq_length, char *err) {
+                      meta_info_t *info, char *err) {
   const char *key;
   json_t *v;
   const char *s;
   char buf[64];
   long l;
-  double d;
-  char *end;
   int n = 0;
   int rc;
 
@@ -219,35 +370,18 @@ static int check_meta(json_t *md, const char *name, rnj_model_meta_t *meta,
   }
 
   s = json_string_value(json_object_get(md, "format"));
-  if (!s || strcmp(s, RNJ_MODEL_FORMAT) != 0)
-    return rnj_errorf(err, RNJ_EFORMAT,
-                      "%s: __metadata__.format is %s (expected \"%s\")", name,
-                      show(json_object_get(md, "format"), buf, sizeof buf),
-                      RNJ_MODEL_FORMAT);
-  s = json_string_value(json_object_get(md, "hidden"));
-  if (!s)
-    return rnj_errorf(err, RNJ_EFORMAT,
-                      "%s: __metadata__.hidden is missing (expected \"%d\")",
-                      name, RNJ_MODEL_HIDDEN);
-  rc = meta_int(name, "hidden", s, RNJ_MODEL_HIDDEN, RNJ_MODEL_HIDDEN, &l,
-                err);
+  if (s && strcmp(s, RNJ_MODEL_FORMAT) == 0)
+    rc = check_meta_v1(md, name, info, err);
+  else if (s && strcmp(s, RNJ_MODEL_V2_FORMAT) == 0)
+    rc = check_meta_v2(md, name, info, err);
+  else
+    rc = rnj_errorf(err, RNJ_EFORMAT,
+                    "%s: __metadata__.format is %s (expected \"%s\" or "
+                    "\"%s\")",
+                    name, show(json_object_get(md, "format"), buf, sizeof buf),
+                    RNJ_MODEL_FORMAT, RNJ_MODEL_V2_FORMAT);
   if (rc < 0)
     return rc;
-  /* A trainer may write the scale as a float ("128.0"); the value is what
-   * must match, since pitch is fed as pitch / pitch_scale. */
-  s = json_string_value(json_object_get(md, "pitch_scale"));
-  if (!s)
-    return rnj_errorf(err, RNJ_EFORMAT,
-                      "%s: __metadata__.pitch_scale is missing (expected "
-                      "\"%g\")",
-                      name, (double)RNJ_MODEL_PITCH_SCALE);
-  errno = 0;
-  d = strtod(s, &end);
-  if (!*s || *end || errno || d != (double)RNJ_MODEL_PITCH_SCALE)
-    return rnj_errorf(err, RNJ_EFORMAT,
-                      "%s: __metadata__.pitch_scale is \"%s\" (expected "
-                      "\"%g\")",
-                      name, s, (double)RNJ_MODEL_PITCH_SCALE);
   s = json_string_value(json_object_get(md, "seq_length"));
   if (!s)
     return rnj_errorf(err, RNJ_EFORMAT,
@@ -257,8 +391,8 @@ static int check_meta(json_t *md, const char *name, rnj_model_meta_t *meta,
   rc = meta_int(name, "seq_length", s, 1, RNJ_CKPT_SEQ_LENGTH_MAX, &l, err);
   if (rc < 0)
     return rc;
-  *seq_length = (int)l;
-  *n_meta = n;
+  info->seq_length = (int)l;
+  info->n_meta = n;
   return 0;
 }
 
@@ -368,20 +502,19 @@ static int check_tensor(json_t *e, const rnj_tensor_info_t *t,
  * data.  safetensors itself refuses holes and trailing bytes (the buffer
  * must be "entirely indexed"); for us unindexed bytes can only mean a
  * file that was written wrong or spliced, so they are an error too. */
-static int check_tiling(span_t *sp, uint64_t data_len, const char *name,
-                        char *err) {
-  const rnj_tensor_info_t *t = rnj_model_tensors();
+static int check_tiling(span_t *sp, const rnj_tensor_info_t *t, int nt,
+                        uint64_t data_len, const char *name, char *err) {
   uint64_t at = 0;
   int i;
   int j;
 
-  for (i = 1; i < RNJ_MODEL_NTENSORS; i++) {
+  for (i = 1; i < nt; i++) {
     span_t s = sp[i];
     for (j = i; j > 0 && sp[j - 1].begin > s.begin; j--)
       sp[j] = sp[j - 1];
     sp[j] = s;
   }
-  for (i = 0; i < RNJ_MODEL_NTENSORS; i++) {
+  for (i = 0; i < nt; i++) {
     if (sp[i].begin < at)
       return rnj_errorf(
           err, RNJ_EFORMAT,
@@ -413,19 +546,21 @@ static int check_tiling(span_t *sp, uint64_t data_len, const char *name,
 
 int rnj_ckpt_load_mem(rnj_model_t *model, const uint8_t *buf, size_t len,
                       const char *name, char *err) {
-  const rnj_tensor_info_t *t = rnj_model_tensors();
+  rnj_tensor_info_t t[RNJ_MODEL_TENSORS_MAX];
   rnj_model_meta_t meta[RNJ_MODEL_META_MAX];
-  span_t sp[RNJ_MODEL_NTENSORS];
+  span_t sp[RNJ_MODEL_TENSORS_MAX];
+  meta_info_t info;
   json_error_t jerr;
   json_t *root;
   json_t *e;
   const char *key;
+  const char *format;
   const uint8_t *data;
   uint64_t hlen;
   uint64_t data_len;
   char at[96];
-  int n_meta = 0;
-  int seq_length = 0;
+  size_t nparams;
+  int nt;
   int rc;
   int i;
   size_t k;
@@ -473,52 +608,57 @@ int rnj_ckpt_load_mem(rnj_model_t *model, const uint8_t *buf, size_t len,
     goto out;
   }
 
-  rc = check_meta(json_object_get(root, "__metadata__"), name, meta, &n_meta,
-                  &seq_length, err);
+  rc = check_meta(json_object_get(root, "__metadata__"), name, meta, &info,
+                  err);
   if (rc < 0)
     goto out;
+  /* The metadata decides which tensors, of which shapes, must be there. */
+  rc = rnj_model_layout(info.kind, info.hidden, t, &nt, &nparams);
+  if (rc < 0)
+    goto out;
+  format = rnj_model_format(info.kind);
 
-  for (i = 0; i < RNJ_MODEL_NTENSORS; i++) {
+  for (i = 0; i < nt; i++) {
     e = json_object_get(root, t[i].name);
     if (!e) {
       rc = rnj_errorf(err, RNJ_EFORMAT,
                       "%s: tensor \"%s\" is missing (expected all %d "
                       "tensors of %s)",
-                      name, t[i].name, RNJ_MODEL_NTENSORS, RNJ_MODEL_FORMAT);
+                      name, t[i].name, nt, format);
       goto out;
     }
   }
   json_object_foreach(root, key, e) {
     if (strcmp(key, "__metadata__") == 0)
       continue;
-    for (i = 0; i < RNJ_MODEL_NTENSORS; i++)
+    for (i = 0; i < nt; i++)
       if (strcmp(key, t[i].name) == 0)
         break;
-    if (i == RNJ_MODEL_NTENSORS) {
+    if (i == nt) {
       rc = rnj_errorf(err, RNJ_EFORMAT,
                       "%s: unknown tensor \"%s\" (expected only the %d "
                       "tensors of %s)",
-                      name, key, RNJ_MODEL_NTENSORS, RNJ_MODEL_FORMAT);
+                      name, key, nt, format);
       goto out;
     }
   }
-  for (i = 0; i < RNJ_MODEL_NTENSORS; i++) {
+  for (i = 0; i < nt; i++) {
     sp[i].tensor = i;
     rc = check_tensor(json_object_get(root, t[i].name), &t[i], name,
                       data_len, &sp[i], err);
     if (rc < 0)
       goto out;
   }
-  rc = check_tiling(sp, data_len, name, err);
+  rc = check_tiling(sp, t, nt, data_len, name, err);
   if (rc < 0)
     goto out;
 
   /* check_tiling sorted sp; find each tensor's range again by index. */
-  for (i = 0; i < RNJ_MODEL_NTENSORS; i++) {
+  for (i = 0; i < nt; i++) {
     const span_t *s = NULL;
     const char *what;
     int j;
-    for (j = 0; j < RNJ_MODEL_NTENSORS; j++)
+    for (j = 0; j < nt; j++)
       if (sp[j].tensor == i)
         s = &sp[j];
     what = find_nonfinite(data + s->begin, t[i].count, 1, &k);
@@ -531,12 +671,19 @@ int rnj_ckpt_load_mem(rnj_model_t *model, const uint8_t *buf, size_t len,
     }
   }
 
-  /* All checks passed: only now does the model change. */
-  for (i = 0; i < RNJ_MODEL_NTENSORS; i++) {
+  /* All checks passed: only now does the model change, first to the
+   * file's layout (a new block only when the size differs). */
+  rc = rnj__model_adopt(model, info.kind, info.hidden);
+  if (rc < 0) {
+    rc = rnj_errorf(err, rc, "%s: %s model of %zu parameters: %s", name,
+                    format, nparams, rnj_strerror(rc));
+    goto out;
+  }
+  for (i = 0; i < nt; i++) {
     const span_t *s = NULL;
     float *dst = model->params + t[i].offset;
     int j;
-    for (j = 0; j < RNJ_MODEL_NTENSORS; j++)
+    for (j = 0; j < nt; j++)
       if (sp[j].tensor == i)
         s = &sp[j];
     for (k = 0; k < t[i].count; k++) {
@@ -547,9 +694,9 @@ int rnj_ckpt_load_mem(rnj_model_t *model, const uint8_t *buf, size_t len,
     }
   }
   memset(model->meta, 0, sizeof model->meta);
-  memcpy(model->meta, meta, (size_t)n_meta * sizeof meta[0]);
-  model->n_meta = n_meta;
-  model->seq_length = seq_length;
+  memcpy(model->meta, meta, (size_t)info.n_meta * sizeof meta[0]);
+  model->n_meta = info.n_meta;
+  model->seq_length = info.seq_length;
   rc = 0;
 
 out:
@@ -581,15 +728,14 @@ static int put(json_t *obj, const char *key, json_t *v) {
  * (metadata load would refuse) or RNJ_ENOMEM. */
 static int build_header(const rnj_model_t *model, const char *path,
                         json_t **out, char *err) {
-  const rnj_tensor_info_t *t = rnj_model_tensors();
+  const rnj_tensor_info_t *t = model->tensors;
   rnj_model_meta_t meta[RNJ_MODEL_META_MAX];
   char prefix[PATH_MAX + 16];
   char num[32];
+  meta_info_t info;
   json_t *root;
   json_t *md;
   json_t *e;
-  int n_meta;
-  int seq_length;
   uint64_t off = 0;
   int rc;
   int i;
@@ -630,12 +776,21 @@ static int build_header(const rnj_model_t *model, const char *path,
   if (put(md, "seq_length", json_string(num)) < 0)
     goto fail_nomem;
   snprintf(prefix, sizeof prefix, "%s: not saved", path);
-  if (check_meta(md, prefix, meta, &n_meta, &seq_length, err) < 0) {
+  if (check_meta(md, prefix, meta, &info, err) < 0) {
     rc = RNJ_EINVAL;
     goto fail;
   }
+  /* The metadata must describe this model, or the file would not load. */
+  if (info.kind != model->kind || info.hidden != model->hidden) {
+    rc = rnj_errorf(err, RNJ_EINVAL,
+                    "%s: __metadata__ describes a %s model with hidden "
+                    "%d (expected %s, hidden %d: the model's own)",
+                    prefix, rnj_model_format(info.kind), info.hidden,
+                    rnj_model_format(model->kind), model->hidden);
+    goto fail;
+  }
 
-  for (i = 0; i < RNJ_MODEL_NTENSORS; i++) {
+  for (i = 0; i < model->ntensors; i++) {
     json_t *shape;
     json_t *offs;
     int d;
@@ -672,7 +827,7 @@ fail:
 }
 
 int rnj_ckpt_save(const rnj_model_t *model, const char *path, char *err) {
-  const rnj_tensor_info_t *t = rnj_model_tensors();
+  const rnj_tensor_info_t *t;
   const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
   struct iovec iov[2];
   json_t *root;
@@ -685,10 +840,11 @@ int rnj_ckpt_save(const rnj_model_t *model, const char *path, char *err) {
   int rc;
   int i;
 
-  if (!model || !model->params)
+  if (!model || !model->params || !rnj_model_format(model->kind))
     return rnj_errorf(err, RNJ_EINVAL, "%s: not saved: model is not "
                                        "initialised", path);
-  for (i = 0; i < RNJ_MODEL_NTENSORS; i++) {
+  t = model->tensors;
+  for (i = 0; i < model->ntensors; i++) {
     const char *what = find_nonfinite(model->params + t[i].offset,
                                       t[i].count, 0, &k);
     if (what) {
@@ -727,14 +883,14 @@ int rnj_ckpt_save(const rnj_model_t *model, const char *path, char *err) {
 
   iov[0].iov_base = hdr;
   iov[0].iov_len = 8 + padded;
-  iov[1].iov_len = RNJ_MODEL_NPARAMS * sizeof(float);
+  iov[1].iov_len = model->nparams * sizeof(float);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  swapped = rnj__malloc(RNJ_MODEL_NPARAMS * sizeof(float));
+  swapped = rnj__malloc(model->nparams * sizeof(float));
   if (!swapped) {
     rc = rnj_errorf(err, RNJ_ENOMEM, "%s: out of memory", path);
     goto out_hdr;
   }
-  for (k = 0; k < RNJ_MODEL_NPARAMS; k++) {
+  for (k = 0; k < model->nparams; k++) {
     uint32_t u;
     memcpy(&u, &model->params[k], 4);
     u = le32(u);

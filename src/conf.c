@@ -36,7 +36,7 @@ typedef enum {
   T_LEVEL,
   T_CC,      /* 0..127 or "off" */
   T_CHANNEL, /* 1..16; with `lo` 0: also "all"/"any" = 0 */
-  T_VELOCITY, /* "follow" = 0, 1..127 */
+  T_VELOCITY, /* "model" = -1, "follow" = 0, 1..127 */
   T_LENGTH,   /* "call" = 0, 1..hi */
   T_TRANSPORT, /* alsa|jack|both */
   T_AUDIO,     /* none|jack */
@@ -69,9 +69,18 @@ static const entry_t table[] = {
     {{"model", "context", "stream|window",
       "one step per note (stream) or the last window re-run (window)"},
      T_CONTEXT, OFF(context), 0, 0, 0, 0, 0, "'stream' or 'window'"},
-    {{"model", "temperature", "T", "sampling temperature (> 0)"},
+    {{"model", "temperature", "T", "sampling temperature of the pitch (> 0)"},
      T_DOUBLE, OFF(temperature), 0, 0, 0, 0.01, 100.0,
      "a number 0.01..100"},
+    {{"model", "time_temperature", "T",
+      "sampling temperature of step, duration and velocity (> 0; models "
+      "that predict them as classes)"},
+     T_DOUBLE, OFF(time_temperature), 0, 0, 0, 0.01, 100.0,
+     "a number 0.01..100"},
+    {{"model", "top_p", "P",
+      "sample among the likeliest pitches that make up P of the "
+      "probability (1: all)"},
+     T_DOUBLE, OFF(top_p), 0, 0, 0, 0.01, 1.0, "a number 0.01..1"},
     {{"model", "top_k", "K", "sample among the K likeliest pitches (0: all)"},
      T_INT, OFF(top_k), 0, 0, 128, 0, 0, "a whole number 0..128"},
     {{"model", "pitch_min", "P", "lowest pitch played"},
@@ -93,10 +102,11 @@ static const entry_t table[] = {
      "'none' or ports like '128:0, FLUID Synth'"},
     {{"midi", "channel", "1..16", "output MIDI channel"},
      T_CHANNEL, OFF(channel), 0, 1, 16, 0, 0, "a MIDI channel 1..16"},
-    {{"midi", "velocity", "follow|1..127",
-      "fixed velocity, or follow the player's recent ones"},
+    {{"midi", "velocity", "model|follow|1..127",
+      "the model's velocities (follow for a model without them), the "
+      "player's recent ones, or a fixed one"},
      T_VELOCITY, OFF(velocity), 0, 1, 127, 0, 0,
-     "'follow' or a velocity 1..127"},
+     "'model', 'follow' or a velocity 1..127"},
     {{"midi", "midi", "alsa|jack|both",
       "MIDI ports on the ALSA sequencer, on JACK, or both"},
      T_TRANSPORT, OFF(transport), 0, 0, 0, 0, 0,
@@ -180,6 +190,10 @@ static const entry_t table[] = {
     {{"control", "temperature_max", "T", "temperature at CC value 127"},
      T_DOUBLE, OFF(temperature_max), 0, 0, 0, 0.01, 100.0,
      "a number 0.01..100"},
+    {{"time", "tempo", "BPM",
+      "the tempo at which a model that counts in beats hears the player"},
+     T_DOUBLE, OFF(tempo), 0, 0, 0, 20.0, 400.0,
+     "a number of beats per minute 20..400"},
     {{"service", "log_level", "err|warning|notice|info|debug",
       "least important message logged"},
      T_LEVEL, OFF(log_level), 0, 0, 0, 0, 0,
@@ -245,6 +259,10 @@ void rnj_conf_defaults(rnj_conf_t *conf, const char *default_checkpoint) {
              default_checkpoint);
   conf->context = RNJ_CONTEXT_STREAM;
   conf->temperature = 1.0;
+  /* The v2 study's setting: timing drawn at 0.5 stayed on the grid (0.95
+   * of onsets) where 1.0 wandered; pitch keeps the model's own. */
+  conf->time_temperature = 0.5;
+  conf->top_p = 1.0;
   conf->top_k = 0;
   /* The piano's range: the tutorial's model, trained on piano music, puts
    * little mass outside it, and what it does put there is mostly noise. */
@@ -255,7 +273,7 @@ void rnj_conf_defaults(rnj_conf_t *conf, const char *default_checkpoint) {
   snprintf(conf->connect_in, sizeof conf->connect_in, "auto");
   snprintf(conf->connect_out, sizeof conf->connect_out, "none");
   conf->channel = 1;
-  conf->velocity = 0;
+  conf->velocity = RNJ_VELOCITY_MODEL;
   conf->transport = RNJ_MIDI_ALSA;
   snprintf(conf->jack_connect_in, sizeof conf->jack_connect_in, "auto");
   snprintf(conf->jack_connect_out, sizeof conf->jack_connect_out, "none");
@@ -287,6 +305,7 @@ void rnj_conf_defaults(rnj_conf_t *conf, const char *default_checkpoint) {
   conf->cc_panic = 74;
   conf->temperature_min = 0.1;
   conf->temperature_max = 3.0;
+  conf->tempo = 120.0;
   conf->log_level = RNJ_LOG_INFO;
   conf->stats_interval_s = 0;
 }
@@ -412,8 +431,12 @@ static int parse_value(const entry_t *e, rnj_conf_t *conf,
     *ip = (int)v;
     return 0;
   case T_VELOCITY:
+    if (strcasecmp(value, "model") == 0) {
+      *ip = RNJ_VELOCITY_MODEL;
+      return 0;
+    }
     if (strcasecmp(value, "follow") == 0) {
-      *ip = 0;
+      *ip = RNJ_VELOCITY_FOLLOW;
       return 0;
     }
     if (parse_long(value, &v) || v < e->lo || v > e->hi)

@@ -11,6 +11,13 @@
  * costs at most a lookahead's worth of notes of context and buys a
  * context that never has to be rewound.
  *
+ * The model is reached only through net.h, in its own time unit:
+ * to_model() and to_seconds() are the one place where the engine's
+ * seconds meet it (a beats model hears them at the fixed tempo
+ * params.tempo; the beat clock will take that place).  The history keeps
+ * notes in seconds, as fed, so a model of another unit (a reload) or a
+ * new tempo hears the same notes.
+ *
  * Limits: sustain pedal (CC 64) is ignored, so pedalled notes end at
  * their key release.  Player notes are merged over all channels.
  */
@@ -47,6 +54,7 @@ void rnj_engine_params_from_conf(rnj_engine_params_t *p,
   p->max_duration = c->max_duration_ms / 1000.0;
   p->max_chord = c->max_chord;
   p->velocity = c->velocity;
+  p->tempo = c->tempo;
   p->cc_channel = c->cc_channel;
   p->cc_temperature = c->cc_temperature;
   p->cc_mode = c->cc_mode;
@@ -63,24 +71,53 @@ static int params_ok(const rnj_engine_params_t *p) {
          p->phrase_gap >= 0 && p->lookahead > 0 && p->max_step > 0 &&
          p->min_duration > 0 && p->max_duration >= p->min_duration &&
          p->max_chord >= 1 && p->answer_length >= 0 &&
-         p->velocity >= 0 && p->velocity <= 127;
+         p->velocity >= RNJ_VELOCITY_MODEL && p->velocity <= 127 &&
+         p->tempo >= 1 && p->tempo <= 1000;
+}
+
+/* ---------------------------------------------------------------- time */
+
+/* Seconds -> the model's unit, and back: the only conversions between
+ * the engine's clock and the model's. */
+static double to_model(const rnj_engine_t *e, double seconds) {
+  return seconds * e->model_per_s;
+}
+
+static double to_seconds(const rnj_engine_t *e, double units) {
+  return units / e->model_per_s;
+}
+
+/* Exactly 1 for a seconds model, so its times pass unchanged. */
+static void set_unit(rnj_engine_t *e) {
+  e->model_per_s =
+      rnj_net_unit(e->net) == RNJ_NET_BEATS ? e->p.tempo / 60.0 : 1.0;
+}
+
+/* A note of the history (seconds) as the model hears it. */
+static void model_note(const rnj_engine_t *e, const rnj_net_note_t *s,
+                       rnj_net_note_t *m) {
+  m->onset = to_model(e, s->onset);
+  m->step = to_model(e, s->step);
+  m->duration = to_model(e, s->duration);
+  m->pitch = s->pitch;
+  m->velocity = s->velocity;
 }
 
 int rnj_engine_init(rnj_engine_t *e, const rnj_engine_params_t *p,
-                    const rnj_lstm_t *lstm, int seq_length,
-                    const rnj_sampler_t *sampler,
+                    const rnj_net_t *net, const rnj_sampler_t *sampler,
                     const rnj_engine_out_t *out) {
-  if (!e || !p || !lstm || !sampler || !out || !out->note || !out->cancel ||
-      !out->note_off_now || !out->all_off || !out->now || seq_length < 1 ||
-      !params_ok(p))
+  if (!e || !p || !net || !sampler || !out || !out->note || !out->cancel ||
+      !out->note_off_now || !out->all_off || !out->now ||
+      rnj_net_seq_length(net) < 1 || !params_ok(p))
     return RNJ_EINVAL;
   memset(e, 0, sizeof *e);
   e->p = *p;
-  e->lstm = lstm;
-  e->seq_length = seq_length;
+  e->net = net;
+  e->seq_length = rnj_net_seq_length(net);
+  set_unit(e);
   e->sampler = *sampler;
   e->out = *out;
-  rnj_lstm_reset(&e->state);
+  rnj_net_reset(e->net, &e->state);
   /* A mezzo-forte guess until the player has played something. */
   e->vel_avg = 80.0;
   e->st = RNJ_ENGINE_IDLE;
@@ -89,7 +126,7 @@ int rnj_engine_init(rnj_engine_t *e, const rnj_engine_params_t *p,
 
 /* ---------------------------------------------------------------- context */
 
-static void history_push(rnj_engine_t *e, const float x[RNJ_MODEL_INPUT]) {
+static void history_push(rnj_engine_t *e, const rnj_net_note_t *n) {
   int slot;
   if (e->hist_n < RNJ_ENGINE_HISTORY) {
     slot = (e->hist_head + e->hist_n) % RNJ_ENGINE_HISTORY;
@@ -98,23 +135,38 @@ static void history_push(rnj_engine_t *e, const float x[RNJ_MODEL_INPUT]) {
     slot = e->hist_head;
     e->hist_head = (e->hist_head + 1) % RNJ_ENGINE_HISTORY;
   }
-  memcpy(e->history[slot], x, sizeof e->history[slot]);
+  e->history[slot] = *n;
 }
 
-/* The newest min(hist_n, seq_length) notes into e->window; their count. */
+/* The newest min(hist_n, seq_length) notes into e->window, in the model's
+ * unit; their count. */
 static int history_window(rnj_engine_t *e) {
   int n = e->hist_n < e->seq_length ? e->hist_n : e->seq_length;
   int i;
   for (i = 0; i < n; i++) {
     int slot = (e->hist_head + e->hist_n - n + i) % RNJ_ENGINE_HISTORY;
-    memcpy(&e->window[i * RNJ_MODEL_INPUT], e->history[slot],
-           sizeof e->history[slot]);
+    model_note(e, &e->history[slot], &e->window[i]);
   }
   return n;
 }
 
-static void feed(rnj_engine_t *e, int pitch, double start, double duration) {
-  float x[RNJ_MODEL_INPUT];
+/* Stream mode: the state rebuilt from the kept notes, as a window would
+ * see them (after a new model or context; bounded: seq_length steps). */
+static void refeed(rnj_engine_t *e) {
+  int n;
+  int i;
+  rnj_net_reset(e->net, &e->state);
+  e->pred_valid = 0;
+  if (e->p.context != RNJ_CONTEXT_STREAM)
+    return;
+  n = history_window(e);
+  for (i = 0; i < n; i++)
+    rnj_net_feed(e->net, &e->state, &e->window[i]);
+}
+
+static void feed(rnj_engine_t *e, int pitch, int velocity, double start,
+                 double duration) {
+  rnj_net_note_t n;
   double step = 0.0;
   if (e->rebase) {
     /* the gap between a seed file and the live clock means nothing: give
@@ -125,10 +177,17 @@ static void feed(rnj_engine_t *e, int pitch, double start, double duration) {
   } else if (e->fed_any) {
     step = clampd(start - e->last_fed_start, 0.0, e->p.max_step);
   }
-  rnj_lstm_input(x, pitch, step, duration);
-  history_push(e, x);
-  if (e->p.context == RNJ_CONTEXT_STREAM)
-    rnj_lstm_step(e->lstm, &e->state, x, NULL);
+  n.onset = start;
+  n.step = step;
+  n.duration = duration;
+  n.pitch = pitch;
+  n.velocity = velocity;
+  history_push(e, &n);
+  if (e->p.context == RNJ_CONTEXT_STREAM) {
+    rnj_net_note_t m;
+    model_note(e, &n, &m);
+    rnj_net_feed(e->net, &e->state, &m);
+  }
   if (!e->fed_any || start > e->last_fed_start)
     e->last_fed_start = start;
   e->fed_any = 1;
@@ -139,25 +198,21 @@ static void feed(rnj_engine_t *e, int pitch, double start, double duration) {
 static void predict(rnj_engine_t *e) {
   if (e->pred_valid)
     return;
-  if (e->p.context == RNJ_CONTEXT_WINDOW) {
-    int n = history_window(e);
-    if (n > 0) {
-      rnj_lstm_window(e->lstm, e->window, n, &e->pred);
-    } else {
-      rnj_lstm_reset(&e->state);
-      rnj_lstm_heads(e->lstm, &e->state, &e->pred);
-    }
-  } else {
-    rnj_lstm_heads(e->lstm, &e->state, &e->pred);
-  }
+  /* In window mode the state is scratch: nothing else reads it. */
+  if (e->p.context == RNJ_CONTEXT_WINDOW)
+    rnj_net_window(e->net, &e->state, e->window, history_window(e),
+                   &e->pred);
+  else
+    rnj_net_predict(e->net, &e->state, &e->pred);
   e->pred_valid = 1;
 }
 
 void rnj_engine_seed(rnj_engine_t *e, int pitch, double step,
-                     double duration) {
+                     double duration, int velocity) {
   double start = e->fed_any ? e->last_fed_start + step : 0.0;
   e->rebase = 0;
-  feed(e, pitch & 127, start, duration < 0 ? 0 : duration);
+  feed(e, pitch & 127, velocity < 0 ? 0 : velocity > 127 ? 127 : velocity,
+       start, duration < 0 ? 0 : duration);
   e->seed_step = step;
   e->rebase = 1;
 }
@@ -203,16 +258,21 @@ static void silence(rnj_engine_t *e) {
   e->sched_n = 0;
 }
 
-static int out_velocity(const rnj_engine_t *e) {
+/* The velocity a generated note is played (and fed) with: fixed, the
+ * model's (`model`, 0 when it has none), or the player's recent ones. */
+static int out_velocity(const rnj_engine_t *e, int model) {
   int v;
   if (e->p.velocity > 0)
     return e->p.velocity;
+  if (e->p.velocity == RNJ_VELOCITY_MODEL && model > 0)
+    return model > 127 ? 127 : model;
   v = (int)lrint(e->vel_avg);
   return v < 1 ? 1 : v > 127 ? 127 : v;
 }
 
 /* Hand one note to the output (it has already been fed). */
-static void emit(rnj_engine_t *e, double on, double off, int pitch) {
+static void emit(rnj_engine_t *e, double on, double off, int pitch,
+                 int velocity) {
   int i;
   for (i = 0; i < e->sched_n; i++) {
     const rnj_engine_sched_t *s = &e->sched[i];
@@ -225,7 +285,7 @@ static void emit(rnj_engine_t *e, double on, double off, int pitch) {
     e->stats.dropped_sched++;
     return;
   }
-  if (e->out.note(e->out.ctx, on, off, pitch, out_velocity(e)) != 0) {
+  if (e->out.note(e->out.ctx, on, off, pitch, velocity) != 0) {
     e->stats.out_errors++;
     return;
   }
@@ -238,18 +298,17 @@ static void emit(rnj_engine_t *e, double on, double off, int pitch) {
 
 /* Sample the next note into `pend` and give it its time. */
 static void sample_pending(rnj_engine_t *e, double now) {
-  int pitch;
-  float step;
-  float dur;
+  rnj_net_note_t n;
   double on;
   predict(e);
-  rnj_sample_note(&e->sampler, &e->pred, &pitch, &step, &dur);
+  rnj_net_sample(e->net, &e->pred, &e->sampler, &n);
   if (e->first_pending) {
     on = e->first_at;
     e->first_pending = 0;
     e->chord_run = 0;
   } else {
-    on = e->last_fed_start + clampd(step, 0.0, e->p.max_step);
+    on = e->last_fed_start + clampd(to_seconds(e, n.step), 0.0,
+                                    e->p.max_step);
   }
   /* A model can fall into stacking notes at one onset forever; after
    * max_chord of them the next one waits a short beat. */
@@ -267,15 +326,18 @@ static void sample_pending(rnj_engine_t *e, double now) {
   if (on < now)
     on = now;
   e->last_gen_on = on;
-  e->pend_pitch = pitch;
+  e->pend_pitch = n.pitch;
+  e->pend_velocity = n.velocity;
   e->pend_on = on;
-  e->pend_dur = clampd(dur, e->p.min_duration, e->p.max_duration);
+  e->pend_dur = clampd(to_seconds(e, n.duration), e->p.min_duration,
+                       e->p.max_duration);
   e->pend_valid = 1;
 }
 
 /* Generate until the horizon (or the budget, or the answer's end).
  * Returns when the next tick is wanted. */
 static double generate(rnj_engine_t *e, double now) {
+  int vel;
   int n;
   for (n = 0; n < RNJ_ENGINE_GEN_BUDGET; n++) {
     if (!e->pend_valid) {
@@ -285,8 +347,11 @@ static double generate(rnj_engine_t *e, double now) {
     }
     if (e->pend_on > now + e->p.lookahead)
       return e->pend_on - e->p.lookahead;
-    feed(e, e->pend_pitch, e->pend_on, e->pend_dur);
-    emit(e, e->pend_on, e->pend_on + e->pend_dur, e->pend_pitch);
+    /* Fed with the velocity it is played with: the model hears what
+     * sounds. */
+    vel = out_velocity(e, e->pend_velocity);
+    feed(e, e->pend_pitch, vel, e->pend_on, e->pend_dur);
+    emit(e, e->pend_on, e->pend_on + e->pend_dur, e->pend_pitch, vel);
     e->pend_valid = 0;
     if (e->st == RNJ_ENGINE_ANSWERING)
       e->answer_left--;
@@ -341,7 +406,7 @@ static void feed_ready(rnj_engine_t *e, int budget) {
     const rnj_engine_inflight_t *n = &e->inflight[e->in_head];
     if (n->end < 0)
       return;
-    feed(e, n->pitch, n->start,
+    feed(e, n->pitch, n->velocity, n->start,
          clampd(n->end - n->start, 0.0, MAX_PLAYER_DURATION));
     e->in_head = (e->in_head + 1) % RNJ_ENGINE_INFLIGHT;
     e->in_n--;
@@ -373,6 +438,7 @@ void rnj_engine_note_on(rnj_engine_t *e, double t, int channel, int pitch,
   n->end = -1.0;
   n->pitch = (uint8_t)pitch;
   n->channel = (uint8_t)channel;
+  n->velocity = (uint8_t)(velocity > 127 ? 127 : velocity);
   e->held[channel][pitch] = (int16_t)(slot + 1);
   e->sounding++;
   e->call_notes++;
@@ -531,51 +597,32 @@ void rnj_engine_set_mode(rnj_engine_t *e, int mode) {
   e->p.mode = mode;
 }
 
-const rnj_lstm_t *rnj_engine_set_lstm(rnj_engine_t *e,
-                                      const rnj_lstm_t *lstm,
-                                      int seq_length) {
-  const rnj_lstm_t *old = e->lstm;
-  int n;
-  int i;
+const rnj_net_t *rnj_engine_set_net(rnj_engine_t *e, const rnj_net_t *net) {
+  const rnj_net_t *old = e->net;
   silence(e);
   e->st = RNJ_ENGINE_IDLE;
   e->answer_left = 0;
   e->first_pending = 0;
-  e->lstm = lstm;
-  e->seq_length = seq_length > 0 ? seq_length : 1;
-  rnj_lstm_reset(&e->state);
-  e->pred_valid = 0;
-  if (e->p.context == RNJ_CONTEXT_STREAM) {
-    /* The new model hears the recent notes again, from a zero state, like
-     * a window: a bounded cost (seq_length steps), once per reload. */
-    n = history_window(e);
-    for (i = 0; i < n; i++)
-      rnj_lstm_step(e->lstm, &e->state, &e->window[i * RNJ_MODEL_INPUT],
-                    NULL);
-  }
+  e->net = net;
+  e->seq_length = rnj_net_seq_length(net) > 0 ? rnj_net_seq_length(net) : 1;
+  set_unit(e);
+  /* The new model hears the recent notes again, from a zero state, like
+   * a window: a bounded cost (seq_length steps), once per reload. */
+  refeed(e);
   return old;
 }
 
 void rnj_engine_set_params(rnj_engine_t *e, const rnj_engine_params_t *p) {
   int context_changed;
-  int i;
-  int n;
   if (!params_ok(p))
     return;
   if (p->mode != e->p.mode)
     rnj_engine_set_mode(e, p->mode);
   context_changed = p->context != e->p.context;
   e->p = *p;
-  if (context_changed) {
-    rnj_lstm_reset(&e->state);
-    e->pred_valid = 0;
-    if (e->p.context == RNJ_CONTEXT_STREAM) {
-      n = history_window(e);
-      for (i = 0; i < n; i++)
-        rnj_lstm_step(e->lstm, &e->state, &e->window[i * RNJ_MODEL_INPUT],
-                      NULL);
-    }
-  }
+  set_unit(e);
+  if (context_changed)
+    refeed(e);
 }
 
 void rnj_engine_set_sampling(rnj_engine_t *e, const rnj_sampler_t *sampler) {

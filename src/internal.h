@@ -15,6 +15,14 @@ void *rnj__calloc(size_t count, size_t size);
 void *rnj__realloc(void *ptr, size_t size);
 void rnj__free(void *ptr);
 
+/* model.c: give `model` (initialised) the layout of `kind` and `hidden`:
+ * its table, sizes and tensor pointers, keeping its block when the size
+ * is the same, else a new zeroed one.  Metadata and seq_length are left
+ * alone.  Returns 0, RNJ_EINVAL or RNJ_ENOMEM (then `model` is as it
+ * was). */
+struct rnj_model_s;
+int rnj__model_adopt(struct rnj_model_s *model, int kind, int hidden);
+
 /* Read the whole of `path` into a new buffer (free with rnj__free).
  * Files larger than `max_bytes` are refused with RNJ_ELIMIT before any
  * allocation.  A NUL byte is appended (not counted in *len) so text
@@ -40,6 +48,12 @@ int rnj__atomic_begin(const char *path, char *tmp, size_t tmp_len,
 int rnj__atomic_commit(const char *tmp, const char *path, char *err);
 void rnj__atomic_abort(const char *tmp);
 
+/* sample.c: rnj_sample_categorical with the uniform number `u` in [0, 1)
+ * given (the v2 kernels have their own vector versions of it, lstm2_kern.h).
+ * RT-safe. */
+int rnj__sample_draw(const float *logits, int n, float temperature,
+                     double u);
+
 /* seq.c: turn one sequencer event into the daemon's event (no ALSA call
  * unless it announces a new port that "auto" or a listed name wants).
  * out->time is the event's real-time stamp, or -1 when it has none (the
@@ -51,5 +65,21 @@ struct rnj_seq_event_s;
 void rnj__seq_decode(struct rnj_seq_s *seq,
                      const struct snd_seq_event *ev,
                      struct rnj_seq_event_s *out);
+
+/* jack.c: the daemon's events in the `n` bytes of one JACK MIDI event
+ * (time, src_* left 0): note-on/off and control changes, song position,
+ * and every system real-time byte wherever it stands, also between the
+ * bytes of another message, which then completes as if it were not
+ * there.  Writes at most `max` events to `out`; returns how many there
+ * are (more than `max`: the rest were dropped).  RT-safe, bounded by n.
+ * Split out so the parser can be tested without a JACK server. */
+int rnj__jack_midi_parse(const uint8_t *buf, size_t n,
+                         struct rnj_seq_event_s *out, int max);
+
+/* tempo.c: the interval clusters of `m` sorted event times (Dixon's
+ * first step): their centres (s) and counts, at most `max` of them;
+ * returns how many there are.  For tests/test-tempo.c. */
+int rnj__tempo_clusters(const double *ev, int m, double *centre,
+                        double *count, int max);
 
 #endif

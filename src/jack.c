@@ -25,7 +25,8 @@
  * at its frame, and the same callback serves the JACK MIDI ports.
  *
  * Limits: one synth channel for the generated notes and one for the
- * player's; MIDI input keeps note on/off and control changes only.
+ * player's; MIDI input keeps note on/off, control changes, the system
+ * real-time bytes and song position (rnj__jack_midi_parse).
  */
 #include <errno.h>
 #include <jack/jack.h>
@@ -70,11 +71,11 @@ typedef struct msg_s {
 /* audio -> loop */
 typedef struct in_s {
   double t;
+  uint16_t b;   /* up to 14 bits: a song position */
   uint8_t type; /* rnj_seq_ev_type_t */
   uint8_t channel;
   uint8_t a;
-  uint8_t b;
-  uint8_t pad[4];
+  uint8_t pad[3];
 } in_t;
 
 /* One period's context. */
@@ -403,49 +404,166 @@ static void take_messages(rnj_jack_t *j, cyc_t *c) {
  * change fluidsynth's sound parameters. */
 static int player_cc(int cc) { return cc == 64 || cc == 120 || cc == 123; }
 
+/* ---------------------------------------------------------- MIDI input */
+
+/* Data bytes a channel message takes after its status. */
+static int channel_data(uint8_t st) {
+  return (st & 0xE0) == 0xC0 ? 1 : 2;
+}
+
+static const uint8_t realtime_type[8] = {
+    RNJ_SEQ_EV_CLOCK,    /* F8 */
+    RNJ_SEQ_EV_TICK,     /* F9 */
+    RNJ_SEQ_EV_START,    /* FA */
+    RNJ_SEQ_EV_CONTINUE, /* FB */
+    RNJ_SEQ_EV_STOP,     /* FC */
+    RNJ_SEQ_EV_NONE,     /* FD: undefined */
+    RNJ_SEQ_EV_SENSING,  /* FE */
+    RNJ_SEQ_EV_RESET     /* FF */
+};
+
+/* Parse one JACK MIDI event's bytes (see internal.h).  JACK hands over
+ * whole messages, one per event, but a sender may slip a real-time byte
+ * between a message's bytes, as MIDI allows on a cable: it is taken out
+ * as an event of its own and the message around it completes.  Running
+ * status is honoured within an event (not across events: each is parsed
+ * afresh, so a truncated one cannot corrupt the next).  System exclusive
+ * and the other system common messages are skipped up to the next status
+ * byte; data bytes without a status are dropped. */
+int rnj__jack_midi_parse(const uint8_t *buf, size_t n,
+                         rnj_seq_event_t *out, int max) {
+  uint8_t status = 0; /* running status: a channel status, 0xF2, or 0 */
+  uint8_t data[2];
+  int need = 0; /* data bytes the message still needs */
+  int have = 0;
+  int found = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    uint8_t byte = buf[i];
+    rnj_seq_event_t *ev = found < max ? &out[found] : NULL;
+    if (byte >= 0xF8) {
+      if (realtime_type[byte - 0xF8] == RNJ_SEQ_EV_NONE)
+        continue;
+      if (ev) {
+        memset(ev, 0, sizeof *ev);
+        ev->type = realtime_type[byte - 0xF8];
+        ev->a = byte;
+      }
+      found++;
+      continue;
+    }
+    if (byte & 0x80) {
+      /* A status byte ends whatever came before it, complete or not. */
+      have = 0;
+      if (byte < 0xF0) {
+        status = byte;
+        need = channel_data(byte);
+      } else if (byte == 0xF2) {
+        status = byte;
+        need = 2;
+      } else {
+        status = 0; /* sysex and the rest: skip their data */
+        need = 0;
+      }
+      continue;
+    }
+    if (!status)
+      continue;
+    data[have++] = byte;
+    if (have < need)
+      continue;
+    have = 0; /* complete; the status runs on */
+    if (ev) {
+      uint8_t type = status & 0xF0;
+      memset(ev, 0, sizeof *ev);
+      ev->channel = status & 15;
+      ev->a = data[0];
+      ev->b = need > 1 ? data[1] : 0;
+      if (status == 0xF2) {
+        ev->type = RNJ_SEQ_EV_SONGPOS;
+        ev->channel = 0;
+        ev->a = 0xF2;
+        ev->b = data[0] | data[1] << 7;
+      } else if (type == 0x90) {
+        ev->type = ev->b ? RNJ_SEQ_EV_NOTE_ON : RNJ_SEQ_EV_NOTE_OFF;
+      } else if (type == 0x80) {
+        ev->type = RNJ_SEQ_EV_NOTE_OFF;
+      } else if (type == 0xB0) {
+        ev->type = RNJ_SEQ_EV_CC;
+      } else {
+        continue; /* a message the daemon does not use */
+      }
+    } else if ((status & 0xF0) != 0x90 && (status & 0xF0) != 0x80 &&
+               (status & 0xF0) != 0xB0 && status != 0xF2) {
+      continue;
+    }
+    found++;
+  }
+  return found;
+}
+
+/* Messages one JACK MIDI event may carry: a note with a few real-time
+ * bytes slipped in, or a short run of messages under running status.
+ * More in one event are dropped (counted as lost input). */
+#define EVENT_MSGS 16
+
+static void queue_input(rnj_jack_t *j, const rnj_seq_event_t *e, double t,
+                        int *woke) {
+  jack_ringbuffer_t *rb = j->from_rt;
+  in_t m;
+  memset(&m, 0, sizeof m);
+  m.t = t;
+  m.type = (uint8_t)e->type;
+  m.channel = (uint8_t)e->channel;
+  m.a = (uint8_t)e->a;
+  m.b = (uint16_t)e->b;
+  *woke = 1;
+  if (jack_ringbuffer_write_space(rb) >= sizeof m) {
+    jack_ringbuffer_write(rb, (const char *)&m, sizeof m);
+  } else {
+    INC(&j->in_lost);
+    STORE(&j->lost_flag, 1);
+  }
+}
+
 static void take_input(rnj_jack_t *j, cyc_t *c) {
   void *buf = jack_port_get_buffer(j->midi_in, c->n);
-  jack_ringbuffer_t *rb = j->from_rt;
   uint32_t count = jack_midi_get_event_count(buf);
   uint32_t i;
   int woke = 0;
   for (i = 0; i < count; i++) {
     jack_midi_event_t ev;
-    in_t m;
-    uint8_t st;
-    uint8_t type;
-    if (jack_midi_event_get(&ev, buf, i) != 0 || ev.size < 3)
+    rnj_seq_event_t msgs[EVENT_MSGS];
+    double t;
+    int n;
+    int k;
+    if (jack_midi_event_get(&ev, buf, i) != 0)
       continue;
-    st = ev.buffer[0];
-    if (st < 0x80 || st >= 0xF0)
-      continue;
-    type = st & 0xF0;
-    memset(&m, 0, sizeof m);
-    m.t = c->start + ev.time / c->rate;
-    m.channel = st & 15;
-    m.a = ev.buffer[1] & 127;
-    m.b = ev.buffer[2] & 127;
-    if (type == 0x90)
-      m.type = m.b ? RNJ_SEQ_EV_NOTE_ON : RNJ_SEQ_EV_NOTE_OFF;
-    else if (type == 0x80)
-      m.type = RNJ_SEQ_EV_NOTE_OFF;
-    else if (type == 0xB0)
-      m.type = RNJ_SEQ_EV_CC;
-    else
-      continue;
-    if (jack_ringbuffer_write_space(rb) >= sizeof m) {
-      jack_ringbuffer_write(rb, (const char *)&m, sizeof m);
-      woke = 1;
-    } else {
+    t = c->start + ev.time / c->rate;
+    n = rnj__jack_midi_parse(ev.buffer, ev.size, msgs, EVENT_MSGS);
+    if (n > EVENT_MSGS) {
       INC(&j->in_lost);
       STORE(&j->lost_flag, 1);
       woke = 1;
+      n = EVENT_MSGS;
     }
-    if (j->synth && j->render_player &&
-        (type != 0xB0 || player_cc(m.a)) &&
-        pend_insert(j, m.t, (uint8_t)(type | RNJ_JACK_SYNTH_PLAYER), m.a,
-                    m.b, TODO_SYNTH, 0) < 0)
-      INC(&j->dropped);
+    for (k = 0; k < n; k++) {
+      const rnj_seq_event_t *e = &msgs[k];
+      uint8_t type;
+      queue_input(j, e, t, &woke);
+      if (e->type == RNJ_SEQ_EV_NOTE_ON)
+        type = 0x90;
+      else if (e->type == RNJ_SEQ_EV_NOTE_OFF)
+        type = 0x80;
+      else if (e->type == RNJ_SEQ_EV_CC && player_cc(e->a))
+        type = 0xB0;
+      else
+        continue;
+      if (j->synth && j->render_player &&
+          pend_insert(j, t, (uint8_t)(type | RNJ_JACK_SYNTH_PLAYER),
+                      (uint8_t)e->a, (uint8_t)e->b, TODO_SYNTH, 0) < 0)
+        INC(&j->dropped);
+    }
   }
   if (woke && j->wake)
     j->wake(j->wake_ctx);

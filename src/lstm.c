@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "lstm_kern.h"
+#include "lstm_portable.h"
 #include "rnnjam/lstm.h"
 
 #define H RNJ_MODEL_HIDDEN
@@ -40,77 +41,6 @@ struct rnj_lstm_s {
 };
 
 /* ------------------------------------------------------ portable kernel */
-
-static float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
-
-/* tanh through libm's expf: glibc's tanhf goes through expm1f and took 40%
- * of the portable step.  (1 - e) / (1 + e) with e = exp(-2|x|) is within
- * 2e-7 relative for |x| >= 0.25; below, where it cancels, the odd Taylor
- * series to x^11 (truncation < 3e-10 relative). */
-static float tanh_portable(float x) {
-  float ax = fabsf(x);
-  float t;
-  if (ax < 0.25f) {
-    float x2 = ax * ax;
-    float s = -1382.0f / 155925;
-    s = s * x2 + 62.0f / 2835;
-    s = s * x2 + -17.0f / 315;
-    s = s * x2 + 2.0f / 15;
-    s = s * x2 + -1.0f / 3;
-    t = ax + ax * (s * x2);
-  } else {
-    float e = expf(-2.0f * ax);
-    t = (1.0f - e) / (1.0f + e);
-  }
-  return copysignf(t, x);
-}
-
-/* GNU C's generic vectors of 4 floats: SSE on x86-64, NEON on arm64,
- * scalar code elsewhere.  They make the portable kernel's SIMD explicit, so
- * it does not depend on the optimisation level or on the compiler's
- * auto-vectoriser (which, without -ffast-math, never vectorises a
- * reduction), while staying free of any one ISA's intrinsics. */
-typedef float v4sf __attribute__((vector_size(16)));
-
-/* out (64) = sum_k v[k] * w[k] over n rows of 64 (where the time goes).
- * Half a row (32 columns, 8 vectors) at a time, so that the sums stay in
- * the 16 registers SSE and the like have. */
-static void panel_portable(const float *restrict w, const float *restrict v,
-                           int n, float *restrict out) {
-  int half;
-  int k;
-  for (half = 0; half < 2; half++) {
-    v4sf a0 = {0};
-    v4sf a1 = {0};
-    v4sf a2 = {0};
-    v4sf a3 = {0};
-    v4sf a4 = {0};
-    v4sf a5 = {0};
-    v4sf a6 = {0};
-    v4sf a7 = {0};
-    float *o = out + half * 32;
-    for (k = 0; k < n; k++) {
-      const v4sf *r = (const v4sf *)(w + (size_t)k * W + half * 32);
-      const float s = v[k];
-      a0 += s * r[0];
-      a1 += s * r[1];
-      a2 += s * r[2];
-      a3 += s * r[3];
-      a4 += s * r[4];
-      a5 += s * r[5];
-      a6 += s * r[6];
-      a7 += s * r[7];
-    }
-    memcpy(o, &a0, sizeof a0);
-    memcpy(o + 4, &a1, sizeof a1);
-    memcpy(o + 8, &a2, sizeof a2);
-    memcpy(o + 12, &a3, sizeof a3);
-    memcpy(o + 16, &a4, sizeof a4);
-    memcpy(o + 20, &a5, sizeof a5);
-    memcpy(o + 24, &a6, sizeof a6);
-    memcpy(o + 28, &a7, sizeof a7);
-  }
-}
 
 /* Dot product of 128 in 4 x 2 running sums. */
 static float dot128_portable(const float *a, const float *b) {
@@ -298,7 +228,7 @@ int rnj_lstm_new(rnj_lstm_t **out, const rnj_model_t *model,
   rnj_lstm_t *lstm;
 
   *out = NULL;
-  if (!model || !model->params ||
+  if (!model || !model->params || model->kind != RNJ_MODEL_TUTORIAL ||
       (unsigned)kernel > (unsigned)RNJ_KERNEL_AVX512)
     return RNJ_EINVAL;
   kern = rnj__lstm_kern_find(kernel);
@@ -351,18 +281,27 @@ void rnj_lstm_input(float x[RNJ_MODEL_INPUT], int pitch, double step,
   x[2] = (float)duration;
 }
 
-void rnj_lstm_step(const rnj_lstm_t *lstm, rnj_lstm_state_t *state,
-                   const float x[RNJ_MODEL_INPUT], rnj_lstm_out_t *out) {
+void rnj__lstm_step_hc(const rnj_lstm_t *lstm, float *h, float *c,
+                       const float x[RNJ_MODEL_INPUT]) {
   /* The step's input vector (h, 1, x); h is copied because the kernel
-   * writes the new h over state->h while later panels still read the old
-   * one. */
+   * writes the new h over the old while later panels still read it. */
   _Alignas(ALIGN) float v[RNJ__GATE_ROWS];
-  memcpy(v, state->h, sizeof state->h);
+  memcpy(v, h, H * sizeof(float));
   v[H] = 1.0f;
   v[H + 1] = x[0];
   v[H + 2] = x[1];
   v[H + 3] = x[2];
-  lstm->kern->cell(&lstm->pack, v, state->c, state->h);
+  lstm->kern->cell(&lstm->pack, v, c, h);
+}
+
+void rnj__lstm_heads_h(const rnj_lstm_t *lstm, const float *h,
+                       rnj_lstm_out_t *out) {
+  lstm->kern->heads(&lstm->pack, h, out);
+}
+
+void rnj_lstm_step(const rnj_lstm_t *lstm, rnj_lstm_state_t *state,
+                   const float x[RNJ_MODEL_INPUT], rnj_lstm_out_t *out) {
+  rnj__lstm_step_hc(lstm, state->h, state->c, x);
   if (out)
     lstm->kern->heads(&lstm->pack, state->h, out);
 }

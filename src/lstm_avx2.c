@@ -1,4 +1,5 @@
-/* lstm_avx2: the LSTM step and heads with AVX2/FMA intrinsics.
+/* lstm_avx2: the LSTM step and heads with AVX2/FMA intrinsics, for the
+ * tutorial's model and (at the end) the v2 model.
  *
  * Same layout and arithmetic as the portable kernel (lstm_kern.h): each
  * panel's 64 sums live in 8 ymm registers (8 independent FMA chains, which
@@ -12,10 +13,12 @@
  * exp within 1.5e-7 relative, sigmoid 2e-7, tanh 2.5e-7 (test-lstm
  * measures them against double libm).
  */
+#include "lstm2_kern.h"
 #include "lstm_kern.h"
 
 #ifdef RNJ__HAVE_X86_KERNELS
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #define TARGET __attribute__((target("avx2,fma")))
@@ -180,5 +183,128 @@ TARGET static void math(int fn, const float *in, float *out, int n) {
 
 const rnj__lstm_kern_t rnj__lstm_kern_avx2 = {RNJ_KERNEL_AVX2, cell, heads,
                                               math};
+
+/* ------------------------------------------------------------------ v2 */
+
+/* The v2 step (lstm2_kern.h): the tutorial's panel product over (h, 1, s,
+ * d), then the three looked-up rows added to the sums while the cell's
+ * gates are formed, 8 units at a time. */
+TARGET static void cell_v2(const rnj__lstm2_pack_t *p, const float *v,
+                           const int *rows, float *c, float *h) {
+  const int nrows = p->hidden + RNJ__V2_DENSE;
+  _Alignas(64) float z[W];
+  int b;
+  int q;
+  for (b = 0; b < p->panels; b++) {
+    const float *look = p->lookup + (size_t)b * RNJ__V2_LOOKUP * W;
+    const float *r0 = look + (size_t)rows[0] * W;
+    const float *r1 = look + (size_t)rows[1] * W;
+    const float *r2 = look + (size_t)rows[2] * W;
+    panel(p->gates + (size_t)b * nrows * W, v, nrows, z);
+    for (q = 0; q < U; q += 8) {
+      __m256 g4[4];
+      __m256 cn;
+      float *cp = c + b * U + q;
+      int k;
+      for (k = 0; k < 4; k++) {
+        int at = k * U + q;
+        g4[k] = _mm256_add_ps(
+            _mm256_load_ps(z + at),
+            _mm256_add_ps(_mm256_add_ps(_mm256_load_ps(r0 + at),
+                                        _mm256_load_ps(r1 + at)),
+                          _mm256_load_ps(r2 + at)));
+      }
+      cn = _mm256_fmadd_ps(vsigmoid(g4[1]), _mm256_loadu_ps(cp),
+                           _mm256_mul_ps(vsigmoid(g4[0]), vtanh(g4[2])));
+      _mm256_storeu_ps(cp, cn);
+      _mm256_storeu_ps(h + b * U + q,
+                       _mm256_mul_ps(vsigmoid(g4[3]), vtanh(cn)));
+    }
+  }
+}
+
+/* The four heads: six panels of 64 logits over (h, 1). */
+TARGET static void heads_v2(const rnj__lstm2_pack_t *p, const float *h,
+                            float *out) {
+  _Alignas(64) float v[RNJ_NET_HIDDEN_MAX + 1];
+  const int nrows = p->hidden + 1;
+  int b;
+  memcpy(v, h, (size_t)p->hidden * sizeof(float));
+  v[p->hidden] = 1.0f;
+  for (b = 0; b < RNJ__V2_HEAD_PANELS; b++)
+    panel(p->heads + (size_t)b * nrows * W, v, nrows, out + b * W);
+}
+
+/* The sum of 8 lanes. */
+TARGET static float hsum8(__m256 v) {
+  __m128 q =
+      _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+}
+
+/* rnj__sample_draw in 8 lanes (lstm2_kern.h): the weights exp((l - max)
+ * / T), 0 below exp(-87) and for -inf and NaN, the bin where u * total
+ * falls in their running sum. */
+TARGET static int draw_v2(const float *logits, int n, float t, double u) {
+  _Alignas(32) float buf[128];
+  _Alignas(32) float wl[128];
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  double total = 0;
+  double target;
+  float max;
+  int nv;
+  int b;
+  int i;
+  n = n < 1 ? 1 : n > 128 ? 128 : n;
+  nv = (n + 7) / 8;
+  for (i = 0; i < 8 * nv; i++) /* NaN and the padding: -inf */
+    buf[i] = i < n && logits[i] == logits[i] ? logits[i] : -INFINITY;
+  for (b = 0; b < nv; b++)
+    m = _mm256_max_ps(m, _mm256_load_ps(buf + 8 * b));
+  {
+    __m128 q = _mm_max_ps(_mm256_castps256_ps128(m),
+                          _mm256_extractf128_ps(m, 1));
+    q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_max_ss(q, _mm_movehdup_ps(q));
+    max = _mm_cvtss_f32(q);
+  }
+  if (t > 0 && max > -INFINITY) {
+    __m256 mx = _mm256_set1_ps(max);
+    __m256 inv = _mm256_set1_ps(1.0f / t);
+    for (b = 0; b < nv; b++) {
+      __m256 a =
+          _mm256_mul_ps(_mm256_sub_ps(_mm256_load_ps(buf + 8 * b), mx), inv);
+      __m256 in = _mm256_cmp_ps(a, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
+      __m256 w = _mm256_and_ps(in, vexp(a));
+      _mm256_store_ps(wl + 8 * b, w);
+      total += hsum8(w);
+    }
+    if (total >= 1.0 && total < INFINITY) {
+      target = u * total;
+      for (b = 0; b < nv - 1; b++) {
+        double bsum = hsum8(_mm256_load_ps(wl + 8 * b));
+        if (target < bsum)
+          break;
+        target -= bsum;
+      }
+      for (i = 8 * b; i < 8 * b + 8; i++) {
+        target -= wl[i];
+        if (target < 0)
+          return i;
+      }
+      for (i = 8 * b + 7; i > 0 && wl[i] == 0; i--)
+        ;
+      return i;
+    }
+  }
+  for (i = 0; i < n && !(logits[i] == max); i++)
+    ;
+  return i < n ? i : 0;
+}
+
+const rnj__lstm2_kern_t rnj__lstm2_kern_avx2 = {RNJ_KERNEL_AVX2, cell_v2,
+                                                heads_v2, draw_v2};
 
 #endif

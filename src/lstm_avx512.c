@@ -1,4 +1,5 @@
-/* lstm_avx512: the LSTM step and heads with AVX-512F intrinsics.
+/* lstm_avx512: the LSTM step and heads with AVX-512F intrinsics, for the
+ * tutorial's model and (at the end) the v2 model.
  *
  * Same layout and arithmetic as the portable kernel (lstm_kern.h), with
  * each panel's 64 sums held in 4 zmm registers, two rows in flight (8
@@ -14,10 +15,12 @@
  * differ from the portable kernel's by about 1e-6 relative, as much as a
  * different summation order alone gives.
  */
+#include "lstm2_kern.h"
 #include "lstm_kern.h"
 
 #ifdef RNJ__HAVE_X86_KERNELS
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #define TARGET __attribute__((target("avx512f")))
@@ -186,5 +189,118 @@ TARGET static void math(int fn, const float *in, float *out, int n) {
 
 const rnj__lstm_kern_t rnj__lstm_kern_avx512 = {RNJ_KERNEL_AVX512, cell,
                                                 heads, math};
+
+/* ------------------------------------------------------------------ v2 */
+
+/* The v2 step (lstm2_kern.h): the tutorial's panel product over (h, 1, s,
+ * d), then the three looked-up rows added to the sums while the cell's
+ * gates are formed. */
+TARGET static void cell_v2(const rnj__lstm2_pack_t *p, const float *v,
+                           const int *rows, float *c, float *h) {
+  const int nrows = p->hidden + RNJ__V2_DENSE;
+  _Alignas(64) float z[W];
+  __m512 g4[4];
+  int b;
+  int q;
+  for (b = 0; b < p->panels; b++) {
+    const float *look = p->lookup + (size_t)b * RNJ__V2_LOOKUP * W;
+    const float *r0 = look + (size_t)rows[0] * W;
+    const float *r1 = look + (size_t)rows[1] * W;
+    const float *r2 = look + (size_t)rows[2] * W;
+    __m512 cn;
+    panel(p->gates + (size_t)b * nrows * W, v, nrows, z);
+    for (q = 0; q < 4; q++)
+      g4[q] = _mm512_add_ps(
+          _mm512_load_ps(z + 16 * q),
+          _mm512_add_ps(_mm512_add_ps(_mm512_load_ps(r0 + 16 * q),
+                                      _mm512_load_ps(r1 + 16 * q)),
+                        _mm512_load_ps(r2 + 16 * q)));
+    cn = _mm512_fmadd_ps(vsigmoid(g4[1]), _mm512_loadu_ps(c + b * U),
+                         _mm512_mul_ps(vsigmoid(g4[0]), vtanh(g4[2])));
+    _mm512_storeu_ps(c + b * U, cn);
+    _mm512_storeu_ps(h + b * U, _mm512_mul_ps(vsigmoid(g4[3]), vtanh(cn)));
+  }
+}
+
+/* The four heads: six panels of 64 logits over (h, 1). */
+TARGET static void heads_v2(const rnj__lstm2_pack_t *p, const float *h,
+                            float *out) {
+  _Alignas(64) float v[RNJ_NET_HIDDEN_MAX + 1];
+  const int nrows = p->hidden + 1;
+  int b;
+  memcpy(v, h, (size_t)p->hidden * sizeof(float));
+  v[p->hidden] = 1.0f;
+  for (b = 0; b < RNJ__V2_HEAD_PANELS; b++)
+    panel(p->heads + (size_t)b * nrows * W, v, nrows, out + b * W);
+}
+
+/* rnj__sample_draw in 16 lanes (lstm2_kern.h): the weights exp((l - max)
+ * / T), 0 below exp(-87) and for -inf and NaN, the bin where u * total
+ * falls in their running sum. */
+TARGET static int draw_v2(const float *logits, int n, float t, double u) {
+  __m512 x[8];
+  __m512 w[8];
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  double total = 0;
+  double target;
+  float max;
+  int nv;
+  int b;
+  int i;
+  n = n < 1 ? 1 : n > 128 ? 128 : n;
+  nv = (n + 15) / 16;
+  for (b = 0; b < nv; b++) {
+    int left = n - 16 * b;
+    __mmask16 k = left >= 16 ? (__mmask16)0xffff
+                             : (__mmask16)((1u << left) - 1);
+    x[b] = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), k,
+                                logits + 16 * b);
+    /* NaN is never drawn: it becomes -inf */
+    x[b] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x[b], x[b], _CMP_ORD_Q),
+                                _mm512_set1_ps(-INFINITY), x[b]);
+    m = _mm512_max_ps(m, x[b]);
+  }
+  max = _mm512_reduce_max_ps(m);
+  if (t > 0 && max > -INFINITY) {
+    __m512 mx = _mm512_set1_ps(max);
+    __m512 inv = _mm512_set1_ps(1.0f / t);
+    for (b = 0; b < nv; b++) {
+      __m512 a = _mm512_mul_ps(_mm512_sub_ps(x[b], mx), inv);
+      __mmask16 in = _mm512_cmp_ps_mask(a, _mm512_set1_ps(-87.0f),
+                                        _CMP_GE_OQ);
+      w[b] = _mm512_maskz_mov_ps(in, vexp(a));
+      total += _mm512_reduce_add_ps(w[b]);
+    }
+    /* a finite max has weight 1 */
+    if (total >= 1.0 && total < INFINITY) {
+      target = u * total;
+      for (b = 0; b < nv - 1; b++) {
+        double bsum = _mm512_reduce_add_ps(w[b]);
+        if (target < bsum)
+          break;
+        target -= bsum;
+      }
+      {
+        _Alignas(64) float lane[16];
+        _mm512_store_ps(lane, w[b]);
+        for (i = 0; i < 16; i++) {
+          target -= lane[i];
+          if (target < 0)
+            return 16 * b + i;
+        }
+        /* rounding left the draw past the block: its last weighty bin */
+        for (i = 15; i > 0 && lane[i] == 0; i--)
+          ;
+        return 16 * b + i;
+      }
+    }
+  }
+  for (i = 0; i < n && !(logits[i] == max); i++)
+    ;
+  return i < n ? i : 0;
+}
+
+const rnj__lstm2_kern_t rnj__lstm2_kern_avx512 = {RNJ_KERNEL_AVX512,
+                                                  cell_v2, heads_v2, draw_v2};
 
 #endif

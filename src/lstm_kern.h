@@ -58,6 +58,14 @@ extern const rnj__lstm_kern_t rnj__lstm_kern_avx2;
 extern const rnj__lstm_kern_t rnj__lstm_kern_avx512;
 #endif
 
+/* For net.c, which keeps h and c in its own state: one step of `lstm` on
+ * x = (pitch / 128, step, duration) with h (128) and c (128) updated in
+ * place, and the heads on h.  What rnj_lstm_step and rnj_lstm_heads do. */
+void rnj__lstm_step_hc(const struct rnj_lstm_s *lstm, float *h, float *c,
+                       const float x[RNJ_MODEL_INPUT]);
+void rnj__lstm_heads_h(const struct rnj_lstm_s *lstm, const float *h,
+                       rnj_lstm_out_t *out);
+
 /* The kernel table entry for `kernel`, or NULL when it was not compiled in
  * or the CPU lacks it (RNJ_KERNEL_AUTO picks the best).  Tests use it to
  * reach rnj__lstm_kern_t.math. */

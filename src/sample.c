@@ -4,9 +4,11 @@
  * filled from the seed by splitmix64, as its authors recommend, so nearby
  * seeds give unrelated streams.  Pitch sampling is softmax(logits / T) over
  * the allowed pitches, drawn by one uniform against the cumulative sum.
- * Everything here works in fixed arrays of 128 on the stack: no allocation,
- * no locks, bounded time, so it runs on the real-time thread after
- * rnj_lstm_step.
+ * Top-p keeps the smallest set of likeliest pitches that reaches the mass,
+ * found by a selection on the weights (expected linear time) rather than a
+ * sort.  Everything here works in fixed arrays of 128 on the stack: no
+ * allocation, no locks, bounded time, so it runs on the real-time thread
+ * after the model's step.
  *
  * Limits: the weights are float, within 3e-7 of exact; a pitch whose
  * probability is below about 1e-38 relative to the best is never drawn.
@@ -62,6 +64,8 @@ double rnj_rng_uniform(rnj_rng_t *rng) {
 void rnj_sampler_init(rnj_sampler_t *sampler, uint64_t seed) {
   memset(sampler, 0, sizeof *sampler);
   sampler->temperature = 1.0f;
+  sampler->time_temperature = 1.0f;
+  sampler->top_p = 1.0f;
   sampler->top_k = 0;
   sampler->pitch_min = 0;
   sampler->pitch_max = P - 1;
@@ -74,6 +78,16 @@ int rnj_sampler_check(const rnj_sampler_t *sampler, char *err) {
                       "sampler: temperature must be a finite number > 0, "
                       "got %g",
                       (double)sampler->temperature);
+  if (!(sampler->time_temperature > 0) ||
+      !isfinite(sampler->time_temperature))
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "sampler: time_temperature must be a finite number > "
+                      "0, got %g",
+                      (double)sampler->time_temperature);
+  if (!(sampler->top_p > 0 && sampler->top_p <= 1))
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "sampler: top_p must be in (0, 1] (1: off), got %g",
+                      (double)sampler->top_p);
   if (sampler->top_k < 0 || sampler->top_k > P)
     return rnj_errorf(err, RNJ_EINVAL,
                       "sampler: top_k must be 0 (all) to %d, got %d", P,
@@ -155,7 +169,7 @@ static v4sf select4(v4si mask, v4sf a, v4sf b) {
  * relative of exp: far finer than one uniform draw can tell.  Weights below
  * exp(-87) (1e-38 relative to the best pitch) are exactly 0, so -inf and
  * NaN logits are never drawn. */
-static v4sf exp_weight(v4sf a) {
+static inline __attribute__((always_inline)) v4sf exp_weight(v4sf a) {
   v4si in = a >= splat(-87.0f); /* false for NaN, too */
   v4sf c = select4(in, a, splat(-87.0f));
   /* round to nearest by adding 1.5 * 2^23: SSE2 has no round */
@@ -171,6 +185,62 @@ static v4sf exp_weight(v4sf a) {
   q = q * r + 1.0f;
   q = q * r + 1.0f;
   return (v4sf)((v4si)(q * (v4sf)e) & in);
+}
+
+/* The nucleus: keep the likeliest of the n weights w (>= 0) whose sum
+ * first reaches p * total (the one that crosses it included; equal
+ * weights: the lower index first), zero the others, and return the kept
+ * sum.  A selection on (weight, index) keys that discards whole sides of
+ * a pivot by their mass: expected O(n), no sort. */
+static double nucleus(float *w, int n, double total, double p) {
+  uint64_t keys[P];
+  uint64_t cut = UINT64_MAX;
+  double need = p * total;
+  double kept = 0;
+  int lo = 0;
+  int hi = n - 1;
+  int i;
+  for (i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &w[i], sizeof u);
+    /* weights are >= 0, so their bits are in order; inverted, the
+     * heaviest comes first */
+    keys[i] = ((uint64_t)~u << 32) | (uint32_t)i;
+  }
+  while (lo <= hi) {
+    uint64_t pivot = keys[lo + (hi - lo) / 2];
+    double left = 0;
+    int k = lo;
+    /* keys < pivot to the front, then the pivot */
+    for (i = lo; i <= hi; i++)
+      if (keys[i] < pivot) {
+        uint64_t t = keys[i];
+        keys[i] = keys[k];
+        keys[k++] = t;
+        left += w[t & 0xffffffffu];
+      }
+    for (i = k; keys[i] != pivot; i++)
+      ;
+    keys[i] = keys[k];
+    keys[k] = pivot;
+    if (left >= need) {
+      hi = k - 1;
+    } else if (left + w[pivot & 0xffffffffu] >= need) {
+      cut = pivot;
+      break;
+    } else {
+      need -= left + w[pivot & 0xffffffffu];
+      lo = k + 1;
+    }
+  }
+  for (i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &w[i], sizeof u);
+    if ((((uint64_t)~u << 32) | (uint32_t)i) > cut)
+      w[i] = 0;
+    kept += w[i];
+  }
+  return kept;
 }
 
 int rnj_sample_pitch(rnj_sampler_t *sampler, const float *logits) {
@@ -241,6 +311,10 @@ int rnj_sample_pitch(rnj_sampler_t *sampler, const float *logits) {
       tot += w[b];
     }
     total = ((double)tot[0] + tot[1]) + ((double)tot[2] + tot[3]);
+    /* Top-p off (1 or more, or not a number) leaves the weights alone. */
+    if (sampler->top_p < 1 && sampler->top_p > 0 && total >= 1.0 &&
+        total < INFINITY)
+      total = nucleus((float *)w, n, total, sampler->top_p);
     if (total >= 1.0 && total < INFINITY) {
       /* The block of 4 where the draw falls, then the pitch in it; the
        * draw stays >= 0 until it is found, so a pitch of weight 0 is never
@@ -271,6 +345,68 @@ int rnj_sample_pitch(rnj_sampler_t *sampler, const float *logits) {
     ;
   i = i < n ? i : 0;
   return topk ? cand[i] : lo + i;
+}
+
+int rnj_sample_categorical(rnj_rng_t *rng, const float *logits, int n,
+                           float temperature) {
+  /* one draw, whatever happens then */
+  return rnj__sample_draw(logits, n, temperature, rnj_rng_uniform(rng));
+}
+
+int rnj__sample_draw(const float *logits, int n, float temperature,
+                     double u) {
+  v4sf cl[NV]; /* (n) the logits, padded with -inf */
+  v4sf w[NV];  /* (n) their weights */
+  float *clf = (float *)cl;
+  v4sf m4;
+  float max;
+  double total;
+  int nv;
+  int i;
+  int b;
+
+  n = n < 1 ? 1 : n > P ? P : n;
+  memcpy(clf, logits, (size_t)n * sizeof(float));
+  nv = (n + 3) / 4;
+  for (i = n; i < 4 * nv; i++)
+    clf[i] = -INFINITY;
+  m4 = splat(-INFINITY);
+  for (b = 0; b < nv; b++)
+    m4 = select4(cl[b] > m4, cl[b], m4);
+  max = -INFINITY;
+  for (i = 0; i < 4; i++)
+    max = m4[i] > max ? m4[i] : max;
+  if (temperature > 0) {
+    v4sf inv_t = splat(1.0f / temperature);
+    v4sf tot = splat(0.0f);
+    for (b = 0; b < nv; b++) {
+      w[b] = exp_weight((cl[b] - max) * inv_t);
+      tot += w[b];
+    }
+    total = ((double)tot[0] + tot[1]) + ((double)tot[2] + tot[3]);
+    /* As for pitches: a finite max has weight 1. */
+    if (total >= 1.0 && total < INFINITY) {
+      double target = u * total;
+      for (b = 0; b < nv - 1; b++) {
+        double bsum =
+            ((double)w[b][0] + w[b][1]) + ((double)w[b][2] + w[b][3]);
+        if (target < bsum)
+          break;
+        target -= bsum;
+      }
+      for (i = 0; i < 4; i++) {
+        target -= w[b][i];
+        if (target < 0)
+          return 4 * b + i;
+      }
+      for (i = 4 * b + 3; i > 0 && w[i / 4][i % 4] == 0; i--)
+        ;
+      return i;
+    }
+  }
+  for (i = 0; i < n && !(clf[i] == max); i++)
+    ;
+  return i < n ? i : 0;
 }
 
 void rnj_sample_note(rnj_sampler_t *sampler, const rnj_lstm_out_t *out,

@@ -387,6 +387,11 @@ int rnj_seq_poll_fds(rnj_seq_t *seq, struct pollfd *fds, int n) {
 
 /* --------------------------------------------------------------- input */
 
+static void realtime(rnj_seq_event_t *out, int type, int status) {
+  out->type = type;
+  out->a = status;
+}
+
 void rnj__seq_decode(rnj_seq_t *seq, const snd_seq_event_t *ev,
                      rnj_seq_event_t *out) {
   memset(out, 0, sizeof *out);
@@ -420,6 +425,36 @@ void rnj__seq_decode(rnj_seq_t *seq, const snd_seq_event_t *ev,
     out->channel = ev->data.control.channel & 15;
     out->a = (int)ev->data.control.param & 127;
     out->b = ev->data.control.value & 127;
+    break;
+  /* System real-time and song position, for the beat clock: the status
+   * byte rides along so the daemon can hand them on as they are. */
+  case SND_SEQ_EVENT_CLOCK:
+    realtime(out, RNJ_SEQ_EV_CLOCK, 0xF8);
+    break;
+  case SND_SEQ_EVENT_START:
+    realtime(out, RNJ_SEQ_EV_START, 0xFA);
+    break;
+  case SND_SEQ_EVENT_CONTINUE:
+    realtime(out, RNJ_SEQ_EV_CONTINUE, 0xFB);
+    break;
+  case SND_SEQ_EVENT_STOP:
+    realtime(out, RNJ_SEQ_EV_STOP, 0xFC);
+    break;
+  case SND_SEQ_EVENT_TICK:
+    realtime(out, RNJ_SEQ_EV_TICK, 0xF9);
+    break;
+  case SND_SEQ_EVENT_SENSING:
+    realtime(out, RNJ_SEQ_EV_SENSING, 0xFE);
+    break;
+  case SND_SEQ_EVENT_RESET:
+    realtime(out, RNJ_SEQ_EV_RESET, 0xFF);
+    break;
+  case SND_SEQ_EVENT_SONGPOS:
+    /* alsa-lib's encoder puts the 14-bit position in control.value; a
+     * client may send anything there */
+    realtime(out, RNJ_SEQ_EV_SONGPOS, 0xF2);
+    out->b = ev->data.control.value < 0 ? 0
+                                         : ev->data.control.value & 0x3FFF;
     break;
   case SND_SEQ_EVENT_PORT_START:
     if (port_started(seq, ev->data.addr.client, ev->data.addr.port)) {

@@ -246,10 +246,17 @@ static int scan_track(const src_t *s, size_t start, size_t end,
       p += slen;
       continue; /* running status deliberately kept (see smf.h) */
     }
+    if (c >= 0xf8) {
+      /* A system real-time byte (a MIDI Clock recorded with the notes):
+       * one byte, skipped; its delta time counts, the running status is
+       * kept (see smf.h). */
+      p++;
+      continue;
+    }
     if (c >= 0xf0)
       return expected(s, RNJ_EFORMAT, p,
-                      "a channel, meta (0xFF) or sysex (0xF0, 0xF7) status "
-                      "byte, got 0x%02X",
+                      "a channel, meta (0xFF), sysex (0xF0, 0xF7) or "
+                      "real-time (0xF8-0xFE) status byte, got 0x%02X",
                       c);
     if (c & 0x80) {
       status = c;

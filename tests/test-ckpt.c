@@ -22,6 +22,7 @@
 
 #include "rnnjam/alloc.h"
 #include "rnnjam/ckpt.h"
+#include "rnnjam/encoding.h"
 #include "rnnjam/model.h"
 #include "test.h"
 
@@ -343,10 +344,15 @@ static void test_meta(void) {
   bad_header("meta-int", h, RNJ_EFORMAT, "__metadata__.hidden is 128",
              "expected a string");
   h = hdr();
-  set_meta(h, "format", json_string("rnnjam-lstm-v2"));
+  set_meta(h, "format", json_string("rnnjam-lstm-v3"));
   bad_header("meta-format", h, RNJ_EFORMAT,
-             "__metadata__.format is \"rnnjam-lstm-v2\"",
-             "expected \"rnnjam-lstm-v1\"");
+             "__metadata__.format is \"rnnjam-lstm-v3\"",
+             "expected \"rnnjam-lstm-v1\" or \"rnnjam-lstm-v2\"");
+  /* a tutorial file that calls itself v2 lacks what v2 must say */
+  h = hdr();
+  set_meta(h, "format", json_string("rnnjam-lstm-v2"));
+  bad_header("meta-format-v2", h, RNJ_EFORMAT,
+             "__metadata__.time_unit is missing", "expected \"beats\"");
   h = hdr();
   json_object_del(json_object_get(h, "__metadata__"), "format");
   bad_header("meta-no-format", h, RNJ_EFORMAT,
@@ -390,8 +396,8 @@ static void test_meta(void) {
   longv[RNJ_MODEL_META_VALUE_LEN] = 0;
   h = hdr();
   set_meta(h, "note", json_string(longv));
-  bad_header("meta-long-value", h, RNJ_ELIMIT, "__metadata__.note is 512",
-             "at most 511");
+  snprintf(key, sizeof key, "note is %d", RNJ_MODEL_META_VALUE_LEN);
+  bad_header("meta-long-value", h, RNJ_ELIMIT, key, "at most");
   longv[RNJ_MODEL_META_KEY_LEN] = 0;
   h = hdr();
   set_meta(h, longv, json_string("v"));
@@ -703,6 +709,218 @@ static void test_save(void) {
   rnj_model_free(&m2);
 }
 
+
+/* ------------------------------------------------------------ v2 */
+
+/* The v2 good file (hidden 48), split like the tutorial's. */
+static json_t *good2_hdr;
+static uint8_t *good2_file;
+static uint8_t *good2_data;
+static size_t good2_data_len;
+
+static void fill_n(float *p, size_t n, uint32_t seed) {
+  uint32_t x = seed * 2654435761u + 1;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    p[i] = ((float)(x >> 8) / 16777216.0f - 0.5f) * 4.0f;
+  }
+}
+
+static void bad_v2(const char *name, json_t *h, int code, const char *n1,
+                   const char *n2) {
+  write_json(name, h, good2_data, good2_data_len);
+  expect_fail(name, code, n1, n2);
+}
+
+/* A v2 model saves and loads back bit for bit, at two sizes; a model of
+ * one kind loads a file of the other (its block changes size); the layout
+ * is the one ENCODING.md gives. */
+static void test_v2_round_trip(void) {
+  static const int hs[2] = {128, 48};
+  rnj_model_t m;
+  rnj_model_t m2;
+  size_t len;
+  uint64_t hlen;
+  int k;
+
+  ASSERT_EQ(rnj_model_init_kind(&m, RNJ_MODEL_V2, 40), RNJ_EINVAL);
+  ASSERT_EQ(rnj_model_init_kind(&m, RNJ_MODEL_V2, 528), RNJ_EINVAL);
+  ASSERT_EQ(rnj_model_init_kind(&m, RNJ_MODEL_TUTORIAL, 64), RNJ_EINVAL);
+  ASSERT_EQ(rnj_model_init_kind(&m, 7, 128), RNJ_EINVAL);
+  ASSERT_OK(rnj_model_init(&m2)); /* a tutorial model to load into */
+  for (k = 0; k < 2; k++) {
+    int h = hs[k];
+    char name[64];
+    uint8_t *f;
+    ASSERT_OK(rnj_model_init_kind(&m, RNJ_MODEL_V2, h));
+    ASSERT_EQ(m.nparams, (size_t)186 * 4 * h + (size_t)h * 4 * h + 4 * h +
+                             (size_t)h * 360 + 360);
+    if (h == 128)
+      ASSERT_EQ(m.nparams, RNJ_MODEL_V2_NPARAMS);
+    ASSERT(m.velocity_bias == m.params + m.nparams - 32);
+    fill_n(m.params, m.nparams, 10 + (uint32_t)h);
+    ASSERT_OK(rnj_model_set_meta(&m, "trainer", "test-ckpt"));
+    snprintf(name, sizeof name, "v2-%d.safetensors", h);
+    ASSERT_OK(rnj_ckpt_save(&m, at(name), err));
+    if (rnj_ckpt_load(&m2, at(name), err) != 0)
+      FAIL("%s", err);
+    ASSERT_EQ(m2.kind, RNJ_MODEL_V2);
+    ASSERT_EQ(m2.hidden, h);
+    ASSERT_EQ(m2.input, 186);
+    ASSERT_EQ(m2.nparams, m.nparams);
+    ASSERT_EQ(m2.ntensors, 11);
+    ASSERT(memcmp(m.params, m2.params, m.nparams * sizeof(float)) == 0);
+    ASSERT(m2.velocity_kernel == m2.params + m2.tensors[9].offset);
+    ASSERT_STR_EQ(rnj_model_get_meta(&m2, "format"), "rnnjam-lstm-v2");
+    ASSERT_STR_EQ(rnj_model_get_meta(&m2, "trainer"), "test-ckpt");
+    f = slurp(at(name), &len);
+    hlen = get_le64(f);
+    ASSERT_EQ(len, 8 + hlen + 4 * (uint64_t)m.nparams);
+    if (h == 48) {
+      good2_file = f;
+      good2_hdr = json_loadb((const char *)f + 8, hlen, 0, NULL);
+      ASSERT(good2_hdr != NULL);
+      good2_data = f + 8 + hlen;
+      good2_data_len = len - 8 - hlen;
+    } else {
+      free(f);
+    }
+    rnj_model_free(&m);
+  }
+  /* back to the tutorial's kind: the pointers follow the new block */
+  ASSERT_OK(rnj_ckpt_load(&m2, at("a.safetensors"), err));
+  ASSERT_EQ(m2.kind, RNJ_MODEL_TUTORIAL);
+  ASSERT_EQ(m2.nparams, RNJ_MODEL_NPARAMS);
+  ASSERT(m2.velocity_kernel == NULL);
+  ASSERT(m2.duration_bias == m2.params + RNJ_MODEL_NPARAMS - 1);
+  rnj_model_free(&m2);
+
+  /* the metadata must describe the model being saved */
+  ASSERT_OK(rnj_model_init_kind(&m, RNJ_MODEL_V2, 48));
+  ASSERT_OK(rnj_model_set_meta(&m, "hidden", "64"));
+  ASSERT_EQ(rnj_ckpt_save(&m, at("x.safetensors"), err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "not saved: __metadata__ describes");
+  ASSERT_CONTAINS(err, "hidden 48");
+  ASSERT_OK(rnj_model_set_meta(&m, "hidden", "48"));
+  ASSERT_OK(rnj_model_set_meta(&m, "format", RNJ_MODEL_FORMAT));
+  ASSERT_EQ(rnj_ckpt_save(&m, at("x.safetensors"), err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "not saved: __metadata__.hidden is \"48\"");
+  rnj_model_free(&m);
+  ASSERT_OK(rnj_model_init(&m));
+  ASSERT_OK(rnj_model_set_meta(&m, "format", RNJ_MODEL_V2_FORMAT));
+  ASSERT_EQ(rnj_ckpt_save(&m, at("x.safetensors"), err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "time_unit is missing");
+  rnj_model_free(&m);
+}
+
+/* Every v2 key, shape and value is checked, and named when wrong. */
+static void test_v2_refused(void) {
+  char bins[2048];
+  json_t *h;
+  uint8_t *d;
+  json_int_t b;
+  static const struct {
+    const char *key;
+    const char *value;
+    const char *n1;
+    const char *n2;
+  } meta[] = {
+      {"hidden", "40", "__metadata__.hidden is \"40\"",
+       "multiple of 16 in 16..512"},
+      {"hidden", "0", "hidden is \"0\"", NULL},
+      {"hidden", "528", "hidden is \"528\"", NULL},
+      {"hidden", "64", "tensor \"lstm.kernel\": shape is [186,192]",
+       "expected [186,256]"},
+      {"time_unit", "seconds", "__metadata__.time_unit is \"seconds\"",
+       "expected \"beats\""},
+      {"phases", "16", "__metadata__.phases is \"16\"", "expected \"24\""},
+      {"velocity_bins", "16", "__metadata__.velocity_bins is \"16\"",
+       "expected \"32\""},
+      {"step_bins", "0,1,2", "__metadata__.step_bins bin 1 is 1",
+       "expected 0.0416666667"},
+      {"step_bins", "", "__metadata__.step_bins has 0 bins",
+       "expected 98"},
+      {"step_bins", "0,0.0416666667,x", "step_bins value 2 is not a number",
+       NULL},
+      {"step_bins", "0,", "step_bins ends in a comma", NULL},
+      {"duration_bins", "0.0416666667",
+       "__metadata__.duration_bins has 1 bins", "expected 102"},
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof meta / sizeof meta[0]; i++) {
+    char name[32];
+    h = json_deep_copy(good2_hdr);
+    set_meta(h, meta[i].key, json_string(meta[i].value));
+    snprintf(name, sizeof name, "v2-meta-%zu", i);
+    bad_v2(name, h, strstr(meta[i].n1, "shape") ? RNJ_ESHAPE : RNJ_EFORMAT,
+           meta[i].n1, meta[i].n2);
+  }
+  h = json_deep_copy(good2_hdr);
+  json_object_del(json_object_get(h, "__metadata__"), "duration_bins");
+  bad_v2("v2-no-duration-bins", h, RNJ_EFORMAT,
+         "__metadata__.duration_bins is missing", "bin centres");
+  /* the bins' last centre wrong: the coarse "over 4 beats" bin */
+  rnj_encoding_step_bins_str(bins, sizeof bins);
+  ASSERT(strcmp(bins + strlen(bins) - 2, ",6") == 0);
+  bins[strlen(bins) - 1] = '8';
+  h = json_deep_copy(good2_hdr);
+  set_meta(h, "step_bins", json_string(bins));
+  bad_v2("v2-step-bin-97", h, RNJ_EFORMAT, "step_bins bin 97 is 8",
+         "expected 6");
+  /* a writer's float32 rounding is not another bin */
+  h = json_deep_copy(good2_hdr);
+  rnj_encoding_duration_bins_str(bins, sizeof bins);
+  ASSERT(strncmp(bins, "0.0416666667,", 13) == 0);
+  memcpy(bins, "0.0416666679", 12);
+  set_meta(h, "duration_bins", json_string(bins));
+  write_json("v2-float32-bins", h, good2_data, good2_data_len);
+  {
+    rnj_model_t m;
+    ASSERT_OK(rnj_model_init(&m));
+    if (rnj_ckpt_load(&m, at("v2-float32-bins"), err) != 0)
+      FAIL("%s", err);
+    ASSERT_EQ(m.kind, RNJ_MODEL_V2);
+    rnj_model_free(&m);
+  }
+
+  h = json_deep_copy(good2_hdr);
+  json_object_del(h, "velocity.kernel");
+  bad_v2("v2-no-velocity", h, RNJ_EFORMAT,
+         "tensor \"velocity.kernel\" is missing",
+         "all 11 tensors of rnnjam-lstm-v2");
+  h = json_deep_copy(good2_hdr);
+  ASSERT_OK(json_object_set_new(entry(h, "step.kernel"), "shape",
+                                json_pack("[ii]", 48, 97)));
+  bad_v2("v2-step-shape", h, RNJ_ESHAPE, "shape is [48,97]",
+         "expected [48,98]");
+  /* a tutorial tensor in a v2 file */
+  h = json_deep_copy(good2_hdr);
+  ASSERT_OK(json_object_set(h, "bogus", entry(h, "velocity.bias")));
+  bad_v2("v2-extra", h, RNJ_EFORMAT, "unknown tensor \"bogus\"",
+         "11 tensors of rnnjam-lstm-v2");
+  /* non-finite in the last tensor; offsets past the end */
+  h = json_deep_copy(good2_hdr);
+  b = begin_of(h, "velocity.bias");
+  d = malloc(good2_data_len);
+  ASSERT(d != NULL);
+  memcpy(d, good2_data, good2_data_len);
+  set_bits(d, (size_t)b / 4 + 31, 0x7f800000u);
+  write_json("v2-inf", h, d, good2_data_len);
+  expect_fail("v2-inf", RNJ_EFORMAT,
+              "tensor \"velocity.bias\" element 31 is +Inf", NULL);
+  free(d);
+  {
+    size_t n = (size_t)(good2_data - good2_file) + good2_data_len / 2;
+    spit(at("v2-half"), good2_file, n);
+  }
+  expect_fail("v2-half", RNJ_EFORMAT, "past the end of the data section",
+              NULL);
+}
+
 /* ------------------------------------------------------------ faults */
 
 #define KILL_ROUNDS 40
@@ -923,6 +1141,8 @@ int main(void) {
   test_meta();
   test_tensors();
   test_data();
+  test_v2_round_trip();
+  test_v2_refused();
   test_save();
   test_kill_during_save();
   test_full_disk();
@@ -930,6 +1150,8 @@ int main(void) {
   ASSERT_EQ(live, 0);
   json_decref(good_hdr);
   free(good_file);
+  json_decref(good2_hdr);
+  free(good2_file);
   remove_tree(dir);
   return 0;
 }

@@ -43,8 +43,29 @@ static void test_values(void) {
   ASSERT_EQ(c.answer_length, 0);
   ASSERT_OK(rnj_conf_set(&c, NULL, "answer_length", "12", err));
   ASSERT_EQ(c.answer_length, 12);
+  ASSERT_EQ(c.velocity, RNJ_VELOCITY_MODEL); /* the default */
   ASSERT_OK(rnj_conf_set(&c, NULL, "velocity", "follow", err));
   ASSERT_EQ(c.velocity, 0);
+  ASSERT_OK(rnj_conf_set(&c, "midi", "velocity", "Model", err));
+  ASSERT_EQ(c.velocity, RNJ_VELOCITY_MODEL);
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "velocity", "128", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "'model', 'follow' or a velocity 1..127");
+  ASSERT_OK(rnj_conf_set(&c, NULL, "velocity", "follow", err));
+  ASSERT_NEAR(c.time_temperature, 0.5, 0);
+  ASSERT_OK(rnj_conf_set(&c, "model", "time_temperature", "0.25", err));
+  ASSERT_NEAR(c.time_temperature, 0.25, 0);
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "time_temperature", "0", err),
+            RNJ_EINVAL);
+  ASSERT_NEAR(c.top_p, 1.0, 0);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "top_p", "0.9", err));
+  ASSERT_NEAR(c.top_p, 0.9, 0);
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "top_p", "1.5", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "0.01..1");
+  ASSERT_NEAR(c.tempo, 120, 0);
+  ASSERT_OK(rnj_conf_set(&c, "time", "tempo", "96.5", err));
+  ASSERT_NEAR(c.tempo, 96.5, 0);
+  ASSERT_EQ(rnj_conf_set(&c, "time", "tempo", "10", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "beats per minute");
   ASSERT_OK(rnj_conf_set(&c, NULL, "velocity", "90", err));
   ASSERT_EQ(c.velocity, 90);
   ASSERT_OK(rnj_conf_set(&c, NULL, "cc_panic", "off", err));
@@ -101,8 +122,8 @@ static void test_bad_values(void) {
   ASSERT_EQ(rnj_conf_set(&c, NULL, "client_name", "a:b", err), RNJ_EINVAL);
   ASSERT_EQ(rnj_conf_set(&c, NULL, "connect_in", "", err), RNJ_EINVAL);
   ASSERT_EQ(rnj_conf_set(&c, NULL, "cc_mode", "200", err), RNJ_EINVAL);
-  ASSERT_EQ(rnj_conf_set(&c, NULL, "tempo", "1", err), RNJ_ENOTFOUND);
-  ASSERT_CONTAINS(err, "unknown key 'tempo'");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "loudness", "1", err), RNJ_ENOTFOUND);
+  ASSERT_CONTAINS(err, "unknown key 'loudness'");
   ASSERT_EQ(rnj_conf_set(&c, "midi", "mode", "respond", err),
             RNJ_ENOTFOUND);
   ASSERT_CONTAINS(err, "expected it in [play]");
@@ -126,7 +147,7 @@ static void test_file(void) {
   ASSERT_EQ(c.mode, RNJ_MODE_CONTINUOUS);
   ASSERT_EQ(c.phrase_gap_ms, 800);
   ASSERT_EQ(c.channel, 3);
-  ASSERT_EQ(c.velocity, 0); /* untouched keys keep their value */
+  ASSERT_EQ(c.velocity, RNJ_VELOCITY_MODEL); /* untouched keys keep theirs */
 
   /* a bad value: file, line and the expectation */
   rnj_conf_defaults(&c, "m");

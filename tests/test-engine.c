@@ -18,6 +18,7 @@
 
 #include "rnnjam/alloc.h"
 #include "rnnjam/ckpt.h"
+#include "rnnjam/encoding.h"
 #include "rnnjam/engine.h"
 #include "rnnjam/model.h"
 #include "test.h"
@@ -137,7 +138,8 @@ static long check_pairing(const rec_t *r, double until) {
 
 /* ------------------------------------------------------------ set-up */
 
-static rnj_lstm_t *lstm;
+static rnj_net_t *net;
+static rnj_net_t *net_v2; /* a v2 model (random weights), in beats */
 static int seq_length;
 static rec_t rec;
 static rnj_engine_t eng;
@@ -151,8 +153,11 @@ static void load(void) {
   ASSERT_OK(rnj_model_init(&m));
   if (rnj_ckpt_load(&m, path, err) != 0)
     FAIL("%s", err);
-  ASSERT_OK(rnj_lstm_new(&lstm, &m, RNJ_KERNEL_AUTO));
+  ASSERT_OK(rnj_net_new(&net, &m, RNJ_KERNEL_AUTO));
   seq_length = m.seq_length;
+  ASSERT_EQ(rnj_net_seq_length(net), seq_length);
+  snprintf(path, sizeof path, "%s/ref-v2-h48.safetensors", test_data_dir());
+  ASSERT_OK(rnj_net_load(&net_v2, path, RNJ_KERNEL_AUTO, err));
   rnj_model_free(&m);
   rec.ev = calloc(REC_MAX, sizeof *rec.ev);
   ASSERT(rec.ev);
@@ -176,7 +181,7 @@ static void start(const rnj_engine_params_t *p, uint64_t seed) {
   rec.now = 100.0; /* queue clocks do not start at zero in real life */
   rec.cancels = 0;
   rec.fail_notes = 0;
-  ASSERT_OK(rnj_engine_init(&eng, p, lstm, seq_length, &s, &out));
+  ASSERT_OK(rnj_engine_init(&eng, p, net, &s, &out));
 }
 
 /* Advance simulated time to `until`, ticking when the engine asks (and at
@@ -257,6 +262,117 @@ static void test_respond(void) {
   check_pairing(&rec, rec.now);
 }
 
+/* Velocities: fixed; follow (the player's recent ones); model, which for
+ * a model without a velocity head (the tutorial's) follows, note for
+ * note.  Generated notes are fed with the velocity they sound with. */
+static void one_call(int velocity, uint64_t seed) {
+  rnj_engine_params_t p;
+  int i;
+  params_default(&p);
+  p.velocity = velocity;
+  start(&p, seed);
+  for (i = 0; i < 6; i++)
+    play(100.5 + 0.25 * i, 60 + 2 * i, 0.2); /* velocity 90 */
+  run_until(rec.now + 10);
+  ASSERT_EQ(eng.stats.answers, 1);
+  ASSERT(eng.stats.notes_out > 0);
+}
+
+static void test_velocity(void) {
+  rec_ev_t *follow;
+  long n;
+  long i;
+  double avg = 80; /* the engine's starting guess */
+  int want;
+  for (i = 0; i < 6; i++)
+    avg = 0.7 * avg + 0.3 * 90;
+  want = (int)lrint(avg);
+
+  one_call(33, 21);
+  for (i = 0; i < rec.n; i++)
+    if (rec.ev[i].type == EV_ON)
+      ASSERT_EQ(rec.ev[i].velocity, 33);
+  ASSERT_EQ(eng.history[(eng.hist_head + eng.hist_n - 1) %
+                        RNJ_ENGINE_HISTORY].velocity, 33);
+
+  one_call(RNJ_VELOCITY_FOLLOW, 21);
+  for (i = 0; i < rec.n; i++)
+    if (rec.ev[i].type == EV_ON)
+      ASSERT_EQ(rec.ev[i].velocity, want);
+  n = rec.n;
+  follow = malloc((size_t)n * sizeof *follow);
+  ASSERT(follow);
+  memcpy(follow, rec.ev, (size_t)n * sizeof *follow);
+
+  ASSERT_EQ(rnj_net_has_velocity(net), 0);
+  one_call(RNJ_VELOCITY_MODEL, 21);
+  ASSERT_EQ(rec.n, n);
+  for (i = 0; i < n; i++) {
+    ASSERT(rec.ev[i].t == follow[i].t);
+    ASSERT_EQ(rec.ev[i].pitch, follow[i].pitch);
+    ASSERT_EQ(rec.ev[i].velocity, follow[i].velocity);
+  }
+  free(follow);
+  check_pairing(&rec, rec.now);
+}
+
+/* A v2 model hears seconds as beats at the fixed tempo and answers in
+ * bins of 1/24 beat; with velocity = model it plays its own velocities. */
+static void test_v2(void) {
+  rnj_engine_params_t p;
+  long i;
+  int ons = 0;
+  params_default(&p);
+  ASSERT_EQ(p.velocity, RNJ_VELOCITY_MODEL);
+  p.tempo = 90; /* 1.5 beats a second */
+  p.max_chord = 16;
+  start(&p, 31);
+  {
+    rnj_sampler_t sm = eng.sampler;
+    rnj_engine_out_t o = eng.out;
+    ASSERT_OK(rnj_engine_init(&eng, &p, net_v2, &sm, &o));
+  }
+  ASSERT_NEAR(eng.model_per_s, 1.5, 0);
+  for (i = 0; i < 8; i++)
+    play(100.5 + 0.4 * (double)i, 60 + (int)i, 0.2);
+  /* the model's state holds the last note's onset in beats */
+  run_until(100.5 + 0.4 * 7 + 0.25);
+  ASSERT_EQ(eng.stats.notes_fed, 8);
+  ASSERT_NEAR(eng.state.onset, (100.5 + 0.4 * 7) * 1.5, 1e-9);
+  ASSERT_EQ(eng.state.fed, 8);
+  run_until(rec.now + 20);
+  ASSERT_EQ(eng.stats.answers, 1);
+  for (i = 0; i < rec.n; i++) {
+    const rec_ev_t *ev = &rec.ev[i];
+    if (ev->type != EV_ON)
+      continue;
+    ons++;
+    /* a velocity bin's centre, 4b + 2 */
+    ASSERT_EQ(ev->velocity % 4, 2);
+    /* durations: a bin's centre at 90 bpm, or the clamps */
+    {
+      double dur = rec.ev[i + 1].t - ev->t;
+      int b = rnj_encoding_duration_bin(dur * 1.5);
+      ASSERT(fabs(dur - rnj_encoding_duration_centre(b) / 1.5) < 1e-9 ||
+             fabs(dur - p.min_duration) < 1e-9 ||
+             fabs(dur - p.max_duration) < 1e-9);
+    }
+  }
+  ASSERT(ons > 0);
+  check_pairing(&rec, rec.now);
+  /* the generated notes are fed with the velocity they sounded with */
+  ASSERT_EQ(eng.history[(eng.hist_head + eng.hist_n - 1) %
+                        RNJ_ENGINE_HISTORY].velocity % 4, 2);
+  /* a reload to the tutorial's model: seconds again, the same notes */
+  ASSERT(rnj_engine_set_net(&eng, net) == net_v2);
+  ASSERT_NEAR(eng.model_per_s, 1.0, 0);
+  p.tempo = 120;
+  rnj_engine_set_net(&eng, net_v2);
+  rnj_engine_set_params(&eng, &p);
+  ASSERT_NEAR(eng.model_per_s, 2.0, 0);
+  rnj_engine_stop(&eng);
+}
+
 /* The player comes back in the middle of a long answer: nothing sounds
  * after that moment but the note-offs, sent at that very moment. */
 static void test_interrupt(void) {
@@ -327,15 +443,18 @@ static void test_feed_order(void) {
   ASSERT_EQ(eng.stats.notes_fed, 3);
   ASSERT_EQ(eng.hist_n, 3);
   slot = eng.hist_head;
-  ASSERT_NEAR(eng.history[slot][0], 60 / 128.0, 1e-7);
-  ASSERT_NEAR(eng.history[slot][1], 0.0, 1e-7);
-  ASSERT_NEAR(eng.history[slot][2], 0.5, 1e-6);
-  ASSERT_NEAR(eng.history[slot + 1][0], 64 / 128.0, 1e-7);
-  ASSERT_NEAR(eng.history[slot + 1][1], 0.1, 1e-6);
-  ASSERT_NEAR(eng.history[slot + 1][2], 0.2, 1e-6);
-  ASSERT_NEAR(eng.history[slot + 2][0], 60 / 128.0, 1e-7);
-  ASSERT_NEAR(eng.history[slot + 2][1], 0.1, 1e-6);
-  ASSERT_NEAR(eng.history[slot + 2][2], 0.15, 1e-6);
+  ASSERT_EQ(eng.history[slot].pitch, 60);
+  ASSERT_NEAR(eng.history[slot].step, 0.0, 1e-7);
+  ASSERT_NEAR(eng.history[slot].duration, 0.5, 1e-6);
+  ASSERT_EQ(eng.history[slot + 1].pitch, 64);
+  ASSERT_NEAR(eng.history[slot + 1].step, 0.1, 1e-6);
+  ASSERT_NEAR(eng.history[slot + 1].duration, 0.2, 1e-6);
+  ASSERT_EQ(eng.history[slot + 2].pitch, 60);
+  ASSERT_NEAR(eng.history[slot + 2].step, 0.1, 1e-6);
+  ASSERT_NEAR(eng.history[slot + 2].duration, 0.15, 1e-6);
+  /* the player's velocities go with them */
+  ASSERT_EQ(eng.history[slot].velocity, 80);
+  ASSERT_NEAR(eng.history[slot + 2].onset, 101.2, 1e-9);
 }
 
 /* Continuous: plays on its own, never more than lookahead ahead, never in
@@ -444,11 +563,11 @@ static void test_output_full(void) {
 /* Model swap mid-answer: silenced, paired, the new model plays on. */
 static void test_swap(void) {
   rnj_engine_params_t p;
-  rnj_lstm_t *other;
+  rnj_net_t *other;
   rnj_model_t m;
   char path[4096];
   char err[RNJ_ERR_LEN];
-  const rnj_lstm_t *old;
+  const rnj_net_t *old;
   uint64_t out;
   params_default(&p);
   p.mode = RNJ_MODE_CONTINUOUS;
@@ -459,16 +578,16 @@ static void test_swap(void) {
   ASSERT_OK(rnj_model_init(&m));
   if (rnj_ckpt_load(&m, path, err) != 0)
     FAIL("%s", err);
-  ASSERT_OK(rnj_lstm_new(&other, &m, RNJ_KERNEL_PORTABLE));
+  ASSERT_OK(rnj_net_new(&other, &m, RNJ_KERNEL_PORTABLE));
   rnj_model_free(&m);
-  old = rnj_engine_set_lstm(&eng, other, 25);
-  ASSERT(old == lstm);
+  old = rnj_engine_set_net(&eng, other);
+  ASSERT(old == net);
   check_pairing(&rec, rec.now);
   out = eng.stats.notes_out;
   run_until(106.0);
   ASSERT(eng.stats.notes_out > out);
-  rnj_engine_set_lstm(&eng, lstm, seq_length);
-  rnj_lstm_delete(other);
+  rnj_engine_set_net(&eng, net);
+  rnj_net_delete(other);
   rnj_engine_stop(&eng);
   check_pairing(&rec, rec.now + 10);
 }
@@ -653,15 +772,16 @@ static void test_seed(void) {
   p.mode = RNJ_MODE_CONTINUOUS;
   start(&p, 12);
   for (i = 0; i < 25; i++)
-    rnj_engine_seed(&eng, 60 + i % 12, i ? 0.75 : 0.0, 0.5);
+    rnj_engine_seed(&eng, 60 + i % 12, i ? 0.75 : 0.0, 0.5, 70);
   ASSERT_EQ(eng.stats.notes_fed, 25);
   ASSERT_NEAR(eng.last_fed_start, 24 * 0.75, 1e-9);
   run_until(101.0);
   ASSERT(eng.stats.notes_out > 0);
   ASSERT_NEAR(first_on_after(0), 100.0 + p.lookahead, 1e-9);
   /* the first generated note was fed with the seed's step, 0.75 s */
-  ASSERT_NEAR(eng.history[(eng.hist_head + 25) % RNJ_ENGINE_HISTORY][1],
+  ASSERT_NEAR(eng.history[(eng.hist_head + 25) % RNJ_ENGINE_HISTORY].step,
               0.75, 1e-6);
+  ASSERT_EQ(eng.history[eng.hist_head].velocity, 70);
   rnj_engine_stop(&eng);
   check_pairing(&rec, rec.now + 10);
 }
@@ -701,7 +821,7 @@ static void count_free(void *p) {
 /* Every entry point rnnjamd calls on its event path (rnj_engine_note_on,
  * _note_off, _cc with every mapped controller and 120/123, _input_lost,
  * _tick in every state, _panic, _set_mode, _stop) and on a reload
- * (_set_lstm, _set_params with a change of context, _set_sampling), with
+ * (_set_net, _set_params with a change of context, _set_sampling), with
  * the allocator counting every call, frees included, and the functions
  * above counting theirs: not one call is allowed.  The stats show that
  * each path really ran. */
@@ -721,7 +841,7 @@ static void test_rt_paths(void) {
   rt_armed = 1;
 
   for (i = 0; i < 25; i++)
-    rnj_engine_seed(&eng, 60 + i % 7, 0.25, 0.2);
+    rnj_engine_seed(&eng, 60 + i % 7, 0.25, 0.2, 90);
   /* respond: a call, its answer, the player interrupting it */
   for (i = 0; i < 4; i++)
     play(rec.now + 0.1, 60 + i, 0.15);
@@ -744,7 +864,7 @@ static void test_rt_paths(void) {
   rnj_engine_cc(&eng, rec.now, 0, p.cc_panic, 127);
   run_until(rec.now + 1);
   /* a reload while continuous playing: model, settings, sampling */
-  rnj_engine_set_lstm(&eng, lstm, seq_length);
+  rnj_engine_set_net(&eng, net);
   q = eng.p;
   q.context = RNJ_CONTEXT_WINDOW;
   rnj_engine_set_params(&eng, &q);
@@ -755,6 +875,15 @@ static void test_rt_paths(void) {
   rnj_engine_set_mode(&eng, RNJ_MODE_RESPOND);
   play(rec.now + 0.1, 64, 0.2);
   run_until(rec.now + 2);
+  /* and a model of the other kind, in both contexts */
+  rnj_engine_set_net(&eng, net_v2);
+  play(rec.now + 0.1, 65, 0.2);
+  run_until(rec.now + 2);
+  q.context = RNJ_CONTEXT_WINDOW;
+  rnj_engine_set_params(&eng, &q);
+  play(rec.now + 0.1, 66, 0.2);
+  run_until(rec.now + 2);
+  rnj_engine_set_net(&eng, net);
   rnj_engine_stop(&eng);
   run_until(rec.now + 1);
 
@@ -762,7 +891,7 @@ static void test_rt_paths(void) {
   ASSERT_OK(rnj_replace_allocator(malloc, realloc, calloc, free));
   ASSERT_EQ(allocs, 0);
   ASSERT_EQ(rt_blocking, 0);
-  ASSERT(eng.stats.answers >= 2);
+  ASSERT(eng.stats.answers >= 4);
   ASSERT(eng.stats.interruptions >= 1);
   ASSERT(eng.stats.ccs >= 4);
   ASSERT(eng.stats.notes_out > 0);
@@ -794,6 +923,8 @@ int main(void) {
   test_seed();
   test_flood_release();
   test_respond();
+  test_velocity();
+  test_v2();
   test_interrupt();
   test_feed_order();
   test_continuous();
@@ -805,7 +936,8 @@ int main(void) {
   test_stuck_key();
   test_flood();
   test_rt_paths();
-  rnj_lstm_delete(lstm);
+  rnj_net_delete(net);
+  rnj_net_delete(net_v2);
   free(rec.ev);
   printf("engine: ok\n");
   return 0;

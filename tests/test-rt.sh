@@ -1,12 +1,16 @@
 #!/bin/sh
 # The real-time rules, checked on the compiled code: the object files whose
-# functions run on the event path (the engine, the sampler, the SIMD LSTM
-# kernels) must not call an allocator, a lock, a sleep, a wait, stdio or a
-# file or socket function, on any path, tested or not.  nm lists every
-# function an object calls outside itself; the sampler may also call
-# rnj_errorf (rnj_sampler_check, its one set-up function).  The dynamic side
-# (every event path run with a counting allocator and counted locks) is
-# test_rt_paths in test-engine.c.
+# functions run on the event path (the engine, the model interface net and
+# what it calls: the sampler, the loss, the v2 encoding and kernels, the
+# SIMD LSTM kernels; the beat clock, the quantize grid, the tempo
+# estimator) must not call an allocator, a lock, a sleep, a wait, stdio or
+# a file or socket function, on any path, tested or not.  nm lists every
+# function an object calls outside itself; the sampler, the clock and the
+# grid may also call rnj_errorf (their set-up functions: rnj_sampler_check,
+# the parsers), and the encoding snprintf (the bin centres' metadata text,
+# written when a model is made).  The dynamic side (every event path run
+# with a counting allocator and counted locks) is test_rt_paths in
+# test-engine.c and test_rt in test-clock.c.
 set -u
 B=${RNJ_BUILDDIR:-.}
 NM=${NM:-nm}
@@ -15,7 +19,8 @@ command -v "$NM" >/dev/null 2>&1 || { echo "SKIP: no $NM"; exit 77; }
 FORBIDDEN='^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|rnj__(malloc|calloc|realloc|free)|pthread_.*|sem_.*|mtx_.*|cnd_.*|.*printf|puts|putchar|fputs|fputc|fwrite|fread|fflush|write|read|writev|readv|open|openat|fopen|close|fclose|syslog|.*sleep|poll|ppoll|select|pselect|epoll_.*|qsort|strdup|strndup|exit|abort|snd_.*|uv_.*|rnj_errorf)$'
 
 fails=0
-for m in engine sample lstm_avx2 lstm_avx512; do
+for m in engine net sample loss encoding lstm2 lstm_avx2 lstm_avx512 \
+    clock grid tempo; do
   o=
   for c in "$B/src/.libs/librnnjam_core_la-$m.o" \
            "$B/src/librnnjam_core_la-$m.o"; do
@@ -26,7 +31,9 @@ for m in engine sample lstm_avx2 lstm_avx512; do
     exit 99
   fi
   allow='^$'
-  [ "$m" = sample ] && allow='^rnj_errorf$'
+  # rnj_errorf: each module's one set-up function formats an error
+  # (rnj_sampler_check, rnj_clock_parse_source, the grid parsers).
+  case $m in sample|clock|grid) allow='^rnj_errorf$' ;; encoding) allow='^snprintf$' ;; esac
   calls=$("$NM" -u "$o" | awk '{print $NF}' | sed 's/@.*//' | sort -u)
   bad=$(printf '%s\n' "$calls" | grep -E "$FORBIDDEN" | grep -vE "$allow")
   if [ -n "$bad" ]; then

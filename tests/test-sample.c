@@ -2,7 +2,8 @@
  * (tests/reference.py), and the sampler's promises: reproducible by seed,
  * softmax(logits / T) in distribution, argmax as T -> 0, uniform as
  * T -> inf, top-k and the pitch range never left, step and duration
- * clamped, bad settings named, nothing allocated.
+ * clamped, top-p's nucleus and the categorical heads' draws exact in
+ * distribution, bad settings named, nothing allocated.
  *
  * The draws are seeded, so every statistical check here is deterministic;
  * the bounds are still set where a correct sampler fails with probability
@@ -485,7 +486,18 @@ static void check_settings(void) {
   REJECT(pitch_min, 128, "pitch_min");
   REJECT(pitch_max, 128, "pitch_max");
   REJECT(pitch_max, -1, "pitch_max");
+  REJECT(time_temperature, 0.0f, "time_temperature");
+  REJECT(time_temperature, NAN, "time_temperature");
+  REJECT(time_temperature, INFINITY, "time_temperature");
+  REJECT(top_p, 0.0f, "top_p");
+  REJECT(top_p, 1.5f, "top_p");
+  REJECT(top_p, NAN, "top_p");
 #undef REJECT
+  rnj_sampler_init(&s, 0);
+  ASSERT(s.pitch_temperature == 1.0f && s.time_temperature == 1.0f);
+  ASSERT(s.top_p == 1.0f);
+  s.pitch_temperature = 0.7f; /* the same field as temperature */
+  ASSERT(s.temperature == 0.7f);
   /* the message says what was expected and what came */
   rnj_sampler_init(&s, 0);
   s.pitch_min = 70;
@@ -501,6 +513,169 @@ static void check_settings(void) {
   s.pitch_min = s.pitch_max = 127;
   s.temperature = 1e-6f;
   ASSERT_OK(rnj_sampler_check(&s, err));
+}
+
+/* ------------------------------------------------- top-p, categorical */
+
+/* The nucleus by the definition, independently: pitches sorted by
+ * probability (ties: lower pitch first), kept until their sum reaches p. */
+static int nucleus_ref(const double *prob, double p, int *keep) {
+  int order[P];
+  double sum = 0;
+  int i;
+  int j;
+  int n = 0;
+  for (i = 0; i < P; i++)
+    order[i] = i;
+  for (i = 1; i < P; i++) /* insertion sort, stable: descending prob */
+    for (j = i; j > 0 && prob[order[j]] > prob[order[j - 1]]; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  memset(keep, 0, P * sizeof *keep);
+  for (i = 0; i < P && sum < p; i++) {
+    keep[order[i]] = 1;
+    sum += prob[order[i]];
+    n++;
+  }
+  return n;
+}
+
+static void check_top_p(void) {
+  static const float ps[] = {0.05f, 0.3f, 0.6f, 0.9f, 0.99f};
+  rnj_sampler_t s;
+  rnj_sampler_t t;
+  float l[P];
+  double prob[P];
+  double q[P];
+  int keep[P];
+  int c[P];
+  size_t k;
+  int i;
+  int dof;
+  make_logits(l, 21);
+  softmax(l, 1.5, prob);
+  for (k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+    double kept = 0;
+    int n = nucleus_ref(prob, ps[k], keep);
+    rnj_sampler_init(&s, 31 + k);
+    s.temperature = 1.5f;
+    s.top_p = ps[k];
+    counts(&s, l, DRAWS, c);
+    for (i = 0; i < P; i++) {
+      if (c[i] && !keep[i])
+        FAIL("top_p %g: pitch %d drawn, outside the nucleus of %d", ps[k],
+             i, n);
+      kept += keep[i] ? prob[i] : 0;
+    }
+    for (i = 0; i < P; i++)
+      q[i] = keep[i] ? prob[i] / kept : 0;
+    {
+      double x = chi2(c, q, DRAWS, &dof);
+      if (dof > 0 && x > chi2_bound(dof))
+        FAIL("top_p %g: chi2 %.1f > %.1f (dof %d)", ps[k], x,
+             chi2_bound(dof), dof);
+    }
+  }
+  /* a tiny nucleus is the likeliest pitch alone */
+  rnj_sampler_init(&s, 5);
+  s.top_p = 1e-6f;
+  for (i = 0; i < 200; i++)
+    ASSERT_EQ(rnj_sample_pitch(&s, l), argmax(l));
+  /* ties: equal logits, the lower pitches first */
+  for (i = 0; i < P; i++)
+    l[i] = i >= 40 && i < 50 ? 1.0f : -1e9f;
+  rnj_sampler_init(&s, 6);
+  s.top_p = 0.25f; /* 2.5 of 10 equal pitches: 40, 41, 42 */
+  counts(&s, l, 3000, c);
+  for (i = 0; i < P; i++)
+    ASSERT(c[i] == 0 || (i >= 40 && i <= 42));
+  ASSERT(c[40] > 800 && c[41] > 800 && c[42] > 800);
+  /* with top-k and a range: the nucleus of what they leave */
+  make_logits(l, 22);
+  rnj_sampler_init(&s, 7);
+  s.top_k = 10;
+  s.pitch_min = 30;
+  s.pitch_max = 100;
+  s.top_p = 0.5f;
+  for (i = 0; i < 2000; i++) {
+    int p = rnj_sample_pitch(&s, l);
+    ASSERT(p >= 30 && p <= 100 && in_top_k(l, p, 10, 30, 100));
+  }
+  /* off (1): the very stream of a sampler without it; one draw a call */
+  rnj_sampler_init(&s, 8);
+  rnj_sampler_init(&t, 8);
+  s.top_p = 1.0f;
+  t.top_p = 0.7f;
+  for (i = 0; i < 500; i++) {
+    rnj_rng_t before = t.rng;
+    rnj_sample_pitch(&s, l);
+    rnj_sample_pitch(&t, l);
+    rnj_rng_next(&before);
+    ASSERT(memcmp(&before, &t.rng, sizeof before) == 0);
+  }
+  ASSERT(memcmp(&s.rng, &t.rng, sizeof s.rng) == 0);
+}
+
+static void check_categorical(void) {
+  static const int sizes[] = {1, 5, 32, 98, 102, 128};
+  rnj_rng_t rng;
+  rnj_rng_t again;
+  float l[P];
+  double p[P];
+  int c[P];
+  size_t k;
+  int i;
+  for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    int n = sizes[k];
+    double max = -1e30;
+    double sum = 0;
+    int dof;
+    double x;
+    make_logits(l, 40 + k);
+    for (i = n; i < P; i++)
+      l[i] = 50.0f; /* past n: never looked at */
+    for (i = 0; i < n; i++)
+      max = l[i] > max ? l[i] : max;
+    for (i = 0; i < P; i++)
+      sum += p[i] = i < n ? exp((l[i] - max) / 0.5) : 0;
+    for (i = 0; i < P; i++)
+      p[i] /= sum;
+    rnj_rng_seed(&rng, 50 + k);
+    memset(c, 0, sizeof c);
+    for (i = 0; i < DRAWS; i++) {
+      int b = rnj_sample_categorical(&rng, l, n, 0.5f);
+      ASSERT(b >= 0 && b < n);
+      c[b]++;
+    }
+    x = chi2(c, p, DRAWS, &dof);
+    if (dof > 0 && x > chi2_bound(dof))
+      FAIL("categorical n %d: chi2 %.1f > %.1f", n, x, chi2_bound(dof));
+  }
+  /* T -> 0 and no finite logit: the lowest of the largest; NaN and -inf
+   * never drawn; exactly one number per call */
+  for (i = 0; i < P; i++)
+    l[i] = i % 3 ? NAN : -INFINITY;
+  l[7] = 2.0f;
+  l[9] = 2.0f;
+  l[11] = 1.9f;
+  rnj_rng_seed(&rng, 60);
+  for (i = 0; i < 2000; i++) {
+    int b;
+    again = rng;
+    b = rnj_sample_categorical(&rng, l, 20, 1.0f);
+    ASSERT(b == 7 || b == 9 || b == 11);
+    rnj_rng_next(&again);
+    ASSERT(memcmp(&again, &rng, sizeof rng) == 0);
+  }
+  ASSERT_EQ(rnj_sample_categorical(&rng, l, 20, 0.0f), 7);
+  ASSERT_EQ(rnj_sample_categorical(&rng, l, 20, NAN), 7);
+  for (i = 0; i < P; i++)
+    l[i] = NAN;
+  ASSERT_EQ(rnj_sample_categorical(&rng, l, 98, 1.0f), 0);
+  l[0] = 1.0f;
+  ASSERT_EQ(rnj_sample_categorical(&rng, l, 1, 3.0f), 0);
 }
 
 static long n_alloc;
@@ -534,7 +709,10 @@ static void check_no_alloc(void) {
     float duration;
     s.top_k = i % 3 == 0 ? 0 : 1 + i % 20;
     s.pitch_min = i % 7;
+    s.top_p = i % 5 == 0 ? 1.0f : 0.1f + 0.2f * (float)(i % 4);
     rnj_sample_note(&s, &out, &pitch, &step, &duration);
+    ASSERT(rnj_sample_categorical(&s.rng, out.logits, 1 + i % 128,
+                                  0.5f) <= i % 128);
   }
   ASSERT_EQ(n_alloc, 0);
   ASSERT_OK(rnj_replace_allocator(malloc, realloc, calloc, free));
@@ -551,6 +729,8 @@ int main(void) {
   check_odd_logits();
   check_note();
   check_settings();
+  check_top_p();
+  check_categorical();
   check_no_alloc();
   return 0;
 }

@@ -261,6 +261,73 @@ static void test_running_status(void) {
   mb_free(&m);
 }
 
+/* System real-time bytes recorded into a track (a MIDI Clock with its
+ * start and stop, active sensing) are skipped, their delta times count,
+ * and the running status survives them (see smf.h). */
+static void test_realtime_bytes(void) {
+  static const char *const rt[] = {"F8", "F9", "FA", "FB", "FC", "FD", "FE"};
+  mb_t m;
+  mb_t plain;
+  rnj_smf_t smf;
+  rnj_smf_t ref;
+  rnj_notes_t a;
+  rnj_notes_t b;
+  const rnj_smf_event_t *e;
+  size_t i;
+
+  mb_init(&m);
+  mb_header(&m, 1, 1, 480);
+  mb_track(&m);
+  mb_ev(&m, 0, "FA");
+  mb_ev(&m, 0, "92 3C 64");
+  for (i = 0; i < 7; i++)
+    mb_ev(&m, 10, rt[i]); /* 70 ticks of real-time bytes */
+  mb_ev(&m, 10, "3C 00"); /* running status: note-on, velocity 0 */
+  mb_ev(&m, 0, "F8");
+  mb_ev(&m, 20, "3E 50"); /* running status again */
+  mb_ev(&m, 0, "FC");
+  mb_ev(&m, 40, "82 3E 00");
+  mb_ev(&m, 5, "FE");
+  mb_end(&m);
+  ASSERT_OK(read_mb(&smf, &m));
+  ASSERT_EQ(smf.tracks[0].n, 4);
+  e = smf.tracks[0].events;
+  check_event(&e[0], 0, RNJ_SMF_NOTE_ON, 2, 60, 100);
+  check_event(&e[1], 80, RNJ_SMF_NOTE_OFF, 2, 60, 0);
+  check_event(&e[2], 100, RNJ_SMF_NOTE_ON, 2, 62, 80);
+  check_event(&e[3], 140, RNJ_SMF_NOTE_OFF, 2, 62, 0);
+  ASSERT_EQ(smf.tracks[0].end_tick, 145);
+
+  /* the notes are those of the file without the real-time bytes (their
+   * delta times moved to the next event) */
+  mb_init(&plain);
+  mb_header(&plain, 1, 1, 480);
+  mb_track(&plain);
+  mb_ev(&plain, 0, "92 3C 64");
+  mb_ev(&plain, 80, "3C 00");
+  mb_ev(&plain, 20, "3E 50");
+  mb_ev(&plain, 40, "82 3E 00");
+  mb_end(&plain);
+  ASSERT_OK(read_mb(&ref, &plain));
+  rnj_notes_init(&a);
+  rnj_notes_init(&b);
+  ASSERT_OK(rnj_notes_from_smf(&a, &smf, RNJ_NOTES_ALL_INSTRUMENTS, err));
+  ASSERT_OK(rnj_notes_from_smf(&b, &ref, RNJ_NOTES_ALL_INSTRUMENTS, err));
+  ASSERT_EQ(a.n, 2);
+  ASSERT_EQ(a.n, b.n);
+  for (i = 0; i < a.n; i++) {
+    ASSERT_EQ(a.v[i].pitch, b.v[i].pitch);
+    ASSERT_NEAR(a.v[i].start, b.v[i].start, 0);
+    ASSERT_NEAR(a.v[i].end, b.v[i].end, 0);
+  }
+  rnj_notes_free(&a);
+  rnj_notes_free(&b);
+  rnj_smf_free(&ref);
+  rnj_smf_free(&smf);
+  mb_free(&plain);
+  mb_free(&m);
+}
+
 /* Tolerated as mido does (see smf.h): a meta event keeps the channel
  * running status. */
 static void test_running_status_after_meta(void) {
@@ -730,8 +797,13 @@ static void test_bad_events(void) {
   expect_bad_mb(&m, RNJ_EFORMAT, 26, "3 bytes of tempo, got 2");
   mb_free(&m);
 
-  one_track(&m, "00 90 3C 64 00 F8"); /* a real-time byte */
-  expect_bad_mb(&m, RNJ_EFORMAT, 27, "sysex (0xF0, 0xF7) status byte, "
+  one_track(&m, "00 90 3C 64 00 F2 00 00"); /* song position: refused */
+  expect_bad_mb(&m, RNJ_EFORMAT, 27, "real-time (0xF8-0xFE) status byte, "
+                                     "got 0xF2");
+  mb_free(&m);
+
+  one_track(&m, "00 90 F8 3C 64"); /* a real-time byte inside a message */
+  expect_bad_mb(&m, RNJ_EFORMAT, 24, "a data byte (< 0x80) of event 0x90, "
                                      "got 0xF8");
   mb_free(&m);
 }
@@ -1087,6 +1159,7 @@ int main(void) {
   test_running_status();
   test_running_status_after_meta();
   test_running_status_after_sysex();
+  test_realtime_bytes();
   test_sysex_skipped();
   test_other_channel_events();
   test_unknown_chunk_skipped();

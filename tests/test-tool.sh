@@ -70,6 +70,8 @@ grep -q 'lstm.recurrent_kernel *\[128,512\]' "$T/inspect" && ok "inspect: shapes
   || fail "inspect: shapes"
 grep -q 'format: rnnjam-lstm-v1' "$T/inspect" && ok "inspect: metadata" \
   || fail "inspect: metadata"
+grep -q '^kind: rnnjam-lstm-v1 (the tutorial.s), hidden 128, window 25 notes$' \
+  "$T/inspect" && ok "inspect: kind" || fail "inspect: $(head -3 "$T/inspect")"
 head -c 100 "$MODEL" >"$T/short.safetensors"
 expect_fail "inspect: truncated checkpoint" 1 "short.safetensors" "$RNJ" inspect "$T/short.safetensors"
 
@@ -106,6 +108,56 @@ expect_fail "generate: missing checkpoint" 1 "missing.safetensors" "$RNJ" genera
 expect_fail "generate: bad seed file" 1 "bad.mid" "$RNJ" generate "$MODEL" --seed-midi "$T/bad.mid" -o "$T/x.mid"
 expect_fail "generate: unwritable output" 1 "nodir/out.mid" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 1 -o "$T/nodir/out.mid"
 [ ! -e "$T/x.mid" ] && ok "generate: no file left by failures" || fail "generate: a failed run left x.mid"
+
+# --- the shipped tutorial model: the bytes shipped as the default model
+# until the v2 model replaced it (its SHA-256 recorded then), still loaded
+# and played by every tool
+TUT="$S/models/tutorial.safetensors"
+if command -v sha256sum >/dev/null 2>&1; then
+  sum=$(sha256sum "$TUT" | cut -d' ' -f1)
+  [ "$sum" = 159f221977b82c49cc39b8dfde17e9ac6c449d2bccbd9f75e33c24c7044cf3ab ] \
+    && ok "tutorial model: the same bytes" || fail "tutorial model: sha256 $sum"
+else
+  echo "note: no sha256sum, the tutorial model's bytes not checked"
+fi
+"$RNJ" inspect "$TUT" 2>&1 | grep -q 'rnnjam-lstm-v1' \
+  && ok "tutorial model: inspect" || fail "tutorial model: inspect"
+"$RNJ" generate "$TUT" --seed-midi "$SEED" --seed 1 --notes 40 --csv \
+  >"$T/tut.csv" 2>"$T/err" || fail "tutorial model: generate: $(cat "$T/err")"
+[ "$(($(wc -l <"$T/tut.csv") - 1))" -eq 40 ] \
+  && ok "tutorial model: generate" || fail "tutorial model: $(wc -l <"$T/tut.csv") lines"
+
+# --- a v2 model (random weights, tests/reference.py): every tool takes it
+V2="$D/ref-v2-h128.safetensors"
+"$RNJ" inspect "$V2" >"$T/inspect2" 2>&1 || fail "inspect v2: $(cat "$T/inspect2")"
+grep -q '^kind: rnnjam-lstm-v2, hidden 128, window 25 notes$' "$T/inspect2" \
+  && grep -q '^parameters: 207720$' "$T/inspect2" \
+  && grep -q '^velocity.kernel *\[128,32\]' "$T/inspect2" \
+  && grep -q 'step 98 bins' "$T/inspect2" \
+  && ok "inspect v2" || fail "inspect v2: $(head -5 "$T/inspect2")"
+"$RNJ" generate "$V2" --seed-midi "$SEED" --seed 3 --notes 60 --csv \
+  >"$T/v2a.csv" 2>"$T/err" || fail "generate v2: $(cat "$T/err")"
+"$RNJ" generate "$V2" --seed-midi "$SEED" --seed 3 --notes 60 --csv \
+  >"$T/v2b.csv" 2>/dev/null
+"$RNJ" generate "$V2" --seed-midi "$SEED" --seed 3 --notes 60 --csv \
+  --mode stream >"$T/v2c.csv" 2>/dev/null
+# the same seed, the same notes; the first note comes from the same 25
+# seed notes in either mode
+[ "$(($(wc -l <"$T/v2a.csv") - 1))" -eq 60 ] && cmp -s "$T/v2a.csv" "$T/v2b.csv" \
+  && [ "$(sed -n 2p "$T/v2a.csv")" = "$(sed -n 2p "$T/v2c.csv")" ] \
+  && ok "generate v2" || fail "generate v2: $(head -3 "$T/v2a.csv")"
+"$RNJ" eval "$V2" "$SEED" --json >"$T/eval-v2.json" 2>"$T/err" \
+  || fail "eval v2: $(cat "$T/err")"
+grep -Eq '^\{"windows": [0-9]+, "loss": [0-9.e]+, "pitch": [0-9.e]+, "step": [0-9.e]+, "duration": [0-9.e]+, "velocity": [0-9.e]+\}$' \
+  "$T/eval-v2.json" && ok "eval v2 --json: the cross-entropy of each head" \
+  || fail "eval v2: $(cat "$T/eval-v2.json")"
+"$RNJ" bench --arch v2 --hidden 32 --steps 100000 --windows 100 --json \
+  >"$T/bench2.json" 2>"$T/err" && grep -q '"stream_p99_us": [0-9.]*' "$T/bench2.json" \
+  && ok "bench --arch v2" || fail "bench --arch v2: $(cat "$T/err" "$T/bench2.json")"
+expect_fail "bench: bad --arch" 2 "--arch: expected tutorial or v2" "$RNJ" bench --arch v3
+expect_fail "bench: bad --hidden" 2 "--hidden" "$RNJ" bench --arch v2 --hidden 8
+expect_fail "bench: --hidden not a multiple of 16" 1 "multiple of 16" "$RNJ" bench --arch v2 --hidden 40
+expect_fail "bench: --arch and a checkpoint" 2 "no checkpoint with it" "$RNJ" bench "$V2" --arch v2
 
 # --- eval
 "$RNJ" eval "$MODEL" "$SEED" --json >"$T/eval.json" 2>"$T/err" || fail "eval: $(cat "$T/err")"

@@ -64,12 +64,18 @@ typedef enum {
 /* CC numbers use this for "not mapped". */
 #define RNJ_CC_OFF (-1)
 
+/* [midi] velocity, besides a fixed 1..127. */
+#define RNJ_VELOCITY_FOLLOW 0 /* the player's recent velocities */
+#define RNJ_VELOCITY_MODEL (-1) /* the model's (follow if it has none) */
+
 typedef struct rnj_conf_s {
   /* [model] */
   char checkpoint[RNJ_CONF_PATH_LEN]; /* the .safetensors to play */
   char seed_midi[RNJ_CONF_PATH_LEN];  /* "" = start from an empty context */
   int context;                        /* rnj_context_t */
-  double temperature;                 /* > 0 */
+  double temperature;                 /* > 0: the pitch's */
+  double time_temperature;            /* > 0: step, duration, velocity */
+  double top_p;                       /* (0, 1]; 1 = off */
   int top_k;                          /* 0 = all pitches */
   int pitch_min;                      /* 0..127 */
   int pitch_max;                      /* pitch_min..127 */
@@ -79,7 +85,7 @@ typedef struct rnj_conf_s {
   char connect_in[RNJ_CONF_PATH_LEN];  /* "auto", "none" or "A, B, ..." */
   char connect_out[RNJ_CONF_PATH_LEN]; /* "none" or "A, B, ..." */
   int channel;                         /* output channel, 1..16 */
-  int velocity;                        /* 0 = follow the player, 1..127 */
+  int velocity; /* RNJ_VELOCITY_MODEL, RNJ_VELOCITY_FOLLOW, or 1..127 */
   int transport;                       /* rnj_midi_transport_t */
   char jack_connect_in[RNJ_CONF_PATH_LEN];  /* "auto", "none", ports */
   char jack_connect_out[RNJ_CONF_PATH_LEN]; /* "none" or ports */
@@ -107,6 +113,8 @@ typedef struct rnj_conf_s {
   int cc_panic; /* each 0..127 or RNJ_CC_OFF */
   double temperature_min;
   double temperature_max;
+  /* [time] */
+  double tempo; /* bpm: how a model that counts in beats hears seconds */
   /* [service] */
   int log_level;         /* rnj_log_level_t */
   int stats_interval_s;  /* a status log line every N s; 0 = only at exit */

@@ -6,7 +6,9 @@
  * engine answers with notes at absolute queue times that the output (ALSA
  * in rnnjamd, a recorder in the tests) schedules.  The engine never reads
  * a clock except through the output's `now` callback, so a test can drive
- * it with made-up times.
+ * it with made-up times.  The model may count time otherwise (the v2
+ * model in beats): the engine converts at the model's door, and for a
+ * beats model it does so at a fixed tempo (params.tempo) for now.
  *
  * Context.  A note is known only when it ends, but the model was trained
  * on notes ordered by start.  Finished notes are therefore held in a FIFO
@@ -38,8 +40,7 @@
 
 #include "common.h"
 #include "conf.h"
-#include "lstm.h"
-#include "model.h"
+#include "net.h"
 #include "sample.h"
 
 #ifdef __cplusplus
@@ -106,7 +107,10 @@ typedef struct rnj_engine_params_s {
   double min_duration;
   double max_duration;
   int max_chord;
-  int velocity; /* 0 = follow */
+  int velocity; /* RNJ_VELOCITY_MODEL (the model's, or follow for a model
+                   without a velocity head), RNJ_VELOCITY_FOLLOW, or a
+                   fixed 1..127 */
+  double tempo;  /* bpm at which a beats model hears seconds */
   int cc_channel; /* 0 any, 1..16 */
   int cc_temperature;
   int cc_mode;
@@ -121,6 +125,7 @@ typedef struct rnj_engine_inflight_s {
   double end; /* < 0 while sounding */
   uint8_t pitch;
   uint8_t channel;
+  uint8_t velocity;
 } rnj_engine_inflight_t;
 
 typedef struct rnj_engine_sched_s {
@@ -137,21 +142,23 @@ typedef enum {
 
 typedef struct rnj_engine_s {
   rnj_engine_params_t p;
-  const rnj_lstm_t *lstm; /* borrowed; see rnj_engine_set_lstm */
-  int seq_length;         /* window length (from the model) */
+  const rnj_net_t *net; /* borrowed; see rnj_engine_set_net */
+  int seq_length;       /* window length (from the model) */
+  double model_per_s;   /* the model's time units per second */
   rnj_engine_out_t out;
   rnj_sampler_t sampler;
 
   /* model context */
-  rnj_lstm_state_t state;
-  rnj_lstm_out_t pred; /* heads on state.h (stream) or on the window */
+  rnj_net_state_t state;
+  rnj_net_dist_t pred; /* heads on the state (stream) or on the window */
   int pred_valid;
   double last_fed_start; /* start of the newest note fed, s */
   int fed_any;
-  float history[RNJ_ENGINE_HISTORY][RNJ_MODEL_INPUT]; /* ring */
+  /* the notes fed, in seconds as fed (step clamped, rebased) */
+  rnj_net_note_t history[RNJ_ENGINE_HISTORY]; /* ring */
   int hist_head; /* index of the oldest */
   int hist_n;
-  float window[RNJ_ENGINE_HISTORY * RNJ_MODEL_INPUT]; /* scratch */
+  rnj_net_note_t window[RNJ_ENGINE_HISTORY]; /* scratch, model units */
 
   /* input tracking */
   int16_t held[16][128]; /* inflight index + 1 of a sounding note, 0 none */
@@ -178,6 +185,7 @@ typedef struct rnj_engine_s {
   double seed_step;    /* the seed's last step, used for that note */
   int pend_valid;      /* a sampled note waiting for its time */
   int pend_pitch;
+  int pend_velocity;   /* the model's (0: it has none) */
   double pend_on;
   double pend_dur;
   int stopped;
@@ -190,20 +198,21 @@ RNJ_EXTERN void rnj_engine_params_from_conf(rnj_engine_params_t *p,
                                             const rnj_conf_t *conf);
 
 /* Set up `e` (caller-allocated; no allocation happens, the struct holds
- * every buffer) to play `lstm` (borrowed: it must outlive its use, see
- * rnj_engine_set_lstm) with window length `seq_length`, sending notes to
- * `out` (copied).  `sampler` is copied (temperature, top-k, pitch range,
- * RNG).  Starts with an empty context; in continuous mode playing begins
- * at the first tick.  Returns 0 or RNJ_EINVAL. */
+ * every buffer) to play `net` (borrowed: it must outlive its use, see
+ * rnj_engine_set_net; its window length is the model's), sending notes
+ * to `out` (copied).  `sampler` is copied (temperatures, top-k, top-p,
+ * pitch range, RNG).  Starts with an empty context; in continuous mode
+ * playing begins at the first tick.  Returns 0 or RNJ_EINVAL. */
 RNJ_EXTERN int rnj_engine_init(rnj_engine_t *e, const rnj_engine_params_t *p,
-                               const rnj_lstm_t *lstm, int seq_length,
+                               const rnj_net_t *net,
                                const rnj_sampler_t *sampler,
                                const rnj_engine_out_t *out);
 
-/* Feed a seed note (pitch, step, duration) straight into the context, as
- * if it had been played.  Used before playing starts.  RT-safe. */
+/* Feed a seed note (pitch, step and duration in seconds, velocity 1..127
+ * or 0 for unknown) straight into the context, as if it had been played.
+ * Used before playing starts.  RT-safe. */
 RNJ_EXTERN void rnj_engine_seed(rnj_engine_t *e, int pitch, double step,
-                                double duration);
+                                double duration, int velocity);
 
 /* The player's events, with their queue timestamps (seconds), in time
  * order.  `channel` is 0..15.  A note-on with velocity 0 is a note-off.
@@ -237,21 +246,20 @@ RNJ_EXTERN void rnj_engine_panic(rnj_engine_t *e);
 /* Switch mode (stops what plays first).  RT-safe. */
 RNJ_EXTERN void rnj_engine_set_mode(rnj_engine_t *e, int mode);
 
-/* Swap the model: stop what plays, rebuild the context from the kept
- * history with the new model.  Returns the previous lstm, which the
- * caller may free once this returns.  RT-safe (bounded re-feed), but
- * the caller builds `lstm` off the event path. */
-RNJ_EXTERN const rnj_lstm_t *rnj_engine_set_lstm(rnj_engine_t *e,
-                                                 const rnj_lstm_t *lstm,
-                                                 int seq_length);
+/* Swap the model (of any kind): stop what plays, rebuild the context from
+ * the kept history with the new model.  Returns the previous net, which
+ * the caller may free once this returns.  RT-safe (bounded re-feed), but
+ * the caller builds `net` off the event path. */
+RNJ_EXTERN const rnj_net_t *rnj_engine_set_net(rnj_engine_t *e,
+                                               const rnj_net_t *net);
 
 /* Apply new playing settings (after a reload).  A mode change stops what
  * plays; the rest apply from the next note.  RT-safe. */
 RNJ_EXTERN void rnj_engine_set_params(rnj_engine_t *e,
                                       const rnj_engine_params_t *p);
 
-/* Take new sampling settings (temperature, top-k, pitch range) from
- * `sampler`, keeping the engine's own RNG state.  RT-safe. */
+/* Take new sampling settings (temperatures, top-k, top-p, pitch range)
+ * from `sampler`, keeping the engine's own RNG state.  RT-safe. */
 RNJ_EXTERN void rnj_engine_set_sampling(rnj_engine_t *e,
                                         const rnj_sampler_t *sampler);
 

@@ -49,8 +49,8 @@ typedef struct rnj_lstm_s rnj_lstm_t; /* opaque; see rnj_lstm_new */
 
 /* Build the packed weights from `model` (copied; `model` may be freed
  * afterwards).  `kernel` selects the SIMD path (RNJ_KERNEL_AUTO normally);
- * asking for one the CPU lacks gives RNJ_ENOSYS, an unknown one or a NULL
- * model RNJ_EINVAL.  Allocates (one block of about 340 KB); not RT-safe.
+ * asking for one the CPU lacks gives RNJ_ENOSYS, an unknown one, a NULL
+ * model or one that is not the tutorial's RNJ_EINVAL.  Allocates (one block of about 340 KB); not RT-safe.
  * On success *out owns the result: release with rnj_lstm_delete.  The
  * result never changes, so any number of threads may run it at once, each
  * on its own rnj_lstm_state_t. */

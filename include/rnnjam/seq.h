@@ -43,10 +43,27 @@ typedef enum {
   RNJ_SEQ_EV_CC,         /* a = controller, b = value */
   RNJ_SEQ_EV_CONNECTED,  /* a port was subscribed (src_*) */
   RNJ_SEQ_EV_LOST,       /* input overflowed: events were lost */
-  RNJ_SEQ_EV_DISCONNECTED /* a port sending to us went away or was
-                             unsubscribed (src_*): its keys still down will
-                             send no note-off (needs connect_in other than
-                             "none", which watches the announcements) */
+  RNJ_SEQ_EV_DISCONNECTED, /* a port sending to us went away or was
+                              unsubscribed (src_*): its keys still down
+                              will send no note-off (needs connect_in other
+                              than "none", which watches the
+                              announcements) */
+  /* System real-time and song position, for the beat clock.  Each has
+   * channel 0 and a = its MIDI status byte, b = the song position (16th
+   * notes, 0..16383) for SONGPOS, else 0, so that routing them is
+   * rnj_clock_midi(clock, ev.time, ev.a, ev.b) (the clock ignores what it
+   * does not use).  0xF9 and 0xFD are undefined in MIDI 1.0: ALSA's raw
+   * MIDI encoder drops both (so over ALSA a TICK comes only from a client
+   * that sends the sequencer event itself); the JACK MIDI parser passes
+   * 0xF9 as a TICK and drops 0xFD. */
+  RNJ_SEQ_EV_CLOCK,    /* 0xF8: timing clock, 24 per quarter note */
+  RNJ_SEQ_EV_START,    /* 0xFA */
+  RNJ_SEQ_EV_CONTINUE, /* 0xFB */
+  RNJ_SEQ_EV_STOP,     /* 0xFC */
+  RNJ_SEQ_EV_SONGPOS,  /* 0xF2: b = position in 16th notes */
+  RNJ_SEQ_EV_TICK,     /* 0xF9: MIDI tick (10 ms), rarely sent */
+  RNJ_SEQ_EV_SENSING,  /* 0xFE: active sensing */
+  RNJ_SEQ_EV_RESET     /* 0xFF: system reset */
 } rnj_seq_ev_type_t;
 
 typedef struct rnj_seq_event_s {

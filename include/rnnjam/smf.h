@@ -23,6 +23,16 @@
  *   - A track without an end-of-track event ends at its chunk's end.
  *     Bytes after an end-of-track event inside the chunk are ignored.
  *   - The MThd chunk may be longer than 6 bytes; the rest is skipped.
+ *   - A single-byte system real-time status (0xF8-0xFE: clock, start,
+ *     stop, active sensing... recorded from a live stream) is an event of
+ *     its own: its delta time counts and it is skipped, as mido reads it
+ *     into a message that pretty_midi ignores.  mido refuses 0xF9 and
+ *     0xFD (undefined) and takes the real-time byte as the running status
+ *     (a data byte after it is then an error); here every real-time byte
+ *     is skipped alike and the channel running status survives it, as
+ *     the MIDI standard has it.  Files mido reads give the same events.
+ *     A real-time byte inside a channel message (between its data bytes)
+ *     is refused, as mido refuses it.
  */
 #ifndef RNNJAM_SMF_H
 #define RNNJAM_SMF_H

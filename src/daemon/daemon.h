@@ -11,7 +11,7 @@
 #include "rnnjam/conf.h"
 #include "rnnjam/engine.h"
 #include "rnnjam/jack.h"
-#include "rnnjam/lstm.h"
+#include "rnnjam/net.h"
 #include "rnnjam/seq.h"
 #include "rnnjam/synth.h"
 
@@ -74,9 +74,9 @@ typedef struct options_s {
 int build_conf(rnj_conf_t *conf, const options_t *opt, char *used,
                size_t used_len, char *err);
 
-/* Load the checkpoint into a new lstm (*out), reporting the model's window
- * length.  Not RT-safe. */
-int load_model(const char *path, rnj_lstm_t **out, int *seq_length,
+/* Load the checkpoint into a new model (*out, of any kind), reporting its
+ * window length.  Not RT-safe. */
+int load_model(const char *path, rnj_net_t **out, int *seq_length,
                char *err);
 
 /* --------------------------------------------------------------- loop.c */
@@ -126,12 +126,12 @@ typedef struct daemon_s {
   rnj_conf_t conf;
   rnj_seq_t seq;
   rnj_engine_t engine;
-  rnj_lstm_t *lstm;
+  rnj_net_t *lstm; /* the model, of any kind */
   int seq_length;
 
   /* reload results, filled by the worker */
   rnj_conf_t new_conf;
-  rnj_lstm_t *new_lstm;
+  rnj_net_t *new_lstm;
   int new_seq_length;
   int reload_rc;
   char reload_err[RNJ_ERR_LEN];

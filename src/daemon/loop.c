@@ -248,7 +248,7 @@ static void reload_work(uv_work_t *w) {
 static void reload_refused(daemon_t *d, const char *why) {
   logm(RNJ_LOG_ERR, "reload refused: %s; still playing %s", why,
        d->conf.checkpoint);
-  rnj_lstm_delete(d->new_lstm);
+  rnj_net_delete(d->new_lstm);
   d->new_lstm = NULL;
   notify("READY=1\nSTATUS=reload refused (%s); %s mode, model %s", why,
          rnj_mode_name(d->engine.p.mode), d->conf.checkpoint);
@@ -259,7 +259,7 @@ static void reload_done(uv_work_t *w, int status) {
   rnj_conf_t *c = &d->new_conf;
   rnj_engine_params_t params;
   rnj_sampler_t sampler;
-  const rnj_lstm_t *old;
+  const rnj_net_t *old;
   char err[RNJ_ERR_LEN];
   d->reloading = 0;
   if (status < 0 || d->reload_rc < 0) {
@@ -268,6 +268,8 @@ static void reload_done(uv_work_t *w, int status) {
   }
   rnj_sampler_init(&sampler, 0);
   sampler.temperature = (float)c->temperature;
+  sampler.time_temperature = (float)c->time_temperature;
+  sampler.top_p = (float)c->top_p;
   sampler.top_k = c->top_k;
   sampler.pitch_min = c->pitch_min;
   sampler.pitch_max = c->pitch_max;
@@ -289,8 +291,8 @@ static void reload_done(uv_work_t *w, int status) {
     logm(RNJ_LOG_WARNING, "midi, audio, render, gain, soundfont and the "
                           "JACK connections take effect at the next start");
   /* Everything sounding stops before anything changes, so no note-on is
-   * ever orphaned by the swap (the engine silences in set_lstm). */
-  old = rnj_engine_set_lstm(&d->engine, d->new_lstm, d->new_seq_length);
+   * ever orphaned by the swap (the engine silences in set_net). */
+  old = rnj_engine_set_net(&d->engine, d->new_lstm);
   if (c->channel != d->conf.channel) {
     rnj_engine_panic(&d->engine);
     if (d->seq_open)
@@ -311,7 +313,7 @@ static void reload_done(uv_work_t *w, int status) {
   rnj_engine_set_sampling(&d->engine, &sampler);
   if (d->seq_open)
     rnj_seq_flush(&d->seq);
-  rnj_lstm_delete((rnj_lstm_t *)old);
+  rnj_net_delete((rnj_net_t *)old);
   d->lstm = d->new_lstm;
   d->seq_length = d->new_seq_length;
   d->new_lstm = NULL;

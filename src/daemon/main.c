@@ -138,27 +138,11 @@ int build_conf(rnj_conf_t *conf, const options_t *opt, char *used,
   return rnj_conf_check(conf, err);
 }
 
-int load_model(const char *path, rnj_lstm_t **out, int *seq_length,
+int load_model(const char *path, rnj_net_t **out, int *seq_length,
                char *err) {
-  rnj_model_t model;
-  int rc;
-  memset(&model, 0, sizeof model);
-  rc = rnj_model_init(&model);
-  if (rc < 0)
-    return rnj_errorf(err, rc, "%s: %s", path, rnj_strerror(rc));
-  rc = rnj_ckpt_load(&model, path, err);
-  if (rc < 0)
-    goto done;
-  rc = rnj_lstm_new(out, &model, RNJ_KERNEL_AUTO);
-  if (rc < 0) {
-    rnj_errorf(err, rc, "%s: building the model: %s", path,
-               rnj_strerror(rc));
-    goto done;
-  }
-  *seq_length = model.seq_length > 0 ? model.seq_length
-                                     : RNJ_MODEL_SEQ_LENGTH;
-done:
-  rnj_model_free(&model);
+  int rc = rnj_net_load(out, path, RNJ_KERNEL_AUTO, err);
+  if (rc == 0)
+    *seq_length = rnj_net_seq_length(*out);
   return rc;
 }
 
@@ -179,7 +163,7 @@ static int seed_engine(rnj_engine_t *e, const char *path, int seq_length,
   }
   for (i = 0; i < notes.n && i < (size_t)seq_length; i++)
     rnj_engine_seed(e, notes.v[i].pitch, notes.v[i].step,
-                    notes.v[i].duration);
+                    notes.v[i].duration, notes.v[i].velocity);
   *count = i;
 done:
   rnj_notes_free(&notes);
@@ -192,6 +176,8 @@ static void sampler_from_conf(rnj_sampler_t *s, const rnj_conf_t *c,
                               uint64_t seed) {
   rnj_sampler_init(s, seed);
   s->temperature = (float)c->temperature;
+  s->time_temperature = (float)c->time_temperature;
+  s->top_p = (float)c->top_p;
   s->top_k = c->top_k;
   s->pitch_min = c->pitch_min;
   s->pitch_max = c->pitch_max;
@@ -370,7 +356,7 @@ int main(int argc, char **argv) {
 
   rnj_engine_params_from_conf(&params, &d.conf);
   audio_engine_out(&d, &out);
-  rc = rnj_engine_init(&d.engine, &params, d.lstm, d.seq_length, &sampler,
+  rc = rnj_engine_init(&d.engine, &params, d.lstm, &sampler,
                        &out);
   if (rc < 0) {
     logm(RNJ_LOG_ERR, "engine: %s", rnj_strerror(rc));
@@ -416,7 +402,7 @@ int main(int argc, char **argv) {
        "ready: model %s (window %d, kernel %s); mode %s, context %s; "
        "midi %s, audio %s%s%s (render %s); config %s",
        d.conf.checkpoint, d.seq_length,
-       rnj_kernel_name(rnj_lstm_kernel(d.lstm)), rnj_mode_name(d.conf.mode),
+       rnj_kernel_name(rnj_net_kernel(d.lstm)), rnj_mode_name(d.conf.mode),
        rnj_context_name(d.conf.context), rnj_transport_name(d.conf.transport),
        rnj_audio_name(d.conf.audio),
        d.conf.audio == RNJ_AUDIO_JACK ? " with " : "",
@@ -430,6 +416,6 @@ out_seq:
 out_audio:
   audio_free(&d);
 out_model:
-  rnj_lstm_delete(d.lstm);
+  rnj_net_delete(d.lstm);
   return code;
 }

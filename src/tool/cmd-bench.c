@@ -1,7 +1,9 @@
 /* rnnjam bench: how fast the model runs here.
  *
  * Stream step: one LSTM step on the previous note, the heads and the
- * sampler, i.e. all the daemon does to answer one note; each of >= 100,000
+ * sampler (for a v2 model all four heads and four draws, timing at the
+ * daemon's default time temperature), i.e. all the daemon does to answer
+ * one note; each of >= 100,000
  * steps is timed on its own after a warm-up, on one thread pinned to the
  * CPU it started on, so p99 shows the tail a musician would hear.
  * Window: seq_length steps from a zero state plus the heads (the tutorial's
@@ -9,6 +11,7 @@
  * machine is shared and noisy.
  */
 #include <getopt.h>
+#include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +51,52 @@ static stats_t summarize(double *v, size_t n) {
   return s;
 }
 
+/* A model of `kind` with weights the size of a trained one's: uniform,
+ * the recurrent ones scaled by 1/sqrt(H) as Keras initialises them.  The
+ * same weights every run. */
+static int random_net(int kind, int hidden, rnj_kernel_t kernel,
+                      rnj_net_t **net) {
+  rnj_model_t m;
+  rnj_rng_t rng;
+  int rc;
+  int t;
+  if (kind == RNJ_MODEL_TUTORIAL)
+    hidden = RNJ_MODEL_HIDDEN;
+  if (rnj_model_init_kind(&m, kind, hidden) < 0) {
+    tool_error("--hidden %d: expected a multiple of 16 in %d..%d", hidden,
+               RNJ_MODEL_V2_HIDDEN_MIN, RNJ_MODEL_V2_HIDDEN_MAX);
+    return -1;
+  }
+  rnj_rng_seed(&rng, 12345);
+  for (t = 0; t < m.ntensors; t++) {
+    const rnj_tensor_info_t *e = &m.tensors[t];
+    double scale = t == 1 ? 1.4 / sqrt((double)hidden) : 0.4;
+    size_t i;
+    for (i = 0; i < e->count; i++)
+      m.params[e->offset + i] =
+          (float)((2 * rnj_rng_uniform(&rng) - 1) * scale);
+  }
+  rc = rnj_net_new(net, &m, kernel);
+  rnj_model_free(&m);
+  if (rc < 0) {
+    tool_error("bench: cannot build the model: %s", rnj_strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
 static void help(FILE *f) {
   fprintf(f,
-          "usage: rnnjam bench [CKPT] [--steps N] [--windows N] "
-          "[--kernel K] [--json]\n\n"
+          "usage: rnnjam bench [CKPT | --arch tutorial|v2 [--hidden N]]\n"
+          "                    [--steps N] [--windows N] [--kernel K] "
+          "[--json]\n\n"
           "Measure one stream step (LSTM step + heads + sampling) and one\n"
           "window of seq_length notes, on one thread.  CKPT defaults to the\n"
           "installed model.\n\n"
+          "  --arch A      no checkpoint: a model of kind A (tutorial or v2)\n"
+          "                with random weights of a trained model's size\n"
+          "  --hidden N    its hidden size (v2: 16..512, a multiple of 16;\n"
+          "                default 128)\n"
           "  --steps N     timed stream steps (default 200000, at least "
           "100000)\n"
           "  --windows N   timed windows (default 5000)\n"
@@ -69,7 +111,7 @@ static void help(FILE *f) {
 
 int cmd_bench(int argc, char **argv) {
   enum { O_STEPS = 256, O_WINDOWS, O_KERNEL, O_JSON, O_TRAIN, O_THREADS,
-         O_BATCHES };
+         O_BATCHES, O_ARCH, O_HIDDEN };
   static const struct option opts[] = {
       {"steps", required_argument, 0, O_STEPS},
       {"windows", required_argument, 0, O_WINDOWS},
@@ -78,6 +120,8 @@ int cmd_bench(int argc, char **argv) {
       {"train", no_argument, 0, O_TRAIN},
       {"threads", required_argument, 0, O_THREADS},
       {"batches", required_argument, 0, O_BATCHES},
+      {"arch", required_argument, 0, O_ARCH},
+      {"hidden", required_argument, 0, O_HIDDEN},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   long steps = 200000;
@@ -89,21 +133,22 @@ int cmd_bench(int argc, char **argv) {
   int nthreads = 2;
   long batches = 300;
   const char *ckpt;
-  rnj_model_t model;
-  rnj_lstm_t *lstm = NULL;
-  rnj_lstm_state_t state;
-  rnj_lstm_out_t y;
+  char label[32];
+  int arch = 0;
+  long hidden = RNJ_MODEL_V2_HIDDEN;
+  rnj_net_t *net = NULL;
+  rnj_net_state_t state;
+  rnj_net_dist_t y;
+  rnj_net_note_t note;
   rnj_sampler_t sampler;
   double *t = NULL;
-  float *win = NULL;
+  rnj_net_note_t *win = NULL;
   stats_t st;
   stats_t sw;
   double t0;
   double notes_per_s_stream;
   double notes_per_s_window;
-  int pitch = 60;
-  float step = 0.25f;
-  float duration = 0.5f;
+  double tmax;
   int seq;
   int cpu;
   int rc = 1;
@@ -142,6 +187,21 @@ int cmd_bench(int argc, char **argv) {
       }
       break;
     }
+    case O_ARCH:
+      if (!strcmp(optarg, "tutorial")) {
+        arch = RNJ_MODEL_TUTORIAL;
+      } else if (!strcmp(optarg, "v2")) {
+        arch = RNJ_MODEL_V2;
+      } else {
+        tool_error("--arch: expected tutorial or v2, got '%s'", optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case O_HIDDEN:
+      if (parse_int("--hidden", optarg, RNJ_MODEL_V2_HIDDEN_MIN,
+                    RNJ_MODEL_V2_HIDDEN_MAX, &hidden) < 0)
+        return EXIT_USAGE;
+      break;
     case O_BATCHES:
       if (parse_int("--batches", optarg, 10, 10000000, &batches) < 0)
         return EXIT_USAGE;
@@ -162,10 +222,23 @@ int cmd_bench(int argc, char **argv) {
     tool_error("bench: expected at most one checkpoint");
     return EXIT_USAGE;
   }
-  ckpt = optind < argc ? argv[optind] : default_model_path();
-  if (load_model(ckpt, &model, &lstm, kernel) < 0)
-    return 1;
-  seq = model.seq_length;
+  if (arch && optind < argc) {
+    tool_error("bench: --arch makes its own model; no checkpoint with it");
+    return EXIT_USAGE;
+  }
+  if (arch) {
+    if (random_net(arch, (int)hidden, kernel, &net) < 0)
+      return 1;
+    snprintf(label, sizeof label, "random weights");
+    ckpt = label;
+  } else {
+    ckpt = optind < argc ? argv[optind] : default_model_path();
+    if (load_net(ckpt, &net, kernel) < 0)
+      return 1;
+  }
+  seq = rnj_net_seq_length(net);
+  /* 4 s or 8 beats: where the times are kept, whatever the weights do */
+  tmax = rnj_net_unit(net) == RNJ_NET_BEATS ? 8.0 : 4.0;
 
   /* One thread on one CPU: migrations would show up as false tail. */
   cpu = sched_getcpu();
@@ -177,55 +250,63 @@ int cmd_bench(int argc, char **argv) {
   }
 
   t = malloc((size_t)(steps > nwin ? steps : nwin) * sizeof *t);
-  win = calloc((size_t)seq * RNJ_MODEL_INPUT, sizeof *win);
+  win = calloc((size_t)seq, sizeof *win);
   if (!t || !win) {
     tool_error("out of memory");
     goto done;
   }
   rnj_sampler_init(&sampler, 1);
-  rnj_lstm_reset(&state);
+  /* v2's timing at the temperature rnnjamd uses by default */
+  sampler.time_temperature = 0.5f;
+  rnj_net_reset(net, &state);
+  memset(&note, 0, sizeof note);
+  note.pitch = 60;
+  note.velocity = 80;
+  note.step = 0.25;
+  note.duration = 0.5;
 
-  /* Stream: each step feeds back the note it sampled, as generation does. */
+  /* Stream: each step feeds back the note it sampled, as generation does:
+   * feed, the heads, the draw. */
   for (i = -20000; i < steps; i++) {
-    float x[RNJ_MODEL_INPUT];
     double a = now_ns();
-    rnj_lstm_input(x, pitch, step, duration);
-    rnj_lstm_step(lstm, &state, x, &y);
-    rnj_sample_note(&sampler, &y, &pitch, &step, &duration);
+    rnj_net_feed(net, &state, &note);
+    rnj_net_predict(net, &state, &y);
+    rnj_net_sample(net, &y, &sampler, &note);
     if (i >= 0)
       t[i] = (now_ns() - a) / 1e3;
     /* keep the state in a musical range whatever the weights do */
-    if (step > 4.0f)
-      step = 4.0f;
-    if (duration > 4.0f)
-      duration = 4.0f;
+    note.step = note.step > tmax ? tmax : note.step;
+    note.duration = note.duration > tmax ? tmax : note.duration;
   }
   st = summarize(t, (size_t)steps);
 
   t0 = now_ns();
   for (i = 0; i < 20000; i++) {
-    float x[RNJ_MODEL_INPUT];
-    rnj_lstm_input(x, pitch, step, duration);
-    rnj_lstm_step(lstm, &state, x, &y);
-    rnj_sample_note(&sampler, &y, &pitch, &step, &duration);
-    step = step > 4.0f ? 4.0f : step;
-    duration = duration > 4.0f ? 4.0f : duration;
+    rnj_net_feed(net, &state, &note);
+    rnj_net_predict(net, &state, &y);
+    rnj_net_sample(net, &y, &sampler, &note);
+    note.step = note.step > tmax ? tmax : note.step;
+    note.duration = note.duration > tmax ? tmax : note.duration;
   }
   notes_per_s_stream = 20000 / ((now_ns() - t0) / 1e9);
 
-  for (i = 0; i < seq; i++)
-    rnj_lstm_input(win + i * RNJ_MODEL_INPUT, 60 + (int)(i % 12), 0.25, 0.5);
+  for (i = 0; i < seq; i++) {
+    win[i].pitch = 60 + (int)(i % 12);
+    win[i].velocity = 80;
+    win[i].step = 0.25;
+    win[i].duration = 0.5;
+    win[i].onset = 0.25 * (double)i;
+  }
   for (i = -500; i < nwin; i++) {
     double a = now_ns();
-    rnj_lstm_window(lstm, win, seq, &y);
-    rnj_sample_note(&sampler, &y, &pitch, &step, &duration);
+    rnj_net_window(net, &state, win, seq, &y);
+    rnj_net_sample(net, &y, &sampler, &note);
     if (i >= 0)
       t[i] = (now_ns() - a) / 1e3;
-    memmove(win, win + RNJ_MODEL_INPUT,
-            (size_t)(seq - 1) * RNJ_MODEL_INPUT * sizeof *win);
-    rnj_lstm_input(win + (seq - 1) * RNJ_MODEL_INPUT, pitch,
-                   step > 4.0f ? 4.0f : step,
-                   duration > 4.0f ? 4.0f : duration);
+    memmove(win, win + 1, (size_t)(seq - 1) * sizeof *win);
+    note.step = note.step > tmax ? tmax : note.step;
+    note.duration = note.duration > tmax ? tmax : note.duration;
+    win[seq - 1] = note;
   }
   sw = summarize(t, (size_t)nwin);
   notes_per_s_window = 1e6 / sw.mean;
@@ -239,12 +320,13 @@ int cmd_bench(int argc, char **argv) {
            "\"windows\": %ld, \"window_p50_us\": %.3f, "
            "\"window_p99_us\": %.3f, \"stream_notes_per_s\": %.0f, "
            "\"window_notes_per_s\": %.0f}\n",
-           ckpt, rnj_kernel_name(rnj_lstm_kernel(lstm)), steps, st.p50,
+           ckpt, rnj_kernel_name(rnj_net_kernel(net)), steps, st.p50,
            st.p90, st.p99, st.p999, st.max, st.mean, seq, nwin, sw.p50,
            sw.p99, notes_per_s_stream, notes_per_s_window);
   } else {
-    printf("checkpoint: %s\nkernel: %s, 1 thread\n\n", ckpt,
-           rnj_kernel_name(rnj_lstm_kernel(lstm)));
+    printf("checkpoint: %s (%s, hidden %d)\nkernel: %s, 1 thread\n\n",
+           ckpt, rnj_net_format(net), rnj_net_hidden(net),
+           rnj_kernel_name(rnj_net_kernel(net)));
     printf("stream step + heads + sampling (%ld steps):\n"
            "  p50 %.2f us   p90 %.2f us   p99 %.2f us   p99.9 %.2f us   "
            "max %.1f us\n",
@@ -260,7 +342,6 @@ int cmd_bench(int argc, char **argv) {
 done:
   free(t);
   free(win);
-  rnj_lstm_delete(lstm);
-  rnj_model_free(&model);
+  rnj_net_delete(net);
   return rc;
 }

@@ -1,8 +1,10 @@
-/* rnnjam eval: the tutorial's loss of a model over MIDI files.
+/* rnnjam eval: a model's loss over MIDI files.
  *
  * Every window of 26 notes of every file (starts 0 .. n-26, never crossing
  * files): the model reads the first 25 from a zero state and is scored on
- * the 26th.  The mean total loss and its parts are printed.
+ * the 26th, with the loss its kind was trained on (rnj_net_loss).  The
+ * mean total loss and its parts are printed.  A model that counts in beats
+ * hears the files' seconds at 120 bpm until the notes carry their beats.
  *
  * Files are shared among threads; each file's sums are kept apart and added
  * in file order at the end, so the result does not depend on the thread
@@ -18,14 +20,14 @@
 #include "tool.h"
 
 typedef struct {
-  double total, pitch, step, duration;
+  double total, pitch, step, duration, velocity;
   size_t windows;
   int status; /* 0 ok, 1 unreadable, 2 too short */
   char err[RNJ_ERR_LEN];
 } file_result_t;
 
 typedef struct {
-  const rnj_lstm_t *lstm;
+  const rnj_net_t *net;
   const rnj_files_t *files;
   file_result_t *results;
   int instrument;
@@ -36,7 +38,9 @@ typedef struct {
 static void eval_file(eval_job_t *job, size_t f) {
   file_result_t *r = &job->results[f];
   rnj_notes_t notes;
-  float *x;
+  rnj_net_note_t *x;
+  rnj_net_state_t st;
+  double k = rnj_net_unit(job->net) == RNJ_NET_BEATS ? 2.0 : 1.0;
   size_t i;
   int seq = job->seq;
 
@@ -51,7 +55,7 @@ static void eval_file(eval_job_t *job, size_t f) {
     rnj_notes_free(&notes);
     return;
   }
-  x = malloc(notes.n * RNJ_MODEL_INPUT * sizeof *x);
+  x = malloc(notes.n * sizeof *x);
   if (!x) {
     snprintf(r->err, sizeof r->err, "%s: out of memory",
              job->files->paths[f]);
@@ -59,19 +63,23 @@ static void eval_file(eval_job_t *job, size_t f) {
     rnj_notes_free(&notes);
     return;
   }
-  for (i = 0; i < notes.n; i++)
-    rnj_lstm_input(x + i * RNJ_MODEL_INPUT, notes.v[i].pitch, notes.v[i].step,
-                   notes.v[i].duration);
+  for (i = 0; i < notes.n; i++) {
+    x[i].onset = notes.v[i].start * k;
+    x[i].step = notes.v[i].step * k;
+    x[i].duration = notes.v[i].duration * k;
+    x[i].pitch = notes.v[i].pitch;
+    x[i].velocity = notes.v[i].velocity;
+  }
   for (i = 0; i + (size_t)seq < notes.n; i++) {
-    const rnj_note_t *t = &notes.v[i + (size_t)seq];
-    rnj_lstm_out_t y;
-    rnj_loss_t l;
-    rnj_lstm_window(job->lstm, x + i * RNJ_MODEL_INPUT, seq, &y);
-    rnj_loss_note(&y, t->pitch, t->step, t->duration, &l);
+    rnj_net_dist_t y;
+    rnj_net_loss_t l;
+    rnj_net_window(job->net, &st, x + i, seq, &y);
+    rnj_net_loss(job->net, &y, &x[i + (size_t)seq], &l);
     r->total += l.total;
     r->pitch += l.pitch;
     r->step += l.step;
     r->duration += l.duration;
+    r->velocity += l.velocity;
     r->windows++;
   }
   free(x);
@@ -119,11 +127,10 @@ int cmd_eval(int argc, char **argv) {
   int json = 0;
   char err[RNJ_ERR_LEN];
   rnj_files_t files;
-  rnj_model_t model;
-  rnj_lstm_t *lstm = NULL;
+  rnj_net_t *net = NULL;
   eval_job_t job;
   pthread_t th[64];
-  double total = 0, pitch = 0, step = 0, duration = 0;
+  double total = 0, pitch = 0, step = 0, duration = 0, velocity = 0;
   size_t windows = 0, unreadable = 0, short_files = 0;
   size_t f;
   long t;
@@ -168,15 +175,15 @@ int cmd_eval(int argc, char **argv) {
     rnj_files_free(&files);
     return 1;
   }
-  if (load_model(ckpt, &model, &lstm, RNJ_KERNEL_AUTO) < 0) {
+  if (load_net(ckpt, &net, RNJ_KERNEL_AUTO) < 0) {
     rnj_files_free(&files);
     return 1;
   }
   memset(&job, 0, sizeof job);
-  job.lstm = lstm;
+  job.net = net;
   job.files = &files;
   job.instrument = (int)instrument;
-  job.seq = model.seq_length;
+  job.seq = rnj_net_seq_length(net);
   atomic_init(&job.next, 0);
   job.results = calloc(files.n, sizeof *job.results);
   if (!job.results) {
@@ -206,6 +213,7 @@ int cmd_eval(int argc, char **argv) {
     pitch += r->pitch;
     step += r->step;
     duration += r->duration;
+    velocity += r->velocity;
     windows += r->windows;
   }
   if (short_files)
@@ -220,10 +228,24 @@ int cmd_eval(int argc, char **argv) {
   pitch /= (double)windows;
   step /= (double)windows;
   duration /= (double)windows;
-  if (json)
+  velocity /= (double)windows;
+  /* The velocity part only for a model that has the head: the tutorial's
+   * output stays as it was. */
+  if (json && rnj_net_has_velocity(net))
+    printf("{\"windows\": %zu, \"loss\": %.9g, \"pitch\": %.9g, "
+           "\"step\": %.9g, \"duration\": %.9g, \"velocity\": %.9g}\n",
+           windows, total, pitch, step, duration, velocity);
+  else if (json)
     printf("{\"windows\": %zu, \"loss\": %.9g, \"pitch\": %.9g, "
            "\"step\": %.9g, \"duration\": %.9g}\n",
            windows, total, pitch, step, duration);
+  else if (rnj_net_has_velocity(net))
+    printf("files: %zu (%zu unreadable, %zu too short)\n"
+           "windows: %zu\n"
+           "loss: %.6f (cross-entropy: pitch %.6f, step %.6f, duration "
+           "%.6f, velocity %.6f)\n",
+           files.n, unreadable, short_files, windows, total, pitch, step,
+           duration, velocity);
   else
     printf("files: %zu (%zu unreadable, %zu too short)\n"
            "windows: %zu\n"
@@ -234,8 +256,7 @@ int cmd_eval(int argc, char **argv) {
 
 done:
   free(job.results);
-  rnj_lstm_delete(lstm);
-  rnj_model_free(&model);
+  rnj_net_delete(net);
   rnj_files_free(&files);
   return rc;
 }

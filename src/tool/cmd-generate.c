@@ -1,10 +1,15 @@
 /* rnnjam generate: the tutorial's generation, into a MIDI file.
  *
  * The model is seeded with the first seq_length notes of a MIDI file; each
- * generated note (pitch sampled at the given temperature, step and duration
- * clamped at 0) joins the context with its pitch scaled by 1/128 like the
- * seed's notes (the tutorial's code forgets that scaling; we do not).
+ * generated note (drawn by rnj_net_sample: for the tutorial's model the
+ * pitch at the given temperature, step and duration clamped at 0) joins
+ * the context like the seed's notes (with the tutorial's model the pitch
+ * is scaled by 1/128, which the tutorial's code forgets; we do not).
  * start = previous start + step, end = start + duration.
+ *
+ * A model that counts in beats hears the seed's seconds at 120 bpm
+ * (model_time below), the rule for files without a tempo-free division,
+ * until the notes carry their own beats.
  *
  * Two ways to run the model: "window" re-runs the last seq_length notes from
  * a zero state for every prediction (what the model was trained on);
@@ -19,6 +24,25 @@
 #include "tool.h"
 
 #define MAX_NOTES 1000000
+
+/* Seconds in the model's unit, and back (120 bpm for a beats model). */
+static double model_time(const rnj_net_t *net, double seconds) {
+  return rnj_net_unit(net) == RNJ_NET_BEATS ? seconds * 2.0 : seconds;
+}
+
+static double seconds_of(const rnj_net_t *net, double t) {
+  return rnj_net_unit(net) == RNJ_NET_BEATS ? t / 2.0 : t;
+}
+
+/* A note read from a file, as the model hears it. */
+static void net_note(const rnj_net_t *net, const rnj_note_t *n,
+                     rnj_net_note_t *m) {
+  m->onset = model_time(net, n->start);
+  m->step = model_time(net, n->step);
+  m->duration = model_time(net, n->duration);
+  m->pitch = n->pitch;
+  m->velocity = n->velocity;
+}
 
 static void help(FILE *f) {
   fprintf(f,
@@ -100,15 +124,14 @@ int cmd_generate(int argc, char **argv) {
   int include_seed = 0;
   rnj_kernel_t kernel = RNJ_KERNEL_AUTO;
   char err[RNJ_ERR_LEN];
-  rnj_model_t model;
-  rnj_lstm_t *lstm = NULL;
+  rnj_net_t *net = NULL;
   rnj_notes_t seed_notes;
   rnj_notes_t out;
   rnj_sampler_t sampler;
-  rnj_lstm_state_t state;
-  rnj_lstm_out_t y;
+  rnj_net_state_t state;
+  rnj_net_dist_t y;
   rnj_smf_write_opts_t wopts;
-  float *win = NULL;
+  rnj_net_note_t *win = NULL;
   double prev_start = 0;
   int seq;
   int rc = 1;
@@ -213,9 +236,9 @@ int cmd_generate(int argc, char **argv) {
 
   rnj_notes_init(&seed_notes);
   rnj_notes_init(&out);
-  if (load_model(ckpt, &model, &lstm, kernel) < 0)
+  if (load_net(ckpt, &net, kernel) < 0)
     return 1;
-  seq = model.seq_length;
+  seq = rnj_net_seq_length(net);
   if (rnj_notes_from_file(&seed_notes, seed_midi, (int)instrument, err) < 0) {
     tool_error("%s", err);
     goto done;
@@ -236,18 +259,17 @@ int cmd_generate(int argc, char **argv) {
     goto done;
   }
 
-  win = malloc((size_t)seq * RNJ_MODEL_INPUT * sizeof *win);
+  win = malloc((size_t)seq * sizeof *win);
   if (!win) {
     tool_error("out of memory");
     goto done;
   }
-  rnj_lstm_reset(&state);
+  rnj_net_reset(net, &state);
   for (i = 0; i < seq; i++) {
     const rnj_note_t *n = &seed_notes.v[i];
-    rnj_lstm_input(win + i * RNJ_MODEL_INPUT, n->pitch, n->step, n->duration);
+    net_note(net, n, &win[i]);
     if (stream)
-      rnj_lstm_step(lstm, &state, win + i * RNJ_MODEL_INPUT,
-                    i == seq - 1 ? &y : NULL);
+      rnj_net_feed(net, &state, &win[i]);
     if (include_seed && rnj_notes_push(&out, n) < 0) {
       tool_error("out of memory");
       goto done;
@@ -255,33 +277,31 @@ int cmd_generate(int argc, char **argv) {
   }
   if (include_seed)
     prev_start = seed_notes.v[seq - 1].start;
+  if (stream)
+    rnj_net_predict(net, &state, &y);
 
   for (i = 0; i < n_gen; i++) {
     rnj_note_t note;
-    int pitch;
-    float step;
-    float duration;
+    rnj_net_note_t g;
     if (!stream)
-      rnj_lstm_window(lstm, win, seq, &y);
-    rnj_sample_note(&sampler, &y, &pitch, &step, &duration);
+      rnj_net_window(net, &state, win, seq, &y);
+    rnj_net_sample(net, &y, &sampler, &g);
     memset(&note, 0, sizeof note);
-    note.pitch = (uint8_t)pitch;
-    note.start = prev_start + step;
-    note.end = note.start + duration;
+    note.pitch = (uint8_t)g.pitch;
+    note.velocity = (uint8_t)g.velocity;
+    note.start = prev_start + seconds_of(net, g.step);
+    note.end = note.start + seconds_of(net, g.duration);
     prev_start = note.start;
     if (rnj_notes_push(&out, &note) < 0) {
       tool_error("out of memory");
       goto done;
     }
     if (stream) {
-      float x[RNJ_MODEL_INPUT];
-      rnj_lstm_input(x, pitch, step, duration);
-      rnj_lstm_step(lstm, &state, x, &y);
+      rnj_net_feed(net, &state, &g);
+      rnj_net_predict(net, &state, &y);
     } else {
-      memmove(win, win + RNJ_MODEL_INPUT,
-              (size_t)(seq - 1) * RNJ_MODEL_INPUT * sizeof *win);
-      rnj_lstm_input(win + (seq - 1) * RNJ_MODEL_INPUT, pitch, step,
-                     duration);
+      memmove(win, win + 1, (size_t)(seq - 1) * sizeof *win);
+      win[seq - 1] = g;
     }
   }
   rnj_notes_finish(&out);
@@ -326,7 +346,6 @@ done:
   free(win);
   rnj_notes_free(&seed_notes);
   rnj_notes_free(&out);
-  rnj_lstm_delete(lstm);
-  rnj_model_free(&model);
+  rnj_net_delete(net);
   return rc;
 }

@@ -53,8 +53,12 @@ int parse_kernel(const char *s, rnj_kernel_t *k);
  * $(pkgdatadir)/models/default.safetensors. */
 const char *default_model_path(void);
 
-/* Load a checkpoint and build its inference object; prints the error. */
-int load_model(const char *path, rnj_model_t *model, rnj_lstm_t **lstm,
-               rnj_kernel_t kernel);
+/* Load a checkpoint (any kind) into `model` (initialised here; free with
+ * rnj_model_free); prints the error. */
+int load_model(const char *path, rnj_model_t *model);
+
+/* Load a checkpoint and build it for inference (*net, release with
+ * rnj_net_delete); prints the error. */
+int load_net(const char *path, rnj_net_t **net, rnj_kernel_t kernel);
 
 #endif

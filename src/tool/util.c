@@ -64,27 +64,25 @@ const char *default_model_path(void) {
   return RNJ_PKGDATADIR "/models/default.safetensors";
 }
 
-int load_model(const char *path, rnj_model_t *model, rnj_lstm_t **lstm,
-               rnj_kernel_t kernel) {
+int load_model(const char *path, rnj_model_t *model) {
   char err[RNJ_ERR_LEN];
-  int rc;
   if (rnj_model_init(model) < 0) {
     tool_error("out of memory");
     return -1;
   }
-  rc = rnj_ckpt_load(model, path, err);
-  if (rc < 0) {
+  if (rnj_ckpt_load(model, path, err) < 0) {
     tool_error("%s", err);
     rnj_model_free(model);
     return -1;
   }
-  if (lstm) {
-    rc = rnj_lstm_new(lstm, model, kernel);
-    if (rc < 0) {
-      tool_error("%s: cannot build the model: %s", path, rnj_strerror(rc));
-      rnj_model_free(model);
-      return -1;
-    }
+  return 0;
+}
+
+int load_net(const char *path, rnj_net_t **net, rnj_kernel_t kernel) {
+  char err[RNJ_ERR_LEN];
+  if (rnj_net_load(net, path, kernel, err) < 0) {
+    tool_error("%s", err);
+    return -1;
   }
   return 0;
 }

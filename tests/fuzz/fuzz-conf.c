@@ -33,11 +33,14 @@ static void check_ranges(const rnj_conf_t *c) {
   CHECK(c->context == RNJ_CONTEXT_STREAM || c->context == RNJ_CONTEXT_WINDOW);
   CHECK(c->mode == RNJ_MODE_RESPOND || c->mode == RNJ_MODE_CONTINUOUS);
   CHECK(c->temperature >= 0.01 && c->temperature <= 100.0);
+  CHECK(c->time_temperature >= 0.01 && c->time_temperature <= 100.0);
+  CHECK(c->top_p >= 0.01 && c->top_p <= 1.0);
+  CHECK(c->tempo >= 20.0 && c->tempo <= 400.0);
   CHECK(c->top_k >= 0 && c->top_k <= 128);
   CHECK(c->pitch_min >= 0 && c->pitch_min <= 127);
   CHECK(c->pitch_max >= 0 && c->pitch_max <= 127);
   CHECK(c->channel >= 1 && c->channel <= 16);
-  CHECK(c->velocity >= 0 && c->velocity <= 127);
+  CHECK(c->velocity >= RNJ_VELOCITY_MODEL && c->velocity <= 127);
   CHECK(c->cc_channel >= 0 && c->cc_channel <= 16);
   CHECK(c->log_level >= RNJ_LOG_ERR && c->log_level <= RNJ_LOG_DEBUG);
   CHECK(c->cc_temperature >= RNJ_CC_OFF && c->cc_temperature <= 127);

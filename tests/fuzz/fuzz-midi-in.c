@@ -4,8 +4,11 @@
  * way they reach the daemon: as sequencer events (built field by field
  * from the input, as any client may send them, or decoded from raw MIDI
  * bytes by alsa-lib's encoder, as the kernel does for a keyboard), turned
- * into rnj_seq_event_t by the daemon's own decoder (rnj__seq_decode) and
- * dispatched as loop.c does.  Between events simulated time passes and the
+ * into rnj_seq_event_t by the daemon's own decoder (rnj__seq_decode), or
+ * as JACK MIDI events through the JACK parser (rnj__jack_midi_parse), and
+ * dispatched as loop.c does: notes and controllers to the engine, the
+ * player's onsets, MIDI Clock, Start, Stop, Continue and Song Position to
+ * a beat clock.  Between events simulated time passes and the
  * engine is ticked when it asks to be; reloads swap the model and the
  * settings, as SIGHUP does.
  *
@@ -14,8 +17,9 @@
  * throughout: the event path allocates nothing (counting allocator), the
  * engine's bounded buffers stay bounded, every note it schedules is
  * well-formed, a pitch never starts while it still sounds, no key stays
- * held past RNJ_ENGINE_MAX_HOLD, and after the final stop no note is left
- * sounding.  Any broken promise aborts.
+ * held past RNJ_ENGINE_MAX_HOLD, the clock's time and tempo stay finite
+ * and in range, and after the final stop no note is left sounding.  Any
+ * broken promise aborts.
  */
 #include <alsa/asoundlib.h>
 #include <math.h>
@@ -26,9 +30,10 @@
 
 #include "internal.h" /* rnj__seq_decode */
 #include "rnnjam/alloc.h"
+#include "rnnjam/clock.h"
 #include "rnnjam/conf.h"
 #include "rnnjam/engine.h"
-#include "rnnjam/lstm.h"
+#include "rnnjam/net.h"
 #include "rnnjam/model.h"
 #include "rnnjam/sample.h"
 #include "rnnjam/seq.h"
@@ -174,18 +179,20 @@ static void *count_calloc(size_t c, size_t n) {
 
 /* ------------------------------------------------------------ set-up */
 
-static rnj_lstm_t *lstm_a;
-static rnj_lstm_t *lstm_b; /* other weights */
+/* Two sets of weights, each with every window length (the model carries
+ * its own): nets[weights][window - 1]. */
+static rnj_net_t *nets[2][MAX_WINDOW];
 static snd_midi_event_t *midi;
 static rnj_engine_t eng;
 static rnj_seq_t seq;
+static rnj_clock_t clk;
 
 /* A model with fixed pseudo-random weights: the fuzzer needs no file, and
  * the heads' biases put steps and durations where real models do. */
-static rnj_lstm_t *make_lstm(uint64_t seed, rnj_kernel_t kernel) {
+static rnj_net_t *make_net(uint64_t seed, int window, rnj_kernel_t kernel) {
   rnj_model_t m;
   rnj_rng_t rng;
-  rnj_lstm_t *l = NULL;
+  rnj_net_t *l = NULL;
   size_t i;
   memset(&m, 0, sizeof m);
   CHECK(rnj_model_init(&m) == 0);
@@ -194,23 +201,28 @@ static rnj_lstm_t *make_lstm(uint64_t seed, rnj_kernel_t kernel) {
     m.params[i] = (float)((rnj_rng_uniform(&rng) - 0.5) * 0.4);
   m.step_bias[0] = 0.2f;
   m.duration_bias[0] = 0.3f;
-  CHECK(rnj_lstm_new(&l, &m, kernel) == 0);
+  m.seq_length = window;
+  CHECK(rnj_net_new(&l, &m, kernel) == 0);
   rnj_model_free(&m);
   return l;
 }
 
 /* At exit, so that leak checkers see everything released. */
 static void teardown(void) {
+  int k;
   rnj_replace_allocator(malloc, realloc, calloc, free);
-  rnj_lstm_delete(lstm_a);
-  rnj_lstm_delete(lstm_b);
+  for (k = 0; k < 2 * MAX_WINDOW; k++)
+    rnj_net_delete(nets[k / MAX_WINDOW][k % MAX_WINDOW]);
   snd_midi_event_free(midi);
 }
 
 static void setup(void) {
+  int k;
   atexit(teardown);
-  lstm_a = make_lstm(1, RNJ_KERNEL_AUTO);
-  lstm_b = make_lstm(2, RNJ_KERNEL_AUTO);
+  for (k = 0; k < 2 * MAX_WINDOW; k++)
+    nets[k / MAX_WINDOW][k % MAX_WINDOW] =
+        make_net(1 + (uint64_t)(k / MAX_WINDOW), 1 + k % MAX_WINDOW,
+                 RNJ_KERNEL_AUTO);
   CHECK(snd_midi_event_new(256, &midi) == 0);
   CHECK(rnj_replace_allocator(count_malloc, count_realloc, count_calloc,
                               free) == 0);
@@ -241,6 +253,22 @@ static void params_from(rnj_engine_params_t *p, unsigned b) {
   p->phrase_gap = b & 8 ? 0.0 : 0.3;
   p->max_chord = 1 + (int)(b >> 5);
   p->velocity = b & 16 ? 100 : 0;
+}
+
+NO_COVERAGE static void check_clock(void) {
+  rnj_clock_pos_t pos;
+  double t;
+  rnj_clock_position(&clk, sim.now, &pos);
+  CHECK(isfinite(pos.beat));
+  CHECK(pos.bpm >= RNJ_CLOCK_MIN_BPM * (1 - 1e-9) &&
+        pos.bpm <= RNJ_CLOCK_MAX_BPM * (1 + 1e-9));
+  CHECK(pos.beat_in_bar >= 0 && pos.beat_in_bar <= pos.beats_per_bar);
+  CHECK(pos.rolling == 0 || pos.rolling == 1);
+  CHECK(pos.source > RNJ_CLOCK_AUTO && pos.source <= RNJ_CLOCK_FIXED);
+  t = rnj_clock_next_beat(&clk, sim.now);
+  CHECK(t >= sim.now && (!pos.rolling || t - sim.now <= 60.0 / pos.bpm + 1e-6));
+  t = rnj_clock_next_bar(&clk, sim.now);
+  CHECK(t >= sim.now);
 }
 
 NO_COVERAGE static void check_engine(void) {
@@ -276,6 +304,8 @@ static void tick(void) {
   deliver(sim.now);
   next_tick = rnj_engine_tick(&eng, sim.now);
   CHECK(!isnan(next_tick));
+  CHECK(!isnan(rnj_clock_tick(&clk, sim.now)));
+  rnj_clock_take_events(&clk);
 }
 
 /* Let `dt` seconds pass, ticking when the engine asks (as the loop's
@@ -308,6 +338,20 @@ static void dispatch(const rnj_seq_event_t *ev) {
   case RNJ_SEQ_EV_NOTE_ON:
     CHECK(ev->a >= 0 && ev->a < 128 && ev->b > 0 && ev->b < 256);
     rnj_engine_note_on(&eng, t, ev->channel, ev->a, ev->b);
+    rnj_clock_onset(&clk, t);
+    break;
+  case RNJ_SEQ_EV_CLOCK:
+  case RNJ_SEQ_EV_START:
+  case RNJ_SEQ_EV_CONTINUE:
+  case RNJ_SEQ_EV_STOP:
+  case RNJ_SEQ_EV_SONGPOS:
+  case RNJ_SEQ_EV_TICK:
+  case RNJ_SEQ_EV_SENSING:
+  case RNJ_SEQ_EV_RESET:
+    CHECK(ev->a >= 0xF2 && ev->a <= 0xFF && ev->a != 0xFD);
+    CHECK(ev->b >= 0 && ev->b < 16384);
+    CHECK(ev->channel == 0);
+    rnj_clock_midi(&clk, t, ev->a, ev->b);
     break;
   case RNJ_SEQ_EV_NOTE_OFF:
     CHECK(ev->a >= 0 && ev->a < 128);
@@ -368,10 +412,37 @@ static void op_event(in_t *in) {
   feed_event(&ev);
 }
 
+/* Raw MIDI bytes as JACK MIDI events: up to 16 bytes each, parsed as
+ * the JACK client does, all stamped now. */
+static void op_jack(in_t *in, unsigned n) {
+  while (n > 0 && in->n) {
+    uint8_t buf[16];
+    rnj_seq_event_t evs[8];
+    size_t len = 1 + byte(in) % 16;
+    size_t i;
+    int k;
+    int got;
+    for (i = 0; i < len && in->n; i++)
+      buf[i] = (uint8_t)byte(in);
+    got = rnj__jack_midi_parse(buf, i, evs, 8);
+    CHECK(got >= 0 && (size_t)got <= i);
+    for (k = 0; k < got && k < 8; k++) {
+      evs[k].time = sim.now;
+      dispatch(&evs[k]);
+    }
+    n--;
+  }
+}
+
 /* Raw MIDI bytes through alsa-lib's encoder, as the kernel turns a
- * keyboard's bytes into sequencer events. */
-static void op_raw(in_t *in) {
+ * keyboard's bytes into sequencer events; or, with the op's bit 3 set,
+ * through the JACK parser. */
+static void op_raw(in_t *in, unsigned op) {
   unsigned n = byte(in) % 64;
+  if (op & 8) {
+    op_jack(in, n);
+    return;
+  }
   while (n-- > 0 && in->n) {
     snd_seq_event_t ev;
     memset(&ev, 0, sizeof ev);
@@ -389,10 +460,19 @@ static void op_reload(in_t *in) {
   unsigned b = byte(in);
   unsigned len = byte(in);
   /* what reload_done does: swap the model, then settings and sampling */
-  rnj_engine_set_lstm(&eng, eng.lstm == lstm_a ? lstm_b : lstm_a,
-                      1 + (int)(len % MAX_WINDOW));
+  rnj_engine_set_net(&eng, nets[eng.net == nets[0][eng.seq_length - 1]]
+                                [len % MAX_WINDOW]);
   params_from(&p, b);
   rnj_engine_set_params(&eng, &p);
+  {
+    /* and the clock's settings, as the [time] section would */
+    rnj_clock_params_t cp;
+    rnj_clock_params_default(&cp);
+    cp.source = (int)(b % 5);
+    cp.bpm = 40.0 + (double)(len % 200);
+    cp.beats_per_bar = 1 + (int)(len % 7);
+    CHECK(rnj_clock_set_params(&clk, &cp, sim.now) == 0);
+  }
   rnj_sampler_init(&s, 0);
   s.temperature = 0.1f + (float)(byte(in) % 40) * 0.1f;
   s.top_k = (int)(byte(in) % 129);
@@ -410,7 +490,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int p_ops = 0;
   int window;
 
-  if (!lstm_a)
+  if (!nets[0][0])
     setup();
   memset(&sim, 0, sizeof sim);
   sim.now = 1000.0;
@@ -422,7 +502,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rnj_sampler_init(&s, 7);
   s.pitch_min = 21;
   s.pitch_max = 108;
-  CHECK(rnj_engine_init(&eng, &p, lstm_a, window, &s, &out) == 0);
+  CHECK(rnj_engine_init(&eng, &p, nets[0][window - 1], &s, &out) == 0);
+  {
+    rnj_clock_params_t cp;
+    rnj_clock_params_default(&cp);
+    CHECK(rnj_clock_init(&clk, &cp, sim.now) == 0);
+  }
   next_tick = sim.now;
 
   armed = 1;
@@ -436,13 +521,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       tick();
       break;
     case 2:
-      op_raw(&in);
+      op_raw(&in, op);
       tick();
       break;
-    case 3: /* time passes: up to 255 steps of 1 ms, 10 ms, 100 ms or 1 s */
-      advance(fmin(MAX_ADVANCE, (1 + byte(&in)) *
-                                    pow(10.0, (double)(op >> 3 & 3) - 3)));
+    case 3: { /* time passes: up to 255 steps of 1 ms, 10 ms, 100 ms or 1 s */
+      double dt = fmin(MAX_ADVANCE, (1 + byte(&in)) *
+                                        pow(10.0, (double)(op >> 3 & 3) - 3));
+      advance(dt);
+      if (dt >= 0.3) /* a silence that ends a phrase */
+        rnj_clock_phrase_end(&clk, sim.now);
       break;
+    }
     case 4: {
       rnj_seq_event_t lost;
       memset(&lost, 0, sizeof lost);
@@ -467,6 +556,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     }
     check_engine();
+    check_clock();
     CHECK(allocs == 0);
   }
 
