@@ -4,7 +4,8 @@
  * trained here must see the very same notes.  pretty_midi's rules
  * (PrettyMIDI._load_tempo_changes and _load_instruments), reproduced here:
  *
- *   - Time comes from the tempo map of track 0 (rnj_smf_t.tempo).
+ *   - Time comes from the tempo map of track 0 (rnj_smf_t.tempo); beats
+ *     are ticks / ticks per quarter (rnj_smf_beats).
  *   - Each track is read on its own, with the program of each of the 16
  *     channels starting at 0 and set by program changes.
  *   - A note-on (velocity > 0) opens a note on its (channel, pitch); a key
@@ -83,9 +84,13 @@ void rnj_notes_finish(rnj_notes_t *notes) {
 
 /* ---------------------------------------------------------- extraction */
 
+/* Notes are kept and sorted in ticks: seconds grow strictly with ticks
+ * (every segment's seconds per tick is > 0), so (start, pitch, end) in
+ * ticks is pretty_midi's order in seconds, and integer compares are
+ * cheaper.  Seconds and beats are computed once, for the notes kept. */
 typedef struct {
-  double start; /* seconds */
-  double end;
+  int64_t start; /* ticks */
+  int64_t end;
   uint32_t inst; /* index into the instrument table */
   uint8_t pitch;
   uint8_t velocity;
@@ -93,7 +98,6 @@ typedef struct {
 
 typedef struct {
   int64_t tick;
-  double start;
   int32_t next; /* next open note of the same key, or -1 */
   uint8_t velocity;
 } open_t;
@@ -135,7 +139,7 @@ static int grow(void **p, size_t *cap, size_t want, size_t size,
 /* Close the notes of one key at `tick` (see the rules above). */
 static int note_off(found_t *f, open_t *pool, int32_t *head, int32_t *tail,
                     int32_t *inst_of, const uint8_t *program, int key,
-                    int64_t tick, double end) {
+                    int64_t tick) {
   int32_t i = head[key];
   int32_t keep_head = -1;
   int32_t keep_tail = -1;
@@ -167,8 +171,8 @@ static int note_off(found_t *f, open_t *pool, int32_t *head, int32_t *tail,
       if (f->n == f->cap)
         return RNJ_ELIMIT; /* cap is the note-on count or RNJ_NOTES_MAX */
       r = &f->v[f->n++];
-      r->start = pool[i].start;
-      r->end = end;
+      r->start = pool[i].tick;
+      r->end = tick;
       r->inst = (uint32_t)inst_of[ik];
       r->pitch = (uint8_t)(key % 128);
       r->velocity = pool[i].velocity;
@@ -186,14 +190,12 @@ static int note_off(found_t *f, open_t *pool, int32_t *head, int32_t *tail,
   return 0;
 }
 
-static int read_track(found_t *f, const rnj_smf_t *smf,
-                      const rnj_smf_track_t *t, open_t *pool) {
+static int read_track(found_t *f, const rnj_smf_track_t *t, open_t *pool) {
   int32_t head[NKEYS];
   int32_t tail[NKEYS];
   int32_t inst_of[NKEYS]; /* (channel, program) -> instrument */
   uint8_t program[16];
   int32_t npool = 0;
-  size_t hint = 0;
   size_t j;
   int rc;
 
@@ -216,7 +218,6 @@ static int read_track(found_t *f, const rnj_smf_t *smf,
       break;
     case RNJ_SMF_NOTE_ON:
       pool[npool].tick = e->tick;
-      pool[npool].start = rnj_smf_seconds(smf, e->tick, &hint);
       pool[npool].next = -1;
       pool[npool].velocity = e->velocity;
       if (tail[key] >= 0)
@@ -228,8 +229,7 @@ static int read_track(found_t *f, const rnj_smf_t *smf,
     case RNJ_SMF_NOTE_OFF:
       if (head[key] < 0)
         break;
-      rc = note_off(f, pool, head, tail, inst_of, program, key, e->tick,
-                    rnj_smf_seconds(smf, e->tick, &hint));
+      rc = note_off(f, pool, head, tail, inst_of, program, key, e->tick);
       if (rc < 0)
         return rc;
       break;
@@ -326,6 +326,8 @@ static int extract(rnj_notes_t *notes, const rnj_smf_t *smf, int instrument,
   size_t cap;
   size_t maxon = 0;
   size_t total_on = 0;
+  size_t hint_start = 0;
+  size_t hint_end = 0;
   size_t i;
   size_t n;
   int rc;
@@ -368,7 +370,7 @@ static int extract(rnj_notes_t *notes, const rnj_smf_t *smf, int instrument,
     tmp = f.v + cap;
   }
   for (i = 0; i < smf->ntracks; i++) {
-    rc = read_track(&f, smf, &smf->tracks[i], pool);
+    rc = read_track(&f, &smf->tracks[i], pool);
     if (rc == RNJ_ENOMEM)
       goto fail_nomem;
     if (rc < 0) {
@@ -410,8 +412,11 @@ static int extract(rnj_notes_t *notes, const rnj_smf_t *smf, int instrument,
   for (i = 0; i < n; i++) {
     rnj_note_t *x = &notes->v[i];
     const inst_t *in = &f.inst[f.v[i].inst];
-    x->start = f.v[i].start;
-    x->end = f.v[i].end;
+    /* Starts come sorted, so their hint walks forward; ends do not. */
+    x->start = rnj_smf_seconds(smf, f.v[i].start, &hint_start);
+    x->end = rnj_smf_seconds(smf, f.v[i].end, &hint_end);
+    x->start_beat = rnj_smf_beats(smf, f.v[i].start);
+    x->end_beat = rnj_smf_beats(smf, f.v[i].end);
     x->pitch = f.v[i].pitch;
     x->velocity = f.v[i].velocity;
     x->channel = in->channel;

@@ -724,7 +724,7 @@ double rnj_plot_percentile(double *v, size_t n, double p) {
   return v[i] + (v[i + 1] - v[i]) * (pos - (double)i);
 }
 
-enum { D_PITCH, D_STEP, D_DURATION, D_N };
+enum { D_PITCH, D_STEP, D_DURATION, D_VELOCITY, D_N };
 
 /* One histogram panel: its bins for each list and what was left out. */
 typedef struct {
@@ -744,11 +744,17 @@ typedef struct {
   const char *label[2];
   const char *title;
   size_t n[2]; /* notes in each list */
+  int npanels; /* 3, or 4 with velocity */
   hist_t hist[D_N];
 } dist_ctx_t;
 
 static double note_value(const rnj_note_t *n, int what) {
-  return what == D_PITCH ? n->pitch : what == D_STEP ? n->step : n->duration;
+  switch (what) {
+  case D_PITCH: return n->pitch;
+  case D_STEP: return n->step;
+  case D_DURATION: return n->duration;
+  default: return n->velocity;
+  }
 }
 
 /* The upper limit of a step or duration axis, per the options. */
@@ -812,6 +818,13 @@ static int build_hist(hist_t *h, const rnj_notes_t *const *lists,
     h->width = 1;
     h->nbins = hi - lo + 1;
     h->limit = hi;
+  } else if (what == D_VELOCITY) {
+    /* 1..127 in bars of 4 velocities, the v2 model's bins (0 is "not
+     * given" and falls in the first bar, as a written file plays it). */
+    h->lo = 0;
+    h->width = 4;
+    h->nbins = 32;
+    h->limit = 128;
   } else {
     rc = value_limit(lists, nlists, what, o, &h->limit, &largest);
     if (rc < 0)
@@ -829,7 +842,7 @@ static int build_hist(hist_t *h, const rnj_notes_t *const *lists,
       double v = note_value(&lists[k]->v[j], what);
       double b = floor((v - h->lo) / h->width);
       /* numpy's last bin is closed: the limit itself is counted. */
-      if (what != D_PITCH && v == h->limit)
+      if ((what == D_STEP || what == D_DURATION) && v == h->limit)
         b = h->nbins - 1;
       if (!(b >= 0) || b >= h->nbins) {
         h->dropped[k]++;
@@ -848,7 +861,8 @@ static int build_hist(hist_t *h, const rnj_notes_t *const *lists,
 
 static void draw_hist(cairo_t *cr, const dist_ctx_t *c, int what,
                       const frame_t *box, double f) {
-  static const char *const titles[D_N] = {"pitch", "step", "duration"};
+  static const char *const titles[D_N] = {"pitch", "step", "duration",
+                                          "velocity"};
   static const rgb_t colors[2] = {{0.122, 0.467, 0.706},
                                   {1.0, 0.498, 0.055}};
   const hist_t *h = &c->hist[what];
@@ -897,6 +911,8 @@ static void draw_hist(cairo_t *cr, const dist_ctx_t *c, int what,
      * step of 12 that is a C. */
     xstep = pxps >= 3.2 * f ? 1 : 12 * pxps >= 3.2 * f ? 12 : 24;
     frame_x_axis(cr, &fr, f, xstep, 1, "pitch (C4 = middle C)");
+  } else if (what == D_VELOCITY) {
+    frame_x_axis(cr, &fr, f, 16, 0, "velocity");
   } else {
     xstep = nice_step(h->limit, (fr.right - fr.left) / (4.5 * f));
     if (h->clipped) {
@@ -916,7 +932,7 @@ static void draw_hist(cairo_t *cr, const dist_ctx_t *c, int what,
 static void draw_dist(cairo_t *cr, const void *p) {
   const dist_ctx_t *c = p;
   double f = font_for(c->width, c->height);
-  double pw = c->width / 3.0;
+  double pw = c->width / (double)c->npanels;
   double top = 4.2 * f;
   const char *title = c->title;
   char s[64];
@@ -948,7 +964,7 @@ static void draw_dist(cairo_t *cr, const void *p) {
     set_rgb(cr, MUTED);
     text(cr, c->width - 1.0 * f, 0.9 * f, 1, 0, s);
   }
-  for (what = 0; what < D_N; what++) {
+  for (what = 0; what < c->npanels; what++) {
     frame_t box;
     memset(&box, 0, sizeof box);
     box.left = what * pw + 5.2 * f;
@@ -960,7 +976,7 @@ static void draw_dist(cairo_t *cr, const void *p) {
 }
 
 static const rnj_plot_dist_opts_t DIST_DEFAULTS = {
-    0, 0, 0, 0, 0, 0, {NULL, NULL}, NULL};
+    0, 0, 0, 0, 0, 0, {NULL, NULL}, NULL, 0};
 
 int rnj_plot_dist(const char *path, const rnj_notes_t *notes,
                   const rnj_notes_t *compare,
@@ -978,7 +994,7 @@ int rnj_plot_dist(const char *path, const rnj_notes_t *notes,
   rc = format_of(path, &fmt, err);
   if (rc < 0)
     return rc;
-  c.width = opts->width ? opts->width : 1200;
+  c.width = opts->width ? opts->width : opts->velocity ? 1560 : 1200;
   c.height = opts->height ? opts->height : 420;
   rc = check_size(path, c.width, c.height, err);
   if (rc < 0)
@@ -1006,7 +1022,8 @@ int rnj_plot_dist(const char *path, const rnj_notes_t *notes,
   c.title = opts->title;
   c.n[0] = notes->n;
   c.n[1] = compare ? compare->n : 0;
-  for (what = 0; what < D_N; what++) {
+  c.npanels = opts->velocity ? 4 : 3;
+  for (what = 0; what < c.npanels; what++) {
     rc = build_hist(&c.hist[what], lists, c.nlists, what, opts);
     if (rc < 0) {
       rnj_errorf(err, rc, "%s: out of memory", path);

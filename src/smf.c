@@ -371,6 +371,7 @@ static void build_tempo_map(rnj_smf_t *smf) {
 
   seg[0].tick = 0;
   seg[0].seconds = 0;
+  seg[0].tempo = 500000;
   if (!smf->ticks_per_quarter) {
     seg[0].scale = 1.0 / (smf->smpte_fps * smf->ticks_per_frame);
   } else {
@@ -386,10 +387,12 @@ static void build_tempo_map(rnj_smf_t *smf) {
       scale = 60.0 / ((6e7 / (double)e->tempo) * res);
       if (e->tick == 0) {
         seg[0].scale = scale;
+        seg[0].tempo = e->tempo;
         n = 1;
       } else if (scale != seg[n - 1].scale) {
         seg[n].tick = e->tick;
         seg[n].scale = scale;
+        seg[n].tempo = e->tempo;
         n++;
       }
     }
@@ -509,6 +512,80 @@ double rnj_smf_seconds(const rnj_smf_t *smf, int64_t tick, size_t *hint) {
   return seg[k].seconds + (double)(tick - seg[k].tick) * seg[k].scale;
 }
 
+/* ---------------------------------------------------------- tempo map */
+
+/* The segment holding fractional `tick` (the first one before tick 0). */
+static const rnj_smf_tempo_t *segment_at(const rnj_smf_t *smf, double tick) {
+  const rnj_smf_tempo_t *seg = smf->tempo;
+  size_t lo = 0;
+  size_t hi = smf->ntempo;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if ((double)seg[mid].tick <= tick)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return &seg[lo];
+}
+
+double rnj_smf_seconds_at(const rnj_smf_t *smf, double tick) {
+  const rnj_smf_tempo_t *g;
+  if (!smf->ntempo)
+    return 0;
+  g = segment_at(smf, tick);
+  /* The same expression as rnj_smf_seconds, so whole ticks agree to the
+   * bit: (tick - g->tick) is exact for ticks below 2^53. */
+  return g->seconds + (tick - (double)g->tick) * g->scale;
+}
+
+double rnj_smf_ticks(const rnj_smf_t *smf, double seconds) {
+  const rnj_smf_tempo_t *seg = smf->tempo;
+  size_t lo = 0;
+  size_t hi = smf->ntempo;
+  if (!hi)
+    return 0;
+  /* Segment starts are increasing in seconds as in ticks. */
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (seg[mid].seconds <= seconds)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return (double)seg[lo].tick + (seconds - seg[lo].seconds) / seg[lo].scale;
+}
+
+double rnj_smf_beats(const rnj_smf_t *smf, int64_t tick) {
+  if (!smf->ticks_per_quarter)
+    return rnj_smf_seconds(smf, tick, NULL) * 2.0;
+  return (double)tick / smf->ticks_per_quarter;
+}
+
+double rnj_smf_beat_ticks(const rnj_smf_t *smf, double beats) {
+  if (!smf->ticks_per_quarter)
+    return rnj_smf_ticks(smf, beats / 2.0);
+  return beats * smf->ticks_per_quarter;
+}
+
+double rnj_smf_beat_seconds(const rnj_smf_t *smf, double beats) {
+  if (!smf->ticks_per_quarter)
+    return beats / 2.0;
+  return rnj_smf_seconds_at(smf, rnj_smf_beat_ticks(smf, beats));
+}
+
+double rnj_smf_second_beats(const rnj_smf_t *smf, double seconds) {
+  if (!smf->ticks_per_quarter)
+    return seconds * 2.0;
+  return rnj_smf_ticks(smf, seconds) / smf->ticks_per_quarter;
+}
+
+double rnj_smf_bpm(const rnj_smf_t *smf, double tick) {
+  if (!smf->ticks_per_quarter || !smf->ntempo)
+    return 120.0;
+  return 6e7 / (double)segment_at(smf, tick)->tempo;
+}
+
 /* ------------------------------------------------------------- writer */
 
 typedef struct {
@@ -555,6 +632,9 @@ void rnj_smf_write_opts_init(rnj_smf_write_opts_t *opts) {
   opts->program = 0;
   opts->velocity = 100;
   opts->channel = 0;
+  opts->tempo_map = NULL;
+  opts->tempo_offset = 0;
+  opts->bpm = 0;
 }
 
 static int check_time(const char *path, size_t i, const char *what,
@@ -566,24 +646,61 @@ static int check_time(const char *path, size_t i, const char *what,
   return 0;
 }
 
+static int check_beat(const char *path, size_t i, const char *what,
+                      double b, int division, char *err) {
+  double max = (double)RNJ_SMF_WRITE_MAX_TICK / division;
+  if (!(b >= 0 && b <= max))
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "%s: note %zu: %s %g beats: expected 0..%g beats",
+                      path, i, what, b, max);
+  return 0;
+}
+
+/* The tempo track's events: the map's segments from the one in force at
+ * the output's tick 0 (the map's tick `offset`) up to `until` (later ones
+ * change nothing that is written), moved back by `offset`; or one tempo.
+ * Returns the count. */
+static size_t tempo_events(const rnj_smf_write_opts_t *o, int64_t until,
+                           int64_t *tick, uint32_t *tempo) {
+  const rnj_smf_t *m = o->tempo_map;
+  int64_t off = o->tempo_offset;
+  size_t n = 0;
+  size_t i;
+  if (o->bpm > 0 || !m || !m->ticks_per_quarter || !m->ntempo) {
+    tick[0] = 0;
+    tempo[0] = o->bpm > 0 ? (uint32_t)llround(6e7 / o->bpm) : 500000;
+    return 1;
+  }
+  for (i = 0; i < m->ntempo; i++) {
+    int64_t t = m->tempo[i].tick - off;
+    if (t > until)
+      break;
+    if (t <= 0) /* in force at tick 0, unless a later one is too */
+      n = 0;
+    tick[n] = t > 0 ? t : 0;
+    tempo[n++] = m->tempo[i].tempo;
+  }
+  return n;
+}
+
 int rnj_smf_write_notes(const char *path, const rnj_note_t *notes, size_t n,
                         const rnj_smf_write_opts_t *opts, char *err) {
-  static const uint8_t head[] = {
-      'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 1, 0, 2,
-      RNJ_SMF_WRITE_TICKS_PER_QUARTER >> 8,
-      RNJ_SMF_WRITE_TICKS_PER_QUARTER & 0xff,
-      /* track 0: 120 bpm (500000 us a quarter), end of track */
-      'M', 'T', 'r', 'k', 0, 0, 0, 11, 0, 0xff, 0x51, 3, 0x07, 0xa1, 0x20,
-      0, 0xff, 0x2f, 0};
   rnj_smf_write_opts_t o;
   struct iovec iov;
   wev_t *ev;
-  uint8_t *out;
+  uint8_t *out = NULL;
   uint8_t *p;
+  uint8_t *track;
+  int64_t *tt = NULL;
+  uint32_t *tv = NULL;
+  size_t nt = 0;
   size_t i;
   size_t cap;
   int64_t last = 0;
+  int64_t end_tick = 0;
   unsigned status = 0;
+  int beats;
+  int division = RNJ_SMF_WRITE_TICKS_PER_QUARTER;
   int rc;
 
   if (opts)
@@ -599,14 +716,35 @@ int rnj_smf_write_notes(const char *path, const rnj_note_t *notes, size_t n,
   if (o.channel < 0 || o.channel > 15)
     return rnj_errorf(err, RNJ_EINVAL, "%s: channel %d: expected 0..15",
                       path, o.channel);
+  if (o.bpm != 0 && !(o.bpm >= RNJ_SMF_WRITE_MIN_BPM &&
+                      o.bpm <= RNJ_SMF_WRITE_MAX_BPM))
+    return rnj_errorf(err, RNJ_EINVAL, "%s: tempo %g bpm: expected %g..%g",
+                      path, o.bpm, RNJ_SMF_WRITE_MIN_BPM,
+                      RNJ_SMF_WRITE_MAX_BPM);
   if (n > RNJ_NOTES_MAX)
     return rnj_errorf(err, RNJ_ELIMIT,
                       "%s: %zu notes: expected at most %zu (RNJ_NOTES_MAX)",
                       path, n, (size_t)RNJ_NOTES_MAX);
+  if (o.tempo_offset < 0 || o.tempo_offset > RNJ_SMF_MAX_TICK)
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "%s: tempo offset %lld ticks: expected 0..%lld", path,
+                      (long long)o.tempo_offset,
+                      (long long)RNJ_SMF_MAX_TICK);
+  beats = o.tempo_map || o.bpm > 0;
+  if (o.tempo_map && o.tempo_map->ticks_per_quarter)
+    division = o.tempo_map->ticks_per_quarter;
   for (i = 0; i < n; i++) {
-    if ((rc = check_time(path, i, "start", notes[i].start, err)) < 0 ||
-        (rc = check_time(path, i, "end", notes[i].end, err)) < 0)
+    if (beats) {
+      if ((rc = check_beat(path, i, "start", notes[i].start_beat, division,
+                           err)) < 0 ||
+          (rc = check_beat(path, i, "end", notes[i].end_beat, division,
+                           err)) < 0)
+        return rc;
+    } else if ((rc = check_time(path, i, "start", notes[i].start, err)) <
+                   0 ||
+               (rc = check_time(path, i, "end", notes[i].end, err)) < 0) {
       return rc;
+    }
     if (notes[i].pitch > 127)
       return rnj_errorf(err, RNJ_EINVAL,
                         "%s: note %zu: pitch %u: expected 0..127", path, i,
@@ -619,29 +757,66 @@ int rnj_smf_write_notes(const char *path, const rnj_note_t *notes, size_t n,
   }
 
   ev = n ? rnj__malloc(2 * n * sizeof *ev) : NULL;
-  /* Header and tempo track, note track header, program change, per event
-   * at most a 4-byte delta + status + 2 data bytes, end of track. */
-  cap = sizeof head + 8 + 3 + 2 * n * 7 + 4;
-  out = rnj__malloc(cap);
-  if ((n && !ev) || !out) {
-    rc = rnj_errorf(err, RNJ_ENOMEM, "%s: out of memory", path);
-    goto done;
-  }
+  if (n && !ev)
+    goto fail_nomem;
   for (i = 0; i < n; i++) {
-    int64_t on = llround(notes[i].start * RNJ_SMF_WRITE_TICKS_PER_SECOND);
-    int64_t off = llround(notes[i].end * RNJ_SMF_WRITE_TICKS_PER_SECOND);
+    int64_t on;
+    int64_t off;
     uint8_t vel =
         notes[i].velocity ? notes[i].velocity : (uint8_t)o.velocity;
+    if (beats) {
+      on = llround(notes[i].start_beat * division);
+      off = llround(notes[i].end_beat * division);
+    } else {
+      on = llround(notes[i].start * RNJ_SMF_WRITE_TICKS_PER_SECOND);
+      off = llround(notes[i].end * RNJ_SMF_WRITE_TICKS_PER_SECOND);
+    }
     if (off <= on)
       off = on + 1;
+    end_tick = off > end_tick ? off : end_tick;
     ev[2 * i] = (wev_t){on, (uint32_t)i, 1, notes[i].pitch, vel};
     ev[2 * i + 1] = (wev_t){off, (uint32_t)i, 0, notes[i].pitch, 64};
   }
   if (n)
     qsort(ev, 2 * n, sizeof *ev, wev_cmp);
 
-  memcpy(out, head, sizeof head);
-  p = out + sizeof head;
+  /* The tempo track: at most one event per segment of the map. */
+  cap = o.tempo_map && o.tempo_map->ntempo ? o.tempo_map->ntempo : 1;
+  tt = rnj__malloc(cap * sizeof *tt);
+  tv = rnj__malloc(cap * sizeof *tv);
+  if (!tt || !tv)
+    goto fail_nomem;
+  nt = tempo_events(&o, end_tick, tt, tv);
+
+  /* Header, tempo track (per event a 4-byte delta and 6 bytes), note
+   * track header, program change, per note event at most a 4-byte delta
+   * + status + 2 data bytes, the two end-of-tracks. */
+  cap = 14 + 8 + nt * 10 + 4 + 8 + 3 + 2 * n * 7 + 4;
+  out = rnj__malloc(cap);
+  if (!out)
+    goto fail_nomem;
+  p = out;
+  memcpy(p, "MThd\0\0\0\6\0\1\0\2", 12);
+  p[12] = (uint8_t)(division >> 8);
+  p[13] = (uint8_t)(division & 0xff);
+  p += 14;
+  memcpy(p, "MTrk", 4);
+  p += 8; /* length patched below */
+  for (i = 0; i < nt; i++) {
+    p += put_vlq(p, (uint32_t)(tt[i] - (i ? tt[i - 1] : 0)));
+    *p++ = 0xff;
+    *p++ = 0x51;
+    *p++ = 3;
+    *p++ = (uint8_t)(tv[i] >> 16);
+    *p++ = (uint8_t)(tv[i] >> 8);
+    *p++ = (uint8_t)tv[i];
+  }
+  *p++ = 0;
+  *p++ = 0xff;
+  *p++ = 0x2f;
+  *p++ = 0;
+  put_be32(out + 18, (uint32_t)(p - out - 22));
+  track = p;
   memcpy(p, "MTrk", 4);
   p += 8; /* length patched below */
   *p++ = 0;
@@ -661,14 +836,19 @@ int rnj_smf_write_notes(const char *path, const rnj_note_t *notes, size_t n,
   *p++ = 0xff;
   *p++ = 0x2f;
   *p++ = 0;
-  put_be32(out + sizeof head + 4, (uint32_t)(p - out - sizeof head - 8));
+  put_be32(track + 4, (uint32_t)(p - track - 8));
 
   iov.iov_base = out;
   iov.iov_len = (size_t)(p - out);
   rc = rnj__write_atomic(path, &iov, 1, err);
+  goto done;
 
+fail_nomem:
+  rc = rnj_errorf(err, RNJ_ENOMEM, "%s: out of memory", path);
 done:
   rnj__free(ev);
+  rnj__free(tt);
+  rnj__free(tv);
   rnj__free(out);
   return rc;
 }

@@ -20,7 +20,12 @@ check src/notes.c against them on real corpus files:
     their first closed note; channel 9 is drums;
   - all instruments: every non-drum note sorted by (start, pitch, end);
     instrument N: its notes sorted by start (Python's sort is stable);
-  - step = start - previous start (0 first), duration = end - start.
+  - step = start - previous start (0 first), duration = end - start;
+  - beats (what rnnjam adds to pretty_midi's notes) = tick / ticks_per_beat
+    of the note's start and end, exactly (Python's true division of two
+    integers rounds once, like C's (double)tick / tpq).  The corpus has no
+    SMPTE-division file, and mido gives none a ticks_per_beat, so this
+    script does not handle them.
 
 Usage (with Debian's python3-mido):
   /usr/bin/python3 tests/reference_notes.py CORPUS_DIR OUT_DIR
@@ -28,11 +33,19 @@ Usage (with Debian's python3-mido):
       (tests/data);
   /usr/bin/python3 tests/reference_notes.py --dump CORPUS_DIR
       prints every note of every corpus file (all instruments), one line
-      each: "relpath pitch start end", for a whole-corpus comparison.
+      each: "relpath pitch start end start_beat end_beat", for a
+      whole-corpus comparison (rnnjam notes --beats prints the same
+      columns).
+
+  /usr/bin/python3 tests/reference_notes.py --compare CORPUS_DIR RNNJAM
+      runs `RNNJAM notes --beats --exact` on every corpus file and compares
+      each note with this script's: the same count and pitches, seconds
+      within 1e-9 s, beats equal to the bit.  Prints the largest
+      differences; exits 1 on any mismatch.
 
 Each CSV keeps the first LIMIT notes in full precision plus the count and
-the sums of all starts and ends, so it stays a few KB however long the
-piece.
+the sums of all starts and ends, in seconds and in beats, so it stays a few
+KB however long the piece.
 """
 import collections
 import os
@@ -106,8 +119,10 @@ def make_clock(segments):
 
 
 def instruments(mid):
-    """[(program, channel, track, [(start, end, pitch, velocity)])]"""
+    """[(program, channel, track,
+       [(start, end, pitch, velocity, start_beat, end_beat)])]"""
     seconds = make_clock(tick_scales(mid))
+    res = mid.ticks_per_beat
     insts = collections.OrderedDict()
     for ti, track in enumerate(mid.tracks):
         program = [0] * 16
@@ -129,7 +144,8 @@ def instruments(mid):
                 for start, vel in older:
                     ik = (program[msg.channel], msg.channel, ti)
                     insts.setdefault(ik, []).append(
-                        (seconds(start), seconds(tick), msg.note, vel))
+                        (seconds(start), seconds(tick), msg.note, vel,
+                         start / res, tick / res))
                 if older and same:
                     open_notes[key] = same
                 else:
@@ -147,9 +163,10 @@ def notes(path, instrument=None):
         ns = sorted(insts[instrument][3], key=lambda n: n[0])
     out = []
     prev = None
-    for start, end, pitch, _ in ns:
+    for start, end, pitch, _, start_beat, end_beat in ns:
         step = 0.0 if prev is None else start - prev
-        out.append((pitch, start, end, step, end - start))
+        out.append((pitch, start, end, step, end - start, start_beat,
+                    end_beat))
         prev = start
     return out
 
@@ -164,9 +181,13 @@ def write_csv(corpus, rel, instrument, out_dir):
     ns = notes(os.path.join(corpus, rel), instrument)
     sum_start = 0.0
     sum_end = 0.0
+    sum_start_beat = 0.0
+    sum_end_beat = 0.0
     for n in ns:
         sum_start += n[1]
         sum_end += n[2]
+        sum_start_beat += n[5]
+        sum_end_beat += n[6]
     path = os.path.join(out_dir, csv_name(rel, instrument))
     with open(path, "w") as f:
         f.write("# written by tests/reference_notes.py from mido %s\n"
@@ -176,9 +197,11 @@ def write_csv(corpus, rel, instrument, out_dir):
                 % (-1 if instrument is None else instrument))
         f.write("# count %d sum_start %r sum_end %r\n"
                 % (len(ns), sum_start, sum_end))
-        f.write("pitch,start,end,step,duration\n")
+        f.write("# beats sum_start %r sum_end %r\n"
+                % (sum_start_beat, sum_end_beat))
+        f.write("pitch,start,end,step,duration,start_beat,end_beat\n")
         for n in ns[:LIMIT]:
-            f.write("%d,%r,%r,%r,%r\n" % n)
+            f.write("%d,%r,%r,%r,%r,%r,%r\n" % n)
     print("%s: %d notes" % (path, len(ns)))
 
 
@@ -189,11 +212,53 @@ def corpus_files(corpus):
                 yield os.path.relpath(os.path.join(d, f), corpus)
 
 
+def compare(corpus, rnnjam):
+    """The whole corpus, C (rnnjam notes) against this script."""
+    import subprocess
+    files = 0
+    total = 0
+    bad = 0
+    max_sec = 0.0
+    max_beat = 0.0
+    for rel in corpus_files(corpus):
+        path = os.path.join(corpus, rel)
+        ref = notes(path)
+        out = subprocess.run([rnnjam, "notes", "--beats", "--exact", path],
+                             check=True, capture_output=True, text=True)
+        rows = [r.split(",") for r in out.stdout.splitlines()[1:]]
+        files += 1
+        total += len(ref)
+        if len(rows) != len(ref):
+            print("MISMATCH %s: %d notes, reference %d"
+                  % (rel, len(rows), len(ref)))
+            bad += 1
+            continue
+        for i, (r, c) in enumerate(zip(ref, rows)):
+            pitch = int(c[0])
+            t = [float(x) for x in c[1:]]
+            sec = max(abs(t[0] - r[1]), abs(t[1] - r[2]))
+            beat = max(abs(t[4] - r[5]), abs(t[5] - r[6]))
+            max_sec = max(max_sec, sec)
+            max_beat = max(max_beat, beat)
+            if pitch != r[0] or sec > 1e-9 or beat != 0:
+                print("MISMATCH %s note %d: %s, reference %r"
+                      % (rel, i, ",".join(c), r))
+                bad += 1
+                break
+    print("FIGURE corpus files %d notes %d mismatched files %d"
+          % (files, total, bad))
+    print("FIGURE max abs difference seconds %.3g beats %.3g"
+          % (max_sec, max_beat))
+    return 1 if bad else 0
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "--compare":
+        return compare(argv[2], argv[3])
     if len(argv) == 3 and argv[1] == "--dump":
         for rel in corpus_files(argv[2]):
-            for p, s, e, _, _ in notes(os.path.join(argv[2], rel)):
-                print("%s %d %r %r" % (rel, p, s, e))
+            for p, s, e, _, _, sb, eb in notes(os.path.join(argv[2], rel)):
+                print("%s %d %r %r %r %r" % (rel, p, s, e, sb, eb))
         return 0
     if len(argv) != 3:
         sys.stderr.write(__doc__)

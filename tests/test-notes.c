@@ -65,6 +65,9 @@ static void check_note(const rnj_note_t *n, int pitch, int64_t start,
   ASSERT_EQ(n->pitch, pitch);
   ASSERT_NEAR(n->start, start / 960.0, 1e-12);
   ASSERT_NEAR(n->end, end / 960.0, 1e-12);
+  /* beats are ticks / 480, exactly */
+  ASSERT(n->start_beat == start / 480.0);
+  ASSERT(n->end_beat == end / 480.0);
   ASSERT_EQ(n->velocity, velocity);
 }
 
@@ -118,6 +121,58 @@ static void test_120bpm_before_first_tempo(void) {
   ASSERT_EQ(n.n, 1);
   ASSERT_NEAR(n.v[0].start, 0.5, 1e-12);
   ASSERT_NEAR(n.v[0].end, 2.0, 1e-12); /* 1 s at 120, then 1 s at 60 */
+  rnj_notes_free(&n);
+  mb_free(&m);
+}
+
+/* Beats are ticks / ticks per quarter whatever the tempo, and whatever
+ * the division. */
+static void test_beats_tempo_free(void) {
+  mb_t m;
+  rnj_notes_t n;
+
+  mb_init(&m);
+  mb_header(&m, 1, 2, 96);
+  mb_track(&m);
+  mb_ev(&m, 96, "FF 51 03 0F 42 40");  /* 60 bpm from beat 1 */
+  mb_ev(&m, 96, "FF 51 03 03 D0 90");  /* 240 bpm from beat 2 */
+  mb_end(&m);
+  mb_track(&m);
+  mb_ev(&m, 48, "90 3C 64");  /* beat 0.5, 0.25 s */
+  mb_ev(&m, 120, "90 3E 64"); /* beat 1.75, 0.5 + 0.75 s */
+  mb_ev(&m, 72, "80 3C 00");  /* beat 2.5, 1.5 + 0.125 s */
+  mb_ev(&m, 0, "80 3E 00");
+  mb_end(&m);
+  rnj_notes_init(&n);
+  ASSERT_OK(take(&m, RNJ_NOTES_ALL_INSTRUMENTS, &n));
+  ASSERT_EQ(n.n, 2);
+  ASSERT(n.v[0].start_beat == 0.5 && n.v[0].end_beat == 2.5);
+  ASSERT(n.v[1].start_beat == 1.75 && n.v[1].end_beat == 2.5);
+  ASSERT_NEAR(n.v[0].start, 0.25, 1e-12);
+  ASSERT_NEAR(n.v[1].start, 1.25, 1e-12);
+  ASSERT_NEAR(n.v[1].end, 1.625, 1e-12);
+  rnj_notes_free(&n);
+  mb_free(&m);
+}
+
+/* SMPTE time has no quarter note: beats are seconds * 2 (120 bpm). */
+static void test_beats_smpte(void) {
+  mb_t m;
+  rnj_notes_t n;
+
+  mb_init(&m);
+  mb_header(&m, 0, 1, 0xE728); /* 25 fps x 40: a tick is 1 ms */
+  mb_track(&m);
+  mb_ev(&m, 0, "FF 51 03 0F 42 40"); /* 60 bpm: no effect on SMPTE time */
+  mb_ev(&m, 250, "90 3C 64");
+  mb_ev(&m, 500, "80 3C 00");
+  mb_end(&m);
+  rnj_notes_init(&n);
+  ASSERT_OK(take(&m, RNJ_NOTES_ALL_INSTRUMENTS, &n));
+  ASSERT_EQ(n.n, 1);
+  ASSERT_NEAR(n.v[0].start, 0.25, 1e-12);
+  ASSERT_NEAR(n.v[0].start_beat, 0.5, 1e-12);
+  ASSERT_NEAR(n.v[0].end_beat, 1.5, 1e-12);
   rnj_notes_free(&n);
   mb_free(&m);
 }
@@ -578,7 +633,7 @@ static void test_from_file_errors(void) {
 
 typedef struct {
   int pitch;
-  double start, end, step, duration;
+  double start, end, step, duration, start_beat, end_beat;
 } ref_row_t;
 
 static const char *const refs[] = {
@@ -598,8 +653,12 @@ static void check_reference(const char *corpus, const char *csv) {
   size_t nrows = 0;
   double sum_start = NAN;
   double sum_end = NAN;
+  double sum_start_beat = NAN;
+  double sum_end_beat = NAN;
   double s0 = 0;
   double s1 = 0;
+  double b0 = 0;
+  double b1 = 0;
   rnj_notes_t n;
   FILE *f;
   size_t i;
@@ -614,16 +673,20 @@ static void check_reference(const char *corpus, const char *csv) {
         sscanf(line, "# instrument %d", &instrument) == 1 ||
         sscanf(line, "# count %zu sum_start %lf sum_end %lf", &count,
                &sum_start, &sum_end) == 3 ||
+        sscanf(line, "# beats sum_start %lf sum_end %lf", &sum_start_beat,
+               &sum_end_beat) == 2 ||
         line[0] == '#' || line[0] == 'p')
       continue;
     ASSERT(nrows < REF_LIMIT);
-    ASSERT_EQ(sscanf(line, "%d,%lf,%lf,%lf,%lf", &r->pitch, &r->start,
-                     &r->end, &r->step, &r->duration),
-              5);
+    ASSERT_EQ(sscanf(line, "%d,%lf,%lf,%lf,%lf,%lf,%lf", &r->pitch,
+                     &r->start, &r->end, &r->step, &r->duration,
+                     &r->start_beat, &r->end_beat),
+              7);
     nrows++;
   }
   fclose(f);
-  ASSERT(file[0] && instrument >= -1 && !isnan(sum_end));
+  ASSERT(file[0] && instrument >= -1 && !isnan(sum_end) &&
+         !isnan(sum_end_beat));
   ASSERT_EQ(nrows, count < REF_LIMIT ? count : REF_LIMIT);
 
   snprintf(path, sizeof path, "%s/%s", corpus, file);
@@ -642,13 +705,22 @@ static void check_reference(const char *corpus, const char *csv) {
            "(%d, %.9f, %.9f, %.9f, %.9f)",
            csv, i, a->pitch, a->start, a->end, a->step, a->duration,
            r->pitch, r->start, r->end, r->step, r->duration);
+    /* Both sides divide the same two integers once: equal bits, and
+     * "%r" prints doubles exactly. */
+    if (a->start_beat != r->start_beat || a->end_beat != r->end_beat)
+      FAIL("%s: note %zu: beats (%.17g, %.17g), reference (%.17g, %.17g)",
+           csv, i, a->start_beat, a->end_beat, r->start_beat, r->end_beat);
   }
   for (i = 0; i < n.n; i++) {
     s0 += n.v[i].start;
     s1 += n.v[i].end;
+    b0 += n.v[i].start_beat;
+    b1 += n.v[i].end_beat;
   }
   ASSERT_NEAR(s0, sum_start, 1e-6);
   ASSERT_NEAR(s1, sum_end, 1e-6);
+  ASSERT_NEAR(b0, sum_start_beat, 1e-6);
+  ASSERT_NEAR(b1, sum_end_beat, 1e-6);
   rnj_notes_free(&n);
 }
 
@@ -660,6 +732,8 @@ int main(void) {
 
   test_tempo_only_from_track0();
   test_120bpm_before_first_tempo();
+  test_beats_tempo_free();
+  test_beats_smpte();
   test_note_off_closes_all_earlier();
   test_same_tick_note_dropped();
   test_same_tick_note_kept();

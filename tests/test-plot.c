@@ -537,6 +537,28 @@ static void test_dist(void) {
   unload(&im);
   ASSERT(third > 3 * narrow);
 
+  /* A velocity panel: the fourth quarter of a wider picture, whose one bar
+   * (every note has velocity 90) is narrow. */
+  o.velocity = 1;
+  ASSERT_OK(rnj_plot_dist(path, &notes, NULL, &o, err));
+  im = load(path);
+  ASSERT_EQ(im.w, 1560);
+  {
+    long blue = 0;
+    int lo = im.w;
+    int hi = 0;
+    for (y = 0; y < im.h; y++)
+      for (x = 3 * im.w / 4; x < im.w; x++)
+        if (is_blue(&im, x, y)) {
+          blue++;
+          lo = x < lo ? x : lo;
+          hi = x > hi ? x : hi;
+        }
+    if (blue < 200 || hi - lo > im.w / 4 / 16)
+      FAIL("velocity panel: %ld blue pixels over x %d..%d", blue, lo, hi);
+  }
+  unload(&im);
+
   /* two lists overlaid: both colours, at a size asked for */
   memset(&o, 0, sizeof o);
   o.width = 900;

@@ -579,6 +579,78 @@ static void test_tempo_map(void) {
   mb_free(&m);
 }
 
+/* The public tempo map: ticks, seconds and beats both ways, and the tempo
+ * in force, on the map of test_tempo_map (120, then 60 from tick 960, then
+ * 240 from tick 1920, at 480 ticks a quarter). */
+static void test_tempo_conversions(void) {
+  static const double ticks[] = {-240, 0, 1, 479.5, 960, 1000, 1919.25,
+                                 1920, 2400, 1e6};
+  mb_t m;
+  rnj_smf_t smf;
+  size_t i;
+
+  mb_init(&m);
+  mb_header(&m, 1, 1, 480);
+  mb_track(&m);
+  mb_ev(&m, 960, "FF 51 03 0F 42 40");
+  mb_ev(&m, 40, "FF 51 03 0F 42 40");
+  mb_ev(&m, 920, "FF 51 03 03 D0 90");
+  mb_end(&m);
+  ASSERT_OK(read_mb(&smf, &m));
+  ASSERT_EQ(smf.tempo[0].tempo, 500000);
+  ASSERT_EQ(smf.tempo[1].tempo, 1000000);
+  ASSERT_EQ(smf.tempo[2].tempo, 250000);
+
+  /* whole ticks: the very bits of rnj_smf_seconds */
+  for (i = 0; i < 3000; i += 7)
+    ASSERT(rnj_smf_seconds_at(&smf, (double)i) ==
+           rnj_smf_seconds(&smf, (int64_t)i, NULL));
+  ASSERT_NEAR(rnj_smf_seconds_at(&smf, 1440.5), 2.0 + 0.5 / 480, 1e-12);
+  ASSERT_NEAR(rnj_smf_seconds_at(&smf, -240), -0.25, 1e-12);
+  /* seconds -> ticks inverts it, in every segment and past the ends */
+  for (i = 0; i < sizeof ticks / sizeof ticks[0]; i++)
+    ASSERT_NEAR(rnj_smf_ticks(&smf, rnj_smf_seconds_at(&smf, ticks[i])),
+                ticks[i], 1e-6);
+  ASSERT_NEAR(rnj_smf_ticks(&smf, 3.25), 2400, 1e-9);
+
+  /* beats are tempo-free */
+  ASSERT(rnj_smf_beats(&smf, 1920) == 4.0);
+  ASSERT(rnj_smf_beats(&smf, 1000) == 1000.0 / 480);
+  ASSERT(rnj_smf_beat_ticks(&smf, 2.5) == 1200.0);
+  ASSERT_NEAR(rnj_smf_beat_seconds(&smf, 2.5), 1.5, 1e-12); /* 1 + 0.5 */
+  ASSERT_NEAR(rnj_smf_beat_seconds(&smf, 5.0), 3.25, 1e-12);
+  ASSERT_NEAR(rnj_smf_second_beats(&smf, 3.25), 5.0, 1e-12);
+  ASSERT_NEAR(rnj_smf_second_beats(&smf, 0.25), 0.5, 1e-12);
+
+  /* the tempo in force */
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 0), 120, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 959.9), 120, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 960), 60, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 1919), 60, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 1920), 240, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 1e9), 240, 0);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, -5), 120, 0);
+  rnj_smf_free(&smf);
+  mb_free(&m);
+
+  /* SMPTE: 25 fps x 40 ticks, a tick a millisecond; beats at 120 bpm
+   * whatever the tempo events say */
+  mb_init(&m);
+  mb_header(&m, 1, 1, 0xE728);
+  mb_track(&m);
+  mb_ev(&m, 0, "FF 51 03 0F 42 40");
+  mb_end(&m);
+  ASSERT_OK(read_mb(&smf, &m));
+  ASSERT_NEAR(rnj_smf_beats(&smf, 1500), 3.0, 1e-12);
+  ASSERT_NEAR(rnj_smf_beat_ticks(&smf, 3.0), 1500, 1e-9);
+  ASSERT_NEAR(rnj_smf_beat_seconds(&smf, 3.0), 1.5, 1e-12);
+  ASSERT_NEAR(rnj_smf_second_beats(&smf, 1.5), 3.0, 1e-12);
+  ASSERT_NEAR(rnj_smf_ticks(&smf, 0.25), 250, 1e-9);
+  ASSERT_NEAR(rnj_smf_bpm(&smf, 100), 120, 0);
+  rnj_smf_free(&smf);
+  mb_free(&m);
+}
+
 /* The hint gives the same bits as the binary search, in any tick order. */
 static void test_seconds_hint(void) {
   mb_t m;
@@ -1074,6 +1146,143 @@ static void test_write_invalid(void) {
   ASSERT_CONTAINS(err, path);
 }
 
+/* Beats mode: the notes' beats on the ticks of the tempo map's file, in
+ * its division and its tempo (copied up to the last note-off), or at one
+ * given tempo; an SMPTE map gives 480 ticks at 120 bpm. */
+static void test_write_beats(void) {
+  static const double beats[][2] = {
+      {0.5, 1.0}, {1.75, 2.5}, {2.0, 2.0}, {3.0 + 1.0 / 3, 4.5}};
+  rnj_note_t in[4];
+  rnj_notes_t out;
+  rnj_smf_write_opts_t o;
+  rnj_smf_t map;
+  rnj_smf_t back;
+  char path[1200];
+  mb_t m;
+  size_t i;
+
+  /* 96 ticks a quarter: 120 bpm, 60 from beat 1, 240 from beat 2, 100
+   * from beat 50 (after the last note: not copied) */
+  mb_init(&m);
+  mb_header(&m, 1, 1, 96);
+  mb_track(&m);
+  mb_ev(&m, 96, "FF 51 03 0F 42 40");
+  mb_ev(&m, 96, "FF 51 03 03 D0 90");
+  mb_ev(&m, 96 * 48, "FF 51 03 09 27 C0");
+  mb_end(&m);
+  ASSERT_OK(read_mb(&map, &m));
+  ASSERT_EQ(map.ntempo, 4);
+  for (i = 0; i < 4; i++) {
+    in[i] = mknote(60 + (int)i, 0, 0, 90);
+    in[i].start_beat = beats[i][0];
+    in[i].end_beat = beats[i][1];
+  }
+  snprintf(path, sizeof path, "%s/beats.mid", dir);
+  rnj_smf_write_opts_init(&o);
+  ASSERT(o.tempo_map == NULL && o.bpm == 0);
+  o.tempo_map = &map;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ticks_per_quarter, 96);
+  ASSERT_EQ(back.ntempo, 3);
+  for (i = 0; i < 3; i++) {
+    ASSERT_EQ(back.tempo[i].tick, map.tempo[i].tick);
+    ASSERT_EQ(back.tempo[i].tempo, map.tempo[i].tempo);
+  }
+  /* every onset on its tick: 48, 168, 192, 320 */
+  {
+    static const int64_t on[] = {48, 168, 192, 320};
+    const rnj_smf_track_t *t = &back.tracks[1];
+    size_t k = 0;
+    for (i = 0; i < t->n; i++)
+      if (t->events[i].type == RNJ_SMF_NOTE_ON)
+        ASSERT_EQ(t->events[i].tick, on[k++]);
+    ASSERT_EQ(k, 4);
+  }
+  rnj_smf_free(&back);
+  rnj_notes_init(&out);
+  ASSERT_OK(rnj_notes_from_file(&out, path, RNJ_NOTES_ALL_INSTRUMENTS, err));
+  ASSERT_EQ(out.n, 4);
+  for (i = 0; i < 4; i++) {
+    /* seconds as the map's file would have them */
+    ASSERT(out.v[i].start ==
+           rnj_smf_seconds_at(&map, llround(beats[i][0] * 96)));
+    ASSERT_NEAR(out.v[i].start_beat, beats[i][0], 0.5 / 96);
+  }
+  ASSERT(out.v[2].end_beat == 2.0 + 1.0 / 96); /* zero length: one tick */
+  rnj_notes_free(&out);
+
+  /* the map from beat 1.5 on (tick 144): 60 bpm at 0, 240 from 48 */
+  o.tempo_offset = 144;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ntempo, 2);
+  ASSERT_EQ(back.tempo[0].tempo, 1000000);
+  ASSERT_EQ(back.tempo[1].tick, 48);
+  ASSERT_EQ(back.tempo[1].tempo, 250000);
+  rnj_smf_free(&back);
+  /* from exactly a tempo change (tick 192): it starts the map */
+  o.tempo_offset = 192;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ntempo, 1);
+  ASSERT_EQ(back.tempo[0].tempo, 250000);
+  rnj_smf_free(&back);
+  o.tempo_offset = -1;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "tempo offset -1 ticks");
+  o.tempo_offset = 0;
+
+  /* one tempo instead of the map, in its division */
+  o.bpm = 90;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ticks_per_quarter, 96);
+  ASSERT_EQ(back.ntempo, 1);
+  ASSERT_NEAR(rnj_smf_bpm(&back, 0), 90, 1e-4);
+  ASSERT_NEAR(rnj_smf_seconds(&back, 192, NULL), 2 * 60.0 / 90, 1e-6);
+  rnj_smf_free(&back);
+  rnj_smf_free(&map);
+  mb_free(&m);
+
+  /* an SMPTE map: 480 ticks a quarter at 120 bpm (its beats' tempo) */
+  mb_init(&m);
+  mb_header(&m, 1, 1, 0xE728);
+  mb_track(&m);
+  mb_end(&m);
+  ASSERT_OK(read_mb(&map, &m));
+  rnj_smf_write_opts_init(&o);
+  o.tempo_map = &map;
+  ASSERT_OK(rnj_smf_write_notes(path, in, 4, &o, err));
+  ASSERT_OK(rnj_smf_read_file(&back, path, err));
+  ASSERT_EQ(back.ticks_per_quarter, 480);
+  ASSERT_EQ(back.ntempo, 1);
+  ASSERT_EQ(back.tempo[0].tempo, 500000);
+  rnj_smf_free(&back);
+
+  /* bad beats and tempi are named */
+  in[1].start_beat = NAN;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "note 1: start nan beats");
+  in[1].start_beat = -1;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "note 1: start -1 beats");
+  in[1].start_beat = 1;
+  in[3].end_beat = (double)RNJ_SMF_WRITE_MAX_TICK;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "note 3: end");
+  in[3].end_beat = 4;
+  o.bpm = 2000;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "tempo 2000 bpm: expected 4..1000");
+  o.bpm = -3;
+  ASSERT_EQ(rnj_smf_write_notes(path, in, 4, &o, err), RNJ_EINVAL);
+  rnj_smf_free(&map);
+  mb_free(&m);
+  unlink(path);
+}
+
 /* The whole of a small file, or NULL. */
 static char *slurp_small(const char *path, size_t *n) {
   char *b = malloc(65536);
@@ -1166,6 +1375,7 @@ int main(void) {
   test_velocity0_is_note_off();
   test_tolerated();
   test_tempo_map();
+  test_tempo_conversions();
   test_seconds_hint();
   test_smpte();
   test_bad_header();
@@ -1178,6 +1388,7 @@ int main(void) {
   test_write_bytes();
   test_write_round_trip();
   test_write_invalid();
+  test_write_beats();
   test_write_full_disk();
 
   ASSERT_EQ(live, 0);

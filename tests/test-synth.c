@@ -240,12 +240,13 @@ static void test_live(void) {
   rnj_synth_free(&s);
 }
 
-/* Four notes from 0.5 s to 2.0 s, as a file and as notes. */
+/* Four notes from 0.5 s to 2.0 s, as a file and as notes (beats at
+ * 120 bpm). */
 static const rnj_note_t phrase[] = {
-    {0.5, 0.9, 0, 0.4, 60, 100, 0, 0},
-    {0.9, 1.3, 0, 0.4, 64, 100, 0, 0},
-    {1.3, 1.7, 0, 0.4, 67, 100, 0, 0},
-    {1.7, 2.0, 0, 0.3, 72, 100, 0, 0},
+    {0.5, 0.9, 0, 0.4, 60, 100, 0, 0, 1.0, 1.8},
+    {0.9, 1.3, 0, 0.4, 64, 100, 0, 0, 1.8, 2.6},
+    {1.3, 1.7, 0, 0.4, 67, 100, 0, 0, 2.6, 3.4},
+    {1.7, 2.0, 0, 0.3, 72, 100, 0, 0, 3.4, 4.0},
 };
 #define NPHRASE (sizeof phrase / sizeof phrase[0])
 

@@ -31,6 +31,31 @@ expect_fail() {
   fi
 }
 
+# A MIDI file from hex: mf FILE NOTES LOW HIGH [DIVISION TEMPO] writes
+# NOTES 8th notes whose pitches climb from LOW to HIGH and again, at 480
+# ticks a quarter and 120 bpm, or at DIVISION (< 256) ticks a quarter and
+# TEMPO microseconds a quarter (a tempo event at tick 0).
+hex() { for h in "$@"; do printf "\\$(printf '%03o' "0x$h")"; done; }
+mf() {
+  if [ $# -gt 4 ]; then
+    div=$5 tempo=$6 len=$(($2 * 8 + 4 + 7)) dt=$(printf '%02X' $(($5 / 2)))
+  else
+    div=480 tempo= len=$(($2 * 9 + 4)) dt='81 70'
+  fi
+  { hex 4D 54 68 64 00 00 00 06 00 00 00 01
+    hex $(printf '%02X' $((div >> 8))) $(printf '%02X' $((div & 255)))
+    hex 4D 54 72 6B
+    hex 00 00 $(printf '%02X' $((len >> 8 & 255))) $(printf '%02X' $((len & 255)))
+    [ -n "$tempo" ] && hex 00 FF 51 03 $(printf '%02X %02X %02X' \
+      $((tempo >> 16)) $((tempo >> 8 & 255)) $((tempo & 255)))
+    k=0
+    while [ $k -lt "$2" ]; do
+      p=$(printf '%02X' $(($3 + k % ($4 - $3 + 1))))
+      hex 00 90 "$p" 40 $dt 80 "$p" 00
+      k=$((k + 1))
+    done
+    hex 00 FF 2F 00; } >"$1"
+}
 [ -x "$RNJ" ] || { echo "ERROR: $RNJ not built"; exit 99; }
 [ -f "$MODEL" ] || { echo "ERROR: $MODEL missing"; exit 99; }
 [ -f "$SEED" ] || { echo "ERROR: $SEED missing"; exit 99; }
@@ -61,6 +86,18 @@ expect_fail "notes: not MIDI" 1 "bad.mid" "$RNJ" notes "$T/bad.mid"
 expect_fail "notes: no file" 2 "expected one MIDI file" "$RNJ" notes
 expect_fail "notes: bad --instrument" 2 "--instrument" "$RNJ" notes --instrument x "$SEED"
 expect_fail "notes: instrument out of range" 1 "instrument" "$RNJ" notes --instrument 99 "$SEED"
+
+# --- notes --beats: beats beside seconds (the seed phrase is at 120 bpm,
+# so a beat is half a second), the default table unchanged
+"$RNJ" notes --beats --exact "$SEED" >"$T/beats.csv" || fail "notes --beats"
+head -1 "$T/beats.csv" | grep -qx 'pitch,start,end,step,duration,start_beat,end_beat' \
+  && ok "notes --beats header" || fail "notes --beats header: $(head -1 "$T/beats.csv")"
+awk -F, 'NR > 1 { d = $6 - 2 * $2; e = $7 - 2 * $3
+  if (NF != 7 || d * d > 1e-18 || e * e > 1e-18) bad = 1 } END { exit bad }' \
+  "$T/beats.csv" && ok "notes --beats: beats = 2 x seconds at 120 bpm" \
+  || fail "notes --beats: a row off"
+[ "$(tail -n +2 "$T/beats.csv" | wc -l)" -eq "$n" ] && ok "notes --beats: every note" \
+  || fail "notes --beats: row count"
 
 # --- inspect
 "$RNJ" inspect "$MODEL" >"$T/inspect" 2>&1 || fail "inspect"
@@ -159,6 +196,86 @@ expect_fail "bench: bad --hidden" 2 "--hidden" "$RNJ" bench --arch v2 --hidden 8
 expect_fail "bench: --hidden not a multiple of 16" 1 "multiple of 16" "$RNJ" bench --arch v2 --hidden 40
 expect_fail "bench: --arch and a checkpoint" 2 "no checkpoint with it" "$RNJ" bench "$V2" --arch v2
 
+# --- generate: the tutorial's model writes the files it always wrote (the
+# portable kernel's bytes; every SIMD kernel gives the same)
+if command -v sha256sum >/dev/null 2>&1; then
+  "$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 50 \
+    --kernel portable -o "$T/pin1.mid" 2>/dev/null
+  "$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 50 \
+    --kernel portable --mode stream --include-seed -o "$T/pin2.mid" 2>/dev/null
+  s1=$(sha256sum "$T/pin1.mid" | cut -d' ' -f1)
+  s2=$(sha256sum "$T/pin2.mid" | cut -d' ' -f1)
+  [ "$s1" = ee6edac3614eb07b4f28c8220f3034d79ef297f3d532264ea58532e198e74670 ] \
+    && [ "$s2" = b1d0f1440570d6528f4f35afd90aed335eec193230e8397d697767d539879a2c ] \
+    && ok "generate: the tutorial's files unchanged" \
+    || fail "generate: the tutorial's files changed: $s1 $s2"
+fi
+
+# --- generate --quantize: every onset on the grid of the seed's tempo, to
+# the tick.  on_grid FILE DIVISION UNIT_TICKS [ALLOWED]: each onset tick
+# (start_beat * DIVISION) is whole and a multiple of UNIT_TICKS, or with
+# ALLOWED (a list of ticks within a beat) one of them modulo DIVISION.
+on_grid() {
+  "$RNJ" notes --beats --exact "$1" | awk -F, -v d="$2" -v g="$3" -v a="${4:-}" '
+    NR > 1 { t = $6 * d; r = int(t + 0.5); n++
+      if ((t - r) * (t - r) > 1e-12) bad = 1
+      else if (a == "" && r % g) bad = 1
+      else if (a != "" && index(" " a " ", " " (r % d) " ") == 0) bad = 1 }
+    END { exit bad || n < 10 }'
+}
+for q in 1/4:480 1/8:240 1/16:120 1/8t:160 1/16t:80; do
+  u=${q%%:*} g=${q##*:}
+  "$RNJ" generate "$MODEL" --seed-midi "$SEED" --seed 7 --notes 40 \
+    --quantize "$u" -o "$T/q1.mid" 2>"$T/err" || fail "quantize $u: $(cat "$T/err")"
+  "$RNJ" generate "$V2" --seed-midi "$SEED" --seed 7 --notes 40 \
+    --quantize "$u" -o "$T/q2.mid" 2>"$T/err" || fail "quantize $u v2: $(cat "$T/err")"
+  on_grid "$T/q1.mid" 480 "$g" && on_grid "$T/q2.mid" 480 "$g" \
+    && ok "generate --quantize $u: every onset on the grid" \
+    || fail "generate --quantize $u: an onset off the $g-tick grid"
+done
+# swing 50 %: the off-beat 8th half an 8th late, at 3/4 of the beat
+"$RNJ" generate "$V2" --seed-midi "$SEED" --seed 7 --notes 60 --quantize 1/8 \
+  --swing 50 -o "$T/sw.mid" 2>/dev/null
+on_grid "$T/sw.mid" 480 0 "0 360" && ok "generate --swing 50" \
+  || fail "generate --swing: $("$RNJ" notes --beats "$T/sw.mid" | head -5)"
+# a seed at 100 bpm and 96 ticks a quarter: the output keeps both, so a
+# beat lasts 0.6 s, and a 16th is 24 of its ticks
+mf "$T/slow.mid" 40 60 72 96 600000
+"$RNJ" generate "$V2" --seed-midi "$T/slow.mid" --seed 7 --notes 40 \
+  --quantize 1/16 -o "$T/slow-out.mid" 2>"$T/err" || fail "slow seed: $(cat "$T/err")"
+on_grid "$T/slow-out.mid" 96 24 \
+  && "$RNJ" notes --beats --exact "$T/slow-out.mid" | awk -F, 'NR > 1 {
+       d = $2 - 0.6 * $6; if (d * d > 1e-12) bad = 1 } END { exit bad }' \
+  && ok "generate v2: the seed's division and tempo" \
+  || fail "generate v2 in the seed's tempo: $("$RNJ" notes --beats "$T/slow-out.mid" | sed -n 2,4p)"
+# the tutorial's model: its seconds read through the seed's tempo
+"$RNJ" generate "$MODEL" --seed-midi "$T/slow.mid" --seed 7 --notes 40 \
+  --quantize 1/8 -o "$T/slow-tut.mid" 2>/dev/null
+on_grid "$T/slow-tut.mid" 96 48 && ok "generate --quantize: the tutorial's model in the seed's tempo" \
+  || fail "generate --quantize, tutorial's model, slow seed"
+# --tempo: one tempo instead of the seed's
+"$RNJ" generate "$V2" --seed-midi "$T/slow.mid" --seed 7 --notes 40 \
+  --tempo 150 -o "$T/fast.mid" 2>/dev/null
+"$RNJ" notes --beats --exact "$T/fast.mid" | awk -F, 'NR > 1 {
+  d = $2 - 0.4 * $6; if (d * d > 1e-12) bad = 1; n++ } END { exit bad || n != 40 }' \
+  && ok "generate --tempo 150" || fail "generate --tempo: $(sed -n 2,3p "$T/fast.mid")"
+# --include-seed: the seed's notes written on their own ticks
+"$RNJ" generate "$V2" --seed-midi "$T/slow.mid" --seed 7 --notes 5 \
+  --include-seed -o "$T/inc2.mid" 2>/dev/null
+"$RNJ" notes --beats --exact "$T/slow.mid" | sed -n 2,26p | cut -d, -f1,6,7 >"$T/s1"
+"$RNJ" notes --beats --exact "$T/inc2.mid" | sed -n 2,26p | cut -d, -f1,6,7 >"$T/s2"
+cmp -s "$T/s1" "$T/s2" && ok "generate v2 --include-seed: the seed on its ticks" \
+  || fail "generate v2 --include-seed: $(diff "$T/s1" "$T/s2" | head -3)"
+"$RNJ" generate "$V2" --seed-midi "$SEED" --seed 7 --notes 20 --csv 2>/dev/null \
+  | awk -F, 'NR == 1 && $0 != "pitch,start,end,step,duration,velocity" { bad = 1 }
+             NR > 1 && ($6 < 1 || $6 > 127) { bad = 1 } END { exit bad }' \
+  && ok "generate v2 --csv: the model's velocities" || fail "generate v2 --csv: velocity"
+expect_fail "generate: --swing alone" 2 "only with --quantize" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --swing 20 --csv
+expect_fail "generate: bad --quantize" 2 "--quantize: expected off, 1/4" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --quantize 1/32 --csv
+expect_fail "generate: bad --swing" 2 "--swing" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --quantize 1/8 --swing 90 --csv
+expect_fail "generate: bad --tempo" 2 "--tempo" "$RNJ" generate "$MODEL" --seed-midi "$SEED" --tempo 0 --csv
+expect_fail "generate: bad --top-p" 2 "--top-p" "$RNJ" generate "$V2" --seed-midi "$SEED" --top-p 1.5 --csv
+
 # --- eval
 "$RNJ" eval "$MODEL" "$SEED" --json >"$T/eval.json" 2>"$T/err" || fail "eval: $(cat "$T/err")"
 grep -Eq '^\{"windows": [0-9]+, "loss": [-0-9.e]+, "pitch": [-0-9.e]+, "step": [-0-9.e]+, "duration": [-0-9.e]+\}$' "$T/eval.json" \
@@ -173,6 +290,59 @@ l1=$(sed 's/.*"loss": \([^,]*\),.*/\1/' "$T/eval.json")
 l2=$(sed 's/.*"loss": \([^,]*\),.*/\1/' "$T/eval2.json")
 [ "$l1" = "$l2" ] && ok "eval: two copies, same mean" || fail "eval: mean $l1 vs $l2"
 expect_fail "eval: no files" 2 "expected MIDI files" "$RNJ" eval "$MODEL"
+
+# --- eval --music
+mf "$T/high.mid" 60 120 125
+mf "$T/short.mid" 20 60 67
+"$RNJ" notes "$T/high.mid" | tail -n +2 | wc -l | grep -qx 60 \
+  && ok "eval --music: made-up file reads" || fail "eval --music: made-up file"
+"$RNJ" eval --music "$MODEL" "$SEED" --notes 32 --json >"$T/m1.json" 2>"$T/err" \
+  || fail "eval --music: $(cat "$T/err")"
+grep -q '"key": "C major"' "$T/m1.json" && ok "eval --music: the seed's key" \
+  || fail "eval --music: key: $(head -c 300 "$T/m1.json")"
+# the phrase's own continuation: diatonic, on the 8th grid, in tempo
+c=$(grep -c '"real": {"notes": 32, "in_key": 1, "grid8": 1, "grid16": 1, "tempo_ratio": 1,' "$T/m1.json")
+[ "$c" -eq 12 ] && ok "eval --music: real continuation measured in 12 keys" \
+  || fail "eval --music: $c real continuations as expected"
+c=$(grep -c '"model": {"notes": 32, "in_key": [0-9.]*, "grid8": [0-9.]*,' "$T/m1.json")
+[ "$c" -eq 12 ] && ok "eval --music: 12 generations" || fail "eval --music: $c generations"
+"$RNJ" eval --music "$MODEL" "$SEED" --notes 32 --json >"$T/m2.json" 2>/dev/null
+"$RNJ" eval --music "$MODEL" "$SEED" --notes 32 --seed 2 --json >"$T/m3.json" 2>/dev/null
+cmp -s "$T/m1.json" "$T/m2.json" && ok "eval --music: same seed, same figures" \
+  || fail "eval --music: not repeatable"
+cmp -s "$T/m1.json" "$T/m3.json" && fail "eval --music: --seed ignored" \
+  || ok "eval --music: another seed, other figures"
+"$RNJ" eval --music "$MODEL" "$T/dir1.mid" "$T/sub" "$T/high.mid" --notes 16 \
+  >"$T/m4.txt" 2>"$T/err" || fail "eval --music: three files: $(cat "$T/err")"
+grep -q '^total: 3 file(s), 33 run(s)' "$T/m4.txt" \
+  && ok "eval --music: totals over files" || fail "eval --music: $(grep total "$T/m4.txt")"
+grep -q 'high.mid: .* 9 of 12 transpositions' "$T/m4.txt" \
+  && ok "eval --music: shifts that leave 0..127 left out" \
+  || fail "eval --music: $(grep high.mid "$T/m4.txt")"
+# two copies of a file get the same figures, whatever comes before them
+sed -n '/dir1.mid:/,/^$/p' "$T/m4.txt" | tail -n +2 >"$T/b1"
+sed -n '/dir2.MID:/,/^$/p' "$T/m4.txt" | tail -n +2 >"$T/b2"
+[ -s "$T/b1" ] && cmp -s "$T/b1" "$T/b2" && ok "eval --music: a file's figures are its own" \
+  || fail "eval --music: copies differ"
+# a model in beats hears the same beats at any tempo, and its onsets reach
+# seconds through the seed's tempo map: at 100 and 120 bpm the same notes
+# at the same tempo ratio (the grid shares differ: 25 ms is a larger part
+# of a faster beat)
+mf "$T/at100.mid" 40 60 72 96 600000
+mf "$T/at120.mid" 40 60 72 96 500000
+"$RNJ" eval --music "$V2" "$T/at100.mid" --notes 24 --json 2>/dev/null \
+  | grep '"shift"' | sed 's/"grid[0-9]*": [0-9.]*, //g' >"$T/e100"
+"$RNJ" eval --music "$V2" "$T/at120.mid" --notes 24 --json 2>/dev/null \
+  | grep '"shift"' | sed 's/"grid[0-9]*": [0-9.]*, //g' >"$T/e120"
+[ "$(wc -l <"$T/e100")" -eq 12 ] && cmp -s "$T/e100" "$T/e120" \
+  && grep -q '"real": {"notes": 15, "in_key": [0-9.]*, "tempo_ratio": 1,' "$T/e100" \
+  && ok "eval --music v2: beats to seconds through the seed's tempo" \
+  || fail "eval --music v2: $(diff "$T/e100" "$T/e120" | head -c 400)"
+expect_fail "eval --music: no files" 2 "expected MIDI files" "$RNJ" eval --music "$MODEL"
+expect_fail "eval --music: bad --notes" 2 "--notes" "$RNJ" eval --music "$MODEL" "$SEED" --notes 0
+expect_fail "eval --music: too short" 1 "short.mid: 20 notes" "$RNJ" eval --music "$MODEL" "$T/short.mid"
+"$RNJ" eval --music --help | grep -q 'usage: rnnjam eval --music' \
+  && ok "eval --music --help" || fail "eval --music --help"
 
 # --- bench (figures are not asserted: this machine is shared)
 "$RNJ" bench "$MODEL" --steps 100000 --windows 200 --json >"$T/bench.json" 2>"$T/err" \

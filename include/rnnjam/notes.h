@@ -2,6 +2,10 @@
  *
  * A note is (pitch, start, end, step, duration) in seconds, with
  * step = start - previous start (0 for the first) and duration = end - start.
+ * Notes read from a file also carry their onset and end in beats (quarter
+ * notes): ticks / ticks-per-quarter, exact and tempo-free, for models that
+ * count time in beats.  Files with SMPTE time division have no quarter
+ * note; their beats are seconds * 2, as if at 120 bpm.
  * The rules (pretty_midi's, so that a model trained here and one trained by
  * the tutorial see the same data) are spelled out in src/notes.c and pinned
  * by tests/test-notes.c.
@@ -30,6 +34,10 @@ typedef struct rnj_note_s {
   uint8_t velocity;
   uint8_t channel;
   uint8_t program;
+  /* Beats (quarter notes) from the start of the file; 0 when unknown.
+   * Last, so that brace initializers of the fields above still work. */
+  double start_beat; /* start tick / ticks per quarter */
+  double end_beat;   /* end tick / ticks per quarter */
 } rnj_note_t;
 
 typedef struct rnj_notes_s {
@@ -41,7 +49,7 @@ typedef struct rnj_notes_s {
 /* Which notes to take. */
 #define RNJ_NOTES_ALL_INSTRUMENTS (-1)
 
-/* A list holds at most this many notes (RNJ_ELIMIT past it), 168 MB;
+/* A list holds at most this many notes (RNJ_ELIMIT past it), 235 MB;
  * the whole corpus has about 770,000.  It bounds what one bad file can
  * make a reader allocate. */
 #define RNJ_NOTES_MAX ((size_t)4 << 20)
@@ -57,7 +65,9 @@ RNJ_EXTERN void rnj_notes_free(rnj_notes_t *notes);
  * Returns 0, RNJ_ENOMEM or RNJ_ELIMIT (RNJ_NOTES_MAX reached). */
 RNJ_EXTERN int rnj_notes_push(rnj_notes_t *notes, const rnj_note_t *note);
 
-/* Recompute step and duration of every note from start/end, in order. */
+/* Recompute step and duration of every note from start/end, in order
+ * (beats have no step or duration fields: they are differences of
+ * start_beat and end_beat, which this leaves alone). */
 RNJ_EXTERN void rnj_notes_finish(rnj_notes_t *notes);
 
 /* Extract notes from a parsed file.  `instrument` is
@@ -66,7 +76,8 @@ RNJ_EXTERN void rnj_notes_finish(rnj_notes_t *notes);
  * (stable-sorted by start).  An instrument is (program, channel, track);
  * instruments are counted in the order their first note ends, drums
  * (channel 9, MIDI channel 10) included.  Each note carries its
- * instrument's channel and program; step and duration are filled in.
+ * instrument's channel and program, and its beats (rnj_smf_beats of its
+ * ticks); step and duration are filled in.
  * `notes` must be initialized; its contents are replaced (its buffer is
  * reused) and on failure it is left empty.  Not RT-safe.
  * Returns 0, RNJ_EINVAL (instrument < -1), RNJ_ENOTFOUND (no such

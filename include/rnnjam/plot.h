@@ -107,10 +107,12 @@ typedef struct rnj_plot_dist_opts_s {
   int bins;             /* step and duration bins; 0: 20 (the tutorial) */
   const char *label[2]; /* legend names of the two lists (borrowed) */
   const char *title;    /* NULL: none */
+  int velocity;         /* 1: a fourth panel, velocity in bars of 4 */
 } rnj_plot_dist_opts_t;
 
 /* Draw three histograms side by side: pitch (one bar per semitone), step
- * and duration, of `notes` and, overlaid when not NULL, of `compare`.
+ * and duration (and velocity with opts->velocity), of `notes` and,
+ * overlaid when not NULL, of `compare`.
  * With one list the bars count notes; with two they are percentages of
  * each list, so a short generation compares with a long piece.
  * Returns 0, or a negative code with `err` set: RNJ_ENODATA (a list with

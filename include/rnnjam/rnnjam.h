@@ -10,6 +10,7 @@
 #include "rnnjam/encoding.h"
 #include "rnnjam/smf.h"
 #include "rnnjam/notes.h"
+#include "rnnjam/music.h"
 #include "rnnjam/ckpt.h"
 #include "rnnjam/tempo.h"
 #include "rnnjam/grid.h"

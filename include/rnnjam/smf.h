@@ -90,11 +90,14 @@ typedef struct rnj_smf_track_s {
 } rnj_smf_track_t;
 
 /* One segment of the tempo map: from `tick` on, a tick lasts `scale`
- * seconds; `seconds` is the time of `tick`. */
+ * seconds; `seconds` is the time of `tick`; `tempo` is the set-tempo value
+ * that made it, in microseconds per quarter (500000 for the 120 bpm start,
+ * and for SMPTE files, whose time ignores tempo). */
 typedef struct rnj_smf_tempo_s {
   int64_t tick;
   double seconds;
   double scale;
+  uint32_t tempo;
 } rnj_smf_tempo_t;
 
 /* A parsed file.  Everything is owned by the struct (one allocation) and
@@ -154,6 +157,40 @@ RNJ_EXTERN void rnj_smf_free(rnj_smf_t *smf);
 RNJ_EXTERN double rnj_smf_seconds(const rnj_smf_t *smf, int64_t tick,
                                   size_t *hint);
 
+/* ---------------------------------------------------------- tempo map
+ *
+ * The conversions between ticks, seconds and beats of one parsed file,
+ * through its tempo map (the one above, so a note's seconds and these
+ * agree to the bit).  Ticks are fractional where a time falls between
+ * two; the map's last segment goes on past the file's end and its first
+ * one before tick 0.  Beats are quarter notes: ticks / ticks_per_quarter,
+ * tempo-free.  An SMPTE file has no quarter note: its beats are seconds * 2
+ * (120 bpm) and its tempo is 120 bpm.  All are pure: safe from any thread
+ * on a struct nobody modifies, and O(log segments). */
+
+/* Seconds at a fractional `tick`; equal to rnj_smf_seconds at whole
+ * ticks. */
+RNJ_EXTERN double rnj_smf_seconds_at(const rnj_smf_t *smf, double tick);
+
+/* The (fractional) tick at `seconds`: the inverse of rnj_smf_seconds_at. */
+RNJ_EXTERN double rnj_smf_ticks(const rnj_smf_t *smf, double seconds);
+
+/* Beats at `tick`: tick / ticks_per_quarter, or seconds * 2 (SMPTE). */
+RNJ_EXTERN double rnj_smf_beats(const rnj_smf_t *smf, int64_t tick);
+
+/* The (fractional) tick at `beats`: beats * ticks_per_quarter, or the tick
+ * at beats / 2 seconds (SMPTE). */
+RNJ_EXTERN double rnj_smf_beat_ticks(const rnj_smf_t *smf, double beats);
+
+/* Seconds at `beats`, and beats at `seconds`, through the tempo map. */
+RNJ_EXTERN double rnj_smf_beat_seconds(const rnj_smf_t *smf, double beats);
+RNJ_EXTERN double rnj_smf_second_beats(const rnj_smf_t *smf,
+                                       double seconds);
+
+/* The tempo in force at `tick`, in quarter notes a minute (60 / the
+ * seconds of ticks_per_quarter ticks); 120 for SMPTE files. */
+RNJ_EXTERN double rnj_smf_bpm(const rnj_smf_t *smf, double tick);
+
 /* ------------------------------------------------------------- writer */
 
 /* The writer's timing: 480 ticks per quarter at 120 bpm, 960 ticks a
@@ -163,29 +200,54 @@ RNJ_EXTERN double rnj_smf_seconds(const rnj_smf_t *smf, int64_t tick,
 #define RNJ_SMF_WRITE_TICKS_PER_SECOND 960
 #define RNJ_SMF_WRITE_MAX_SECONDS 279620.0
 
+/* Beats mode: the largest tick written (delta times stay within the
+ * 4 bytes of a variable-length quantity), and the tempi --tempo accepts
+ * (a set-tempo event holds 24 bits of microseconds a quarter). */
+#define RNJ_SMF_WRITE_MAX_TICK ((int64_t)0x0fffffff)
+#define RNJ_SMF_WRITE_MIN_BPM 4.0
+#define RNJ_SMF_WRITE_MAX_BPM 1000.0
+
 typedef struct rnj_smf_write_opts_s {
   int program;  /* 0..127, General MIDI program (default 0: piano) */
   int velocity; /* 1..127, used for notes whose velocity is 0 (default 100) */
   int channel;  /* 0..15 (default 0) */
+  /* Timing.  With neither (the default): 120 bpm, 480 ticks a quarter,
+   * ticks from the notes' seconds.  With either: "beats mode", ticks from
+   * the notes' start_beat/end_beat, tick = llround(beat * division), so
+   * a beat that falls on a tick is written on it exactly. */
+  const struct rnj_smf_s *tempo_map; /* borrowed, may be NULL: a file
+      whose division and tempo map (its segments up to the last note-off)
+      are copied; an SMPTE file gives 480 ticks a quarter at 120 bpm,
+      its beats' own tempo */
+  int64_t tempo_offset; /* 0, or the map's tick that is the output's
+      tick 0 (>= 0): the map is copied from there, the tempo in force at
+      it first, so that notes moved back by whole beats keep their tempo
+      (the notes' beats are the output's; the caller moves them) */
+  double bpm; /* 0, or one tempo for the whole file instead of the map's
+      (RNJ_SMF_WRITE_MIN_BPM..RNJ_SMF_WRITE_MAX_BPM); the division is still
+      the map's if there is one */
 } rnj_smf_write_opts_t;
 
-/* Defaults: program 0, velocity 100, channel 0. */
+/* Defaults: program 0, velocity 100, channel 0, 120 bpm from seconds,
+ * no offset. */
 RNJ_EXTERN void rnj_smf_write_opts_init(rnj_smf_write_opts_t *opts);
 
 /* Write `notes` (their start/end seconds, pitch and velocity) to `path` as a
- * format-1 SMF at 120 bpm and 480 ticks per quarter.  Atomic: a temporary
- * file in the same directory is fsynced and renamed over `path`.
+ * format-1 SMF at 120 bpm and 480 ticks per quarter, or in beats mode
+ * (their start_beat/end_beat) in the tempo that `opts` gives.  Atomic: a
+ * temporary file in the same directory is fsynced and renamed over `path`.
  * `opts` may be NULL for the defaults.
  *
  * Track 0 holds the tempo; track 1 a program change, then the notes with
- * tick = llround(seconds * 960).  A note whose end tick is not after its
- * start tick gets one tick, so it survives being read back.  At equal ticks
+ * tick = llround(seconds * 960) (or llround(beat * division)).  A note
+ * whose end tick is not after its start tick gets one tick, so it
+ * survives being read back.  At equal ticks
  * note-offs come before note-ons.  Notes need not be sorted.  The note's
  * own channel and program are ignored (opts decide); MIDI cannot express
  * two overlapping notes of the same pitch, and a reader will end both at
  * the first note-off.
  * Returns 0; RNJ_EINVAL with `err` naming the option or the note index
- * (bad option, pitch > 127, NaN, negative or too large times);
+ * (bad option, pitch > 127, NaN, negative or too large times or beats);
  * RNJ_ELIMIT for more than RNJ_NOTES_MAX notes; RNJ_ENOMEM; or the
  * negative errno of a failed write (then `path` is untouched).
  * Not RT-safe. */

@@ -4,7 +4,10 @@
  * files): the model reads the first 25 from a zero state and is scored on
  * the 26th, with the loss its kind was trained on (rnj_net_loss).  The
  * mean total loss and its parts are printed.  A model that counts in beats
- * hears the files' seconds at 120 bpm until the notes carry their beats.
+ * hears the notes' beats (ticks / ticks per quarter).
+ *
+ * "rnnjam eval --music" is another command behind this name
+ * (cmd-eval-music.c).
  *
  * Files are shared among threads; each file's sums are kept apart and added
  * in file order at the end, so the result does not depend on the thread
@@ -40,7 +43,6 @@ static void eval_file(eval_job_t *job, size_t f) {
   rnj_notes_t notes;
   rnj_net_note_t *x;
   rnj_net_state_t st;
-  double k = rnj_net_unit(job->net) == RNJ_NET_BEATS ? 2.0 : 1.0;
   size_t i;
   int seq = job->seq;
 
@@ -63,13 +65,8 @@ static void eval_file(eval_job_t *job, size_t f) {
     rnj_notes_free(&notes);
     return;
   }
-  for (i = 0; i < notes.n; i++) {
-    x[i].onset = notes.v[i].start * k;
-    x[i].step = notes.v[i].step * k;
-    x[i].duration = notes.v[i].duration * k;
-    x[i].pitch = notes.v[i].pitch;
-    x[i].velocity = notes.v[i].velocity;
-  }
+  for (i = 0; i < notes.n; i++)
+    gen_net_note(job->net, &notes.v[i], i ? &notes.v[i - 1] : NULL, &x[i]);
   for (i = 0; i + (size_t)seq < notes.n; i++) {
     rnj_net_dist_t y;
     rnj_net_loss_t l;
@@ -100,8 +97,12 @@ static void help(FILE *f) {
           "[--json]\n\n"
           "The model's loss over every window of 26 notes of every file\n"
           "(folders are searched for .mid/.midi): mean total loss, its\n"
-          "pitch, step and duration parts, and the number of windows.\n"
-          "CKPT (a .safetensors file) defaults to the installed model.\n\n"
+          "pitch, step and duration parts (and velocity for a model that\n"
+          "has it: the cross-entropy of each head of a model in beats),\n"
+          "and the number of windows.\n"
+          "CKPT (a .safetensors file) defaults to the installed model.\n"
+          "'rnnjam eval --music' judges a model as music instead (see\n"
+          "'rnnjam eval --music --help').\n\n"
           "  --instrument N  take notes from instrument N only\n"
           "  --threads N     worker threads (default: the CPU count)\n"
           "  --json          print one JSON object\n");
@@ -137,6 +138,9 @@ int cmd_eval(int argc, char **argv) {
   int rc = 1;
   int c;
 
+  for (c = 1; c < argc; c++)
+    if (!strcmp(argv[c], "--music"))
+      return eval_music(argc, argv);
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case O_INSTR:

@@ -46,6 +46,8 @@ static void help(FILE *f) {
       "  --step-max S, --duration-max S\n"
       "                         dist: fixed axis limits in seconds\n"
       "  --bins N               dist: bars for step and duration (20)\n"
+      "  --velocity             dist: a fourth panel, velocity (a model\n"
+      "                         that plays dynamics; default width 1560)\n"
       "  --instrument N         roll, dist: only the N-th instrument\n"
       "                         (default: every non-drum instrument)\n"
       "  -h, --help             this help\n",
@@ -63,7 +65,8 @@ enum {
   OPT_STEP_MAX,
   OPT_DURATION_MAX,
   OPT_BINS,
-  OPT_INSTRUMENT
+  OPT_INSTRUMENT,
+  OPT_VELOCITY
 };
 
 typedef struct {
@@ -78,6 +81,7 @@ typedef struct {
   double duration_max;
   long bins;
   long instrument;
+  int velocity;
 } args_t;
 
 /* The file's name without its folders, for a panel's title. */
@@ -235,6 +239,7 @@ static int plot_dist(const args_t *a, char *const *files, int nfiles) {
   o.step_max = a->step_max;
   o.duration_max = a->duration_max;
   o.bins = (int)a->bins;
+  o.velocity = a->velocity;
   if (rnj_plot_dist(a->out, &notes[0], a->compare ? &notes[1] : NULL, &o,
                     err) < 0) {
     tool_error("%s", err);
@@ -288,6 +293,7 @@ int cmd_plot(int argc, char **argv) {
       {"duration-max", required_argument, 0, OPT_DURATION_MAX},
       {"bins", required_argument, 0, OPT_BINS},
       {"instrument", required_argument, 0, OPT_INSTRUMENT},
+      {"velocity", no_argument, 0, OPT_VELOCITY},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   const char *kind;
@@ -362,6 +368,9 @@ int cmd_plot(int argc, char **argv) {
     case OPT_INSTRUMENT:
       if (parse_int("--instrument", optarg, 0, 1000000, &a.instrument) < 0)
         return EXIT_USAGE;
+      break;
+    case OPT_VELOCITY:
+      a.velocity = 1;
       break;
     case 'h':
       help(stdout);

@@ -36,6 +36,41 @@ int render_option(int c, const char *arg, rnj_render_opts_t *o);
 int bench_train(char *const *args, int nargs, const int *threads,
                 int nthreads, long batches, rnj_kernel_t kernel, int json);
 
+/* rnnjam eval --music (cmd-eval-music.c). */
+int eval_music(int argc, char **argv);
+
+/* The one generation loop (gen.c): rnnjam generate and eval --music. */
+typedef struct gen_opts_s {
+  long n;        /* notes to generate */
+  int stream;    /* 0: window mode (the tutorial's), 1: stream mode */
+  double origin; /* a model in seconds: the onset (s) its first generated
+                    step counts from */
+  const rnj_smf_t *tempo_map; /* the seed's file (borrowed; may be NULL):
+                    a model in beats gets seconds through it (else 120
+                    bpm); a model in seconds gets beats through it, its
+                    onsets read from the file's start */
+} gen_opts_t;
+
+/* The sampling a model gets unless told otherwise: the tutorial's model
+ * pitch 2.0 (the tutorial's); a model in beats rnnjamd's defaults, pitch
+ * 1.0 and time 0.5. */
+void gen_sampling_defaults(const rnj_net_t *net, double *pitch_temp,
+                           double *time_temp);
+
+/* A note of a file as `net` hears it, in its time unit; `prev` is the one
+ * before it in the file (NULL for the first: step 0). */
+void gen_net_note(const rnj_net_t *net, const rnj_note_t *n,
+                  const rnj_note_t *prev, rnj_net_note_t *m);
+
+/* Continue the `nseed` notes at `seed` (consecutive notes of one file;
+ * the model reads the last seq_length of them) with o->n notes drawn by
+ * `sampler` into `out` (replaced; times in both clocks, see gen.c; step
+ * and duration filled in).  Returns 0, RNJ_EINVAL (no seed) or
+ * RNJ_ENOMEM. */
+int gen_continue(const rnj_net_t *net, rnj_sampler_t *sampler,
+                 const rnj_note_t *seed, int nseed, const gen_opts_t *o,
+                 rnj_notes_t *out);
+
 /* Print "rnnjam: <msg>" on stderr. */
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
