@@ -8,7 +8,8 @@
 #     in rnnjam(1);
 #   - every long option "rnnjam CMD --help" prints is named in that
 #     section, and every long option the section names is in that help
-#     (--help itself, which every command takes, is left out);
+#     (with the help of a mode it names, "rnnjam CMD --MODE --help";
+#     --help itself, which every command takes, is left out);
 #   - the same for rnnjam-train(1) and rnnjamd(8) against their --help,
 #     and every key rnnjamd knows is a key in rnnjamd.conf(5), and back;
 #   - options in a page's EXAMPLES and outside rnnjam(1)'s command
@@ -85,6 +86,15 @@ cmds=$(sed -n '/^commands:/,/^$/ s/^  \([a-z][a-z-]*\) .*/\1/p' "$T/h")
 for c in $cmds; do
   "$B/rnnjam" "$c" --help >"$T/h.$c" 2>&1 \
     || fail "rnnjam $c --help: exit $?"
+  # a mode with a help of its own ('rnnjam eval --music --help') belongs
+  # to the command's section too
+  : >"$T/m.$c"
+  for m in $(grep -o "'rnnjam $c --[a-z-]* --help'" "$T/h.$c" |
+             sed "s/'rnnjam $c \(--[a-z-]*\) --help'/\1/" | sort -u); do
+    "$B/rnnjam" "$c" "$m" --help >>"$T/h.$c" 2>&1 \
+      || fail "rnnjam $c $m --help: exit $?"
+    printf " or 'rnnjam %s %s --help'" "$c" "$m" >>"$T/m.$c"
+  done
   opts <"$T/h.$c" >>"$T/all"
 done
 "$B/rnnjam-train" --help >"$T/h.train" 2>&1 \
@@ -106,7 +116,7 @@ for c in $cmds; do
   fi
   opts <"$T/h.$c" | grep -vx -- --help >"$T/ho"
   page_opts <"$T/s.$c" | grep -vx -- --help >"$T/po"
-  compare "'rnnjam $c --help'" "$T/ho" "$T/po" "$SRC1" \
+  compare "'rnnjam $c --help'$(cat "$T/m.$c")" "$T/ho" "$T/po" "$SRC1" \
     "in its section '.SS \"rnnjam $c\"'" >>"$T/fails"
 done
 # sections for commands that no longer exist
