@@ -169,6 +169,7 @@ start_daemon() {
   : >"$W/empty.conf"
   pw-jack "$RNJD" --config="$W/empty.conf" --checkpoint="$MODEL" \
     --client-name="$NAME" --soundfont="$SF" --phrase-gap=$GAP \
+    --answer-start=gap --quantize=off \
     --autoconnect="rnj-sink:playback_FL, rnj-sink:playback_FR" \
     "$@" >"$W/daemon.log" 2>&1 &
   PID=$!

@@ -57,7 +57,7 @@ if [ -z "${SEQVM:-}" ]; then
   cd "$B" || exit 99
   for attempt in 1 2; do
     # shellcheck disable=SC2086
-    $LOCK "$VM" --timeout 300 $share -- env RNJ_SRCDIR="$src" \
+    $LOCK "$VM" --timeout 600 $share -- env RNJ_SRCDIR="$src" \
       RNJ_BUILDDIR="$bld" sh "$src/tests/test-service.sh"
     rc=$?
     [ $rc -ne 125 ] && exit $rc
