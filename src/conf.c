@@ -22,7 +22,9 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "rnnjam/clock.h"
 #include "rnnjam/conf.h"
+#include "rnnjam/grid.h"
 
 typedef enum {
   T_PATH,   /* string, any text (may be empty) */
@@ -40,7 +42,12 @@ typedef enum {
   T_LENGTH,   /* "call" = 0, 1..hi */
   T_TRANSPORT, /* alsa|jack|both */
   T_AUDIO,     /* none|jack */
-  T_RENDER     /* generated|all */
+  T_RENDER,    /* generated|all */
+  T_CLOCK,     /* auto|midi|jack|player|fixed */
+  T_QUANTIZE,  /* off|1/4|1/8|1/16|1/8t|1/16t */
+  T_SWING,     /* 0..75, '%' allowed */
+  T_ANSWER_START, /* gap|beat|bar */
+  T_ONOFF      /* on|off (yes|no, true|false, 1|0) */
 } type_t;
 
 typedef struct {
@@ -190,10 +197,34 @@ static const entry_t table[] = {
     {{"control", "temperature_max", "T", "temperature at CC value 127"},
      T_DOUBLE, OFF(temperature_max), 0, 0, 0, 0.01, 100.0,
      "a number 0.01..100"},
+    {{"time", "clock", "auto|midi|jack|player|fixed",
+      "where the tempo comes from (auto: MIDI Clock, else JACK transport, "
+      "else the player)"},
+     T_CLOCK, OFF(clock), 0, 0, 0, 0, 0,
+     "'auto', 'midi', 'jack', 'player' or 'fixed'"},
     {{"time", "tempo", "BPM",
-      "the tempo at which a model that counts in beats hears the player"},
-     T_DOUBLE, OFF(tempo), 0, 0, 0, 20.0, 400.0,
-     "a number of beats per minute 20..400"},
+      "the fixed tempo, and the tempo until a source gives one"},
+     T_DOUBLE, OFF(tempo), 0, 0, 0, RNJ_CLOCK_MIN_BPM, RNJ_CLOCK_MAX_BPM,
+     "a tempo in beats per minute 20..480"},
+    {{"time", "beats_per_bar", "N", "beats in a bar (a JACK timebase "
+      "master's own count wins)"},
+     T_INT, OFF(beats_per_bar), 0, 1, 32, 0, 0, "a whole number 1..32"},
+    {{"time", "quantize", "off|1/4|1/8|1/16|1/8t|1/16t",
+      "the grid the answers' onsets and lengths are put on"},
+     T_QUANTIZE, OFF(quantize), 0, 0, 0, 0, 0,
+     "'off', '1/4', '1/8', '1/16', '1/8t' or '1/16t'"},
+    {{"time", "swing", "0..75", "delay of every second grid step, percent "
+      "of a step"},
+     T_SWING, OFF(swing), 0, 0, RNJ_GRID_MAX_SWING, 0, 0,
+     "a percentage 0..75"},
+    {{"time", "answer_start", "gap|beat|bar",
+      "an answer starts after the gap, or on the next beat or bar after it"},
+     T_ANSWER_START, OFF(answer_start), 0, 0, 0, 0, 0,
+     "'gap', 'beat' or 'bar'"},
+    {{"time", "clock_out", "on|off",
+      "send MIDI Clock and Start/Stop when rnnjamd keeps the time (player "
+      "or fixed)"},
+     T_ONOFF, OFF(clock_out), 0, 0, 0, 0, 0, "'on' or 'off'"},
     {{"service", "log_level", "err|warning|notice|info|debug",
       "least important message logged"},
      T_LEVEL, OFF(log_level), 0, 0, 0, 0, 0,
@@ -305,7 +336,14 @@ void rnj_conf_defaults(rnj_conf_t *conf, const char *default_checkpoint) {
   conf->cc_panic = 74;
   conf->temperature_min = 0.1;
   conf->temperature_max = 3.0;
+  /* Musical time: the reasons for each default are in rnnjamd.conf. */
+  conf->clock = RNJ_CLOCK_AUTO;
   conf->tempo = 120.0;
+  conf->beats_per_bar = 4;
+  conf->quantize = RNJ_GRID_16;
+  conf->swing = 0;
+  conf->answer_start = RNJ_ANSWER_BEAT;
+  conf->clock_out = 0;
   conf->log_level = RNJ_LOG_INFO;
   conf->stats_interval_s = 0;
 }
@@ -470,6 +508,27 @@ static int parse_value(const entry_t *e, rnj_conf_t *conf,
       return -1;
     *ip = k;
     return 0;
+  /* The words of musical time are the clock's and the grid's own, so the
+   * file, the flags and the library spell them one way. */
+  case T_CLOCK:
+    return rnj_clock_parse_source(value, ip, NULL) == 0 ? 0 : -1;
+  case T_QUANTIZE:
+    return rnj_grid_parse(value, ip, NULL) == 0 ? 0 : -1;
+  case T_SWING:
+    return rnj_grid_parse_swing(value, ip, NULL) == 0 ? 0 : -1;
+  case T_ANSWER_START:
+    return rnj_grid_parse_answer_start(value, ip, NULL) == 0 ? 0 : -1;
+  case T_ONOFF: {
+    static const char *const on[] = {"on", "yes", "true", "1"};
+    static const char *const off[] = {"off", "no", "false", "0"};
+    if (word_in(value, on, 4) >= 0)
+      *ip = 1;
+    else if (word_in(value, off, 4) >= 0)
+      *ip = 0;
+    else
+      return -1;
+    return 0;
+  }
   }
   return -1;
 }

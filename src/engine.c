@@ -11,10 +11,19 @@
  * costs at most a lookahead's worth of notes of context and buys a
  * context that never has to be rewound.
  *
+ * Musical time (with a clock): a note is placed when it is handed over,
+ * not when it is sampled, so a tempo learnt meanwhile (a new MIDI Clock
+ * tempo, a JACK tempo map, the player's next phrase) already applies to
+ * it.  place() turns the model's timing (an onset `step` after the last
+ * note fed, a duration) into the played one: on the grid, never in the
+ * past, at most max_chord notes at one onset.  The model is fed the note
+ * as it is played, so its context is what was heard.
+ *
  * The model is reached only through net.h, in its own time unit:
  * to_model() and to_seconds() are the one place where the engine's
- * seconds meet it (a beats model hears them at the fixed tempo
- * params.tempo; the beat clock will take that place).  The history keeps
+ * seconds meet it (a beats model hears them at the clock's tempo, and an
+ * onset at the clock's beat, so its beat phase is the music's; without a
+ * clock at the fixed tempo params.tempo).  The history keeps
  * notes in seconds, as fed, so a model of another unit (a reload) or a
  * new tempo hears the same notes.
  *
@@ -62,6 +71,9 @@ void rnj_engine_params_from_conf(rnj_engine_params_t *p,
   p->cc_panic = c->cc_panic;
   p->temperature_min = c->temperature_min;
   p->temperature_max = c->temperature_max;
+  p->quantize = c->quantize;
+  p->swing = c->swing;
+  p->answer_start = c->answer_start;
 }
 
 static int params_ok(const rnj_engine_params_t *p) {
@@ -72,7 +84,11 @@ static int params_ok(const rnj_engine_params_t *p) {
          p->min_duration > 0 && p->max_duration >= p->min_duration &&
          p->max_chord >= 1 && p->answer_length >= 0 &&
          p->velocity >= RNJ_VELOCITY_MODEL && p->velocity <= 127 &&
-         p->tempo >= 1 && p->tempo <= 1000;
+         p->tempo >= 1 && p->tempo <= 1000 &&
+         p->quantize >= RNJ_GRID_OFF && p->quantize <= RNJ_GRID_16T &&
+         p->swing >= 0 && p->swing <= RNJ_GRID_MAX_SWING &&
+         p->answer_start >= RNJ_ANSWER_GAP &&
+         p->answer_start <= RNJ_ANSWER_BAR;
 }
 
 /* ---------------------------------------------------------------- time */
@@ -87,16 +103,23 @@ static double to_seconds(const rnj_engine_t *e, double units) {
   return units / e->model_per_s;
 }
 
-/* Exactly 1 for a seconds model, so its times pass unchanged. */
+/* Exactly 1 for a seconds model, so its times pass unchanged; a beats
+ * model hears the clock's tempo (set again when it changes). */
 static void set_unit(rnj_engine_t *e) {
-  e->model_per_s =
-      rnj_net_unit(e->net) == RNJ_NET_BEATS ? e->p.tempo / 60.0 : 1.0;
+  double bpm = e->clock ? rnj_clock_bpm(e->clock) : e->p.tempo;
+  e->model_per_s = rnj_net_unit(e->net) == RNJ_NET_BEATS ? bpm / 60.0 : 1.0;
+}
+
+static int in_beats(const rnj_engine_t *e) {
+  return rnj_net_unit(e->net) == RNJ_NET_BEATS;
 }
 
 /* A note of the history (seconds) as the model hears it. */
 static void model_note(const rnj_engine_t *e, const rnj_net_note_t *s,
                        rnj_net_note_t *m) {
-  m->onset = to_model(e, s->onset);
+  /* with a clock, the beat the note fell on (its phase is the music's) */
+  m->onset = e->clock && in_beats(e) ? rnj_clock_beat_at(e->clock, s->onset)
+                                     : to_model(e, s->onset);
   m->step = to_model(e, s->step);
   m->duration = to_model(e, s->duration);
   m->pitch = s->pitch;
@@ -117,6 +140,8 @@ int rnj_engine_init(rnj_engine_t *e, const rnj_engine_params_t *p,
   set_unit(e);
   e->sampler = *sampler;
   e->out = *out;
+  rnj_grid_init(&e->grid, p->quantize, p->swing);
+  e->last_onset = -HUGE_VAL;
   rnj_net_reset(e->net, &e->state);
   /* A mezzo-forte guess until the player has played something. */
   e->vel_avg = 80.0;
@@ -296,39 +321,97 @@ static void emit(rnj_engine_t *e, double on, double off, int pitch,
   e->stats.notes_out++;
 }
 
-/* Sample the next note into `pend` and give it its time. */
-static void sample_pending(rnj_engine_t *e, double now) {
+/* ---------------------------------------------------------------- placing */
+
+static int timed(const rnj_engine_t *e) {
+  return e->clock != NULL && rnj_clock_rolling(e->clock);
+}
+
+/* The first grid point at or after `t` (no grid: `t`). */
+static double grid_ceil(const rnj_engine_t *e, double t) {
+  double b;
+  if (e->grid.unit == RNJ_GRID_OFF)
+    return t;
+  b = rnj_grid_ceil(&e->grid, rnj_clock_beat_at(e->clock, t) - 1e-9);
+  return fmax(t, rnj_clock_time_of(e->clock, b));
+}
+
+/* Where an answer (or continuous playing) whose silence ends at `t`
+ * starts: on the next beat or bar (answer_start), else on the grid. */
+static double start_time(const rnj_engine_t *e, int answer_start,
+                         double t) {
+  if (!timed(e))
+    return t;
+  if (answer_start == RNJ_ANSWER_GAP)
+    return grid_ceil(e, t);
+  return rnj_clock_answer_start(e->clock, answer_start, t);
+}
+
+/* The pending note as it will be played at `now`: onset and end. */
+static void place(const rnj_engine_t *e, double now, double *on_out,
+                  double *off_out) {
+  double on = e->pend_on;
+  double dur = e->pend_dur;
+  double off;
+  int chord;
+  if (!timed(e)) {
+    /* A model can fall into stacking notes at one onset forever; after
+     * max_chord of them the next one waits a short beat. */
+    if (!e->pend_first && e->chord_run >= e->p.max_chord &&
+        fabs(on - e->last_gen_on) < CHORD_EPS)
+      on = e->last_gen_on + clampd(0.125, e->p.min_duration, e->p.max_step);
+    /* Never in the past: after a stall the queue would play a burst. */
+    if (on < now)
+      on = now;
+    *on_out = on;
+    *off_out = on + dur;
+    return;
+  }
+  if (e->pend_first) {
+    /* already on the beat; a late tick moves it to the next one */
+    if (on < now)
+      on = start_time(e, e->p.answer_start, now);
+    rnj_clock_quantize_note(e->clock, &e->grid, on, on + dur, &on, &off);
+    *on_out = on;
+    *off_out = off;
+    return;
+  }
+  rnj_clock_quantize_note(e->clock, &e->grid, on, on + dur, &on, &off);
+  dur = off - on;
+  chord = e->chord_run > 0 && fabs(on - e->last_gen_on) < CHORD_EPS;
+  if (chord && e->chord_run >= e->p.max_chord) {
+    /* the next grid step (a short beat without a grid) */
+    double after = e->last_gen_on + CHORD_EPS;
+    on = e->grid.unit == RNJ_GRID_OFF
+             ? e->last_gen_on +
+                   clampd(0.125, e->p.min_duration, e->p.max_step)
+             : grid_ceil(e, after);
+  }
+  if (on < now)
+    on = grid_ceil(e, now);
+  *on_out = on;
+  *off_out = on + dur;
+}
+
+/* ------------------------------------------------------------ generation */
+
+/* Sample the next note into `pend`, timed as the model times it. */
+static void sample_pending(rnj_engine_t *e) {
   rnj_net_note_t n;
-  double on;
   predict(e);
   rnj_net_sample(e->net, &e->pred, &e->sampler, &n);
   if (e->first_pending) {
-    on = e->first_at;
+    e->pend_on = e->first_at;
+    e->pend_first = 1;
     e->first_pending = 0;
     e->chord_run = 0;
   } else {
-    on = e->last_fed_start + clampd(to_seconds(e, n.step), 0.0,
-                                    e->p.max_step);
+    e->pend_on = e->last_fed_start + clampd(to_seconds(e, n.step), 0.0,
+                                            e->p.max_step);
+    e->pend_first = 0;
   }
-  /* A model can fall into stacking notes at one onset forever; after
-   * max_chord of them the next one waits a short beat. */
-  if (e->chord_run > 0 && fabs(on - e->last_gen_on) < CHORD_EPS) {
-    if (e->chord_run >= e->p.max_chord) {
-      on = e->last_gen_on + clampd(0.125, e->p.min_duration, e->p.max_step);
-      e->chord_run = 1;
-    } else {
-      e->chord_run++;
-    }
-  } else {
-    e->chord_run = 1;
-  }
-  /* Never in the past: after a stall the queue would play a burst. */
-  if (on < now)
-    on = now;
-  e->last_gen_on = on;
   e->pend_pitch = n.pitch;
   e->pend_velocity = n.velocity;
-  e->pend_on = on;
   e->pend_dur = clampd(to_seconds(e, n.duration), e->p.min_duration,
                        e->p.max_duration);
   e->pend_valid = 1;
@@ -337,21 +420,30 @@ static void sample_pending(rnj_engine_t *e, double now) {
 /* Generate until the horizon (or the budget, or the answer's end).
  * Returns when the next tick is wanted. */
 static double generate(rnj_engine_t *e, double now) {
+  double on;
+  double off;
   int vel;
   int n;
   for (n = 0; n < RNJ_ENGINE_GEN_BUDGET; n++) {
     if (!e->pend_valid) {
       if (e->st == RNJ_ENGINE_ANSWERING && e->answer_left <= 0)
         return HUGE_VAL;
-      sample_pending(e, now);
+      sample_pending(e);
     }
-    if (e->pend_on > now + e->p.lookahead)
-      return e->pend_on - e->p.lookahead;
+    place(e, now, &on, &off);
+    if (on > now + e->p.lookahead)
+      return on - e->p.lookahead;
+    if (!e->pend_first && e->chord_run > 0 &&
+        fabs(on - e->last_gen_on) < CHORD_EPS)
+      e->chord_run++;
+    else
+      e->chord_run = 1;
+    e->last_gen_on = on;
     /* Fed with the velocity it is played with: the model hears what
      * sounds. */
     vel = out_velocity(e, e->pend_velocity);
-    feed(e, e->pend_pitch, vel, e->pend_on, e->pend_dur);
-    emit(e, e->pend_on, e->pend_on + e->pend_dur, e->pend_pitch, vel);
+    feed(e, e->pend_pitch, vel, on, off - on);
+    emit(e, on, off, e->pend_pitch, vel);
     e->pend_valid = 0;
     if (e->st == RNJ_ENGINE_ANSWERING)
       e->answer_left--;
@@ -442,6 +534,12 @@ void rnj_engine_note_on(rnj_engine_t *e, double t, int channel, int pitch,
   e->held[channel][pitch] = (int16_t)(slot + 1);
   e->sounding++;
   e->call_notes++;
+  e->phrase_open = 1;
+  /* the player's onsets give the clock its player source's tempo */
+  if (e->clock && t >= e->last_onset) {
+    rnj_clock_onset(e->clock, t);
+    e->last_onset = t;
+  }
   if (e->p.mode == RNJ_MODE_RESPOND && !e->stopped &&
       (e->st == RNJ_ENGINE_ANSWERING || pending_after(e, t))) {
     silence(e);
@@ -499,6 +597,106 @@ void rnj_engine_cc(rnj_engine_t *e, double t, int channel, int cc,
   }
 }
 
+/* ---------------------------------------------------------------- clock */
+
+/* Stop what plays and forget the call: the music stopped or moved. */
+static void halt(rnj_engine_t *e) {
+  silence(e);
+  e->st = RNJ_ENGINE_IDLE;
+  e->answer_left = 0;
+  e->first_pending = 0;
+  e->call_notes = 0;
+}
+
+/* A move of the position smaller than this (beats) is the clock settling
+ * (a tempo followed, a frame clock steered after an xrun), not the music
+ * moving: the notes already out stay, the next ones go on the grid as it
+ * is now.  A 32nd note: above what any smoothing moves, below any
+ * relocation a person makes. */
+#define JUMP_BEATS (1.0 / 32)
+
+/* Act on what the clock reports: a stop, or an external clock's jump (a
+ * DAW relocated, Song Position, another source took over) of JUMP_BEATS
+ * or more (`moved`: how far the position at the event's time moved),
+ * silences at once; continuous playing restarts on the next beat once it
+ * rolls.  A jump of the player's own tempo (a new estimate) moves only
+ * the notes not yet handed over, which place() puts on the new grid. */
+static void clock_react(rnj_engine_t *e, double moved) {
+  unsigned ev = rnj_clock_take_events(e->clock);
+  int src;
+  if (!ev)
+    return;
+  e->clock_events |= ev;
+  if (ev & RNJ_CLOCK_EV_JUMP)
+    e->last_jump = moved;
+  if (ev & (RNJ_CLOCK_EV_TEMPO | RNJ_CLOCK_EV_SOURCE))
+    set_unit(e);
+  src = rnj_clock_source(e->clock);
+  if ((ev & RNJ_CLOCK_EV_STOP) ||
+      ((ev & RNJ_CLOCK_EV_JUMP) && moved >= JUMP_BEATS &&
+       (src == RNJ_CLOCK_MIDI || src == RNJ_CLOCK_JACK))) {
+    halt(e);
+  } else if ((ev & RNJ_CLOCK_EV_START) &&
+             e->p.mode == RNJ_MODE_CONTINUOUS) {
+    silence(e);
+    e->st = RNJ_ENGINE_IDLE;
+  }
+}
+
+/* The player's phrase ended (the gap has passed, less the lookahead, as
+ * an answer would start): the clock's player source re-estimates.  A call
+ * that ends while the clock is stopped is not answered.  Returns when to
+ * look again. */
+static double phrase_check(rnj_engine_t *e, double now) {
+  double t;
+  if (!e->phrase_open || e->sounding > 0)
+    return HUGE_VAL;
+  t = e->last_off + e->p.phrase_gap - e->p.lookahead;
+  if (now < t)
+    return t;
+  e->phrase_open = 0;
+  rnj_clock_phrase_end(e->clock, now);
+  clock_react(e, 0.0);
+  if (!rnj_clock_rolling(e->clock))
+    e->call_notes = 0;
+  return HUGE_VAL;
+}
+
+void rnj_engine_set_clock(rnj_engine_t *e, rnj_clock_t *clock) {
+  halt(e);
+  e->clock = clock;
+  set_unit(e);
+  e->clock_events = 0;
+  e->phrase_open = 0;
+  e->last_onset = -HUGE_VAL;
+}
+
+void rnj_engine_clock_midi(rnj_engine_t *e, double t, int status,
+                           int value) {
+  double before;
+  if (!e->clock || e->stopped)
+    return;
+  before = rnj_clock_beat_at(e->clock, t);
+  rnj_clock_midi(e->clock, t, status, value);
+  clock_react(e, fabs(rnj_clock_beat_at(e->clock, t) - before));
+}
+
+void rnj_engine_clock_jack(rnj_engine_t *e, double t,
+                           const rnj_clock_jack_t *pos) {
+  double before;
+  if (!e->clock || e->stopped)
+    return;
+  before = rnj_clock_beat_at(e->clock, t);
+  rnj_clock_jack(e->clock, t, pos);
+  clock_react(e, fabs(rnj_clock_beat_at(e->clock, t) - before));
+}
+
+unsigned rnj_engine_take_clock_events(rnj_engine_t *e) {
+  unsigned ev = e->clock_events;
+  e->clock_events = 0;
+  return ev;
+}
+
 /* ---------------------------------------------------------------- ticks */
 
 double rnj_engine_tick(rnj_engine_t *e, double now) {
@@ -506,12 +704,27 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
   double t;
   if (e->stopped)
     return HUGE_VAL;
+  if (e->clock) {
+    double before = rnj_clock_beat_at(e->clock, now);
+    next = rnj_clock_tick(e->clock, now);
+    clock_react(e, fabs(rnj_clock_beat_at(e->clock, now) - before));
+  }
   retire(e, now);
   if (e->sounding > 0)
-    next = release_stale(e, now);
+    next = fmin(next, release_stale(e, now));
   feed_ready(e, RNJ_ENGINE_FEED_BUDGET);
   if (e->in_n > 0 && e->inflight[e->in_head].end >= 0)
     next = now;
+  if (e->clock) {
+    next = fmin(next, phrase_check(e, now));
+    /* Stopped: nothing is played until it rolls again (a clock that
+     * stopped without saying so, JACK gone quiet, stops it too). */
+    if (!rnj_clock_rolling(e->clock)) {
+      if (e->st != RNJ_ENGINE_IDLE)
+        halt(e);
+      return next;
+    }
+  }
 
   if (e->p.mode == RNJ_MODE_RESPOND) {
     if (e->st == RNJ_ENGINE_PLAYING)
@@ -534,6 +747,8 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
         if (e->answer_left > RNJ_ENGINE_ANSWER_MAX)
           e->answer_left = RNJ_ENGINE_ANSWER_MAX;
         e->first_at = start < now ? now : start;
+        if (e->clock)
+          e->first_at = start_time(e, e->p.answer_start, e->first_at);
         e->first_pending = 1;
         e->call_notes = 0;
         e->pend_valid = 0;
@@ -557,6 +772,8 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
       e->pend_valid = 0;
       e->first_pending = 1;
       e->first_at = now + e->p.lookahead;
+      if (e->clock)
+        e->first_at = start_time(e, RNJ_ANSWER_BEAT, e->first_at);
     }
     t = generate(e, now);
     if (t < next)
@@ -620,6 +837,7 @@ void rnj_engine_set_params(rnj_engine_t *e, const rnj_engine_params_t *p) {
     rnj_engine_set_mode(e, p->mode);
   context_changed = p->context != e->p.context;
   e->p = *p;
+  rnj_grid_init(&e->grid, p->quantize, p->swing);
   set_unit(e);
   if (context_changed)
     refeed(e);

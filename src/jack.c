@@ -7,7 +7,9 @@
  *   2. take every message the loop queued (notes go into the sorted
  *      pending array, commands act at once, at frame 0);
  *   3. read the MIDI input, stamp it, queue it for the loop (and, with
- *      render_player, into the pending array for the synth);
+ *      render_player, into the pending array for the synth); with
+ *      `transport`, query the JACK transport and queue its position for
+ *      the loop when it changed (or every TRANSPORT_EVERY s);
  *   4. write the pending events due in this period to MIDI out, each at
  *      its frame;
  *   5. render the synth in pieces that end on fluidsynth's 64-frame
@@ -55,7 +57,9 @@ enum {
   M_ALL_OFF,
   M_PLAYER,  /* t_on, a = status, b = data1, c = data2 */
   M_PROGRAM, /* a = program */
-  M_CHANNEL  /* a = channel */
+  M_CHANNEL, /* a = channel */
+  M_REALTIME, /* t_on, a = status (0xF8...0xFC): MIDI out only */
+  M_RT_CANCEL /* drop the real-time messages still pending */
 };
 
 typedef struct msg_s {
@@ -77,6 +81,22 @@ typedef struct in_s {
   uint8_t a;
   uint8_t pad[3];
 } in_t;
+
+/* audio -> loop: the transport at a period's first frame */
+typedef struct tp_s {
+  double t;
+  rnj_clock_jack_t pos;
+} tp_t;
+
+/* Transport positions the ring holds (seconds of them, should the loop
+ * stall). */
+#define TRANSPORT_MSGS 256
+/* A position is queued when something changed, and at least this often
+ * while nothing does: so the loop knows the transport is there (the beat
+ * clock counts JACK as gone after RNJ_CLOCK_JACK_STALE), and so the
+ * frame clock's slow steering (cycle_start) never moves the beats by
+ * more than a few tens of microseconds between two positions. */
+#define TRANSPORT_EVERY 0.025
 
 /* One period's context. */
 typedef struct cyc_s {
@@ -151,10 +171,12 @@ int rnj_jack_init(rnj_jack_t *j, const rnj_jack_opts_t *opts, char *err) {
   j->channel = opts->channel;
   j->wake = opts->wake;
   j->wake_ctx = opts->wake_ctx;
+  j->transport = opts->transport;
   j->to_rt = jack_ringbuffer_create(RNJ_JACK_RING_MSGS * sizeof(msg_t));
   j->from_rt = jack_ringbuffer_create(RNJ_JACK_RING_MSGS * sizeof(in_t));
+  j->from_rt_tp = jack_ringbuffer_create(TRANSPORT_MSGS * sizeof(tp_t));
   j->times = rnj__calloc(RNJ_JACK_TIMES, sizeof *j->times);
-  if (!j->to_rt || !j->from_rt || !j->times) {
+  if (!j->to_rt || !j->from_rt || !j->from_rt_tp || !j->times) {
     rnj_jack_free(j);
     return rnj_errorf(err, RNJ_ENOMEM, "jack: out of memory for the rings");
   }
@@ -162,6 +184,7 @@ int rnj_jack_init(rnj_jack_t *j, const rnj_jack_opts_t *opts, char *err) {
    * happen, but an unprivileged user may not lock memory at all. */
   jack_ringbuffer_mlock(j->to_rt);
   jack_ringbuffer_mlock(j->from_rt);
+  jack_ringbuffer_mlock(j->from_rt_tp);
   return 0;
 }
 
@@ -173,9 +196,12 @@ void rnj_jack_free(rnj_jack_t *j) {
     jack_ringbuffer_free(j->to_rt);
   if (j->from_rt)
     jack_ringbuffer_free(j->from_rt);
+  if (j->from_rt_tp)
+    jack_ringbuffer_free(j->from_rt_tp);
   rnj__free(j->times);
   j->to_rt = NULL;
   j->from_rt = NULL;
+  j->from_rt_tp = NULL;
   j->times = NULL;
 }
 
@@ -240,6 +266,22 @@ static void out_write(cyc_t *c, jack_nframes_t at, uint8_t st, uint8_t d1,
   p[2] = d2;
 }
 
+/* A one-byte system real-time message (clock, start, stop...). */
+static void out_write1(cyc_t *c, jack_nframes_t at, uint8_t st) {
+  jack_midi_data_t *p;
+  if (at < c->at)
+    at = c->at;
+  if (at >= c->n)
+    at = c->n - 1;
+  p = jack_midi_event_reserve(c->mout, at, 1);
+  if (!p) {
+    INC(&c->j->midi_lost);
+    return;
+  }
+  c->at = at;
+  p[0] = st;
+}
+
 /* MIDI out, keeping the note-ons per pitch so that every note-on gets
  * one note-off and a stray note-off is never sent. */
 static void out_event(rnj_jack_t *j, cyc_t *c, jack_nframes_t at, uint8_t st,
@@ -248,6 +290,10 @@ static void out_event(rnj_jack_t *j, cyc_t *c, jack_nframes_t at, uint8_t st,
   uint8_t ch = (uint8_t)j->channel;
   if (!c->mout)
     return;
+  if (st >= 0xF8) {
+    out_write1(c, at, st);
+    return;
+  }
   if (type == 0x90 && d2 > 0) {
     if (j->out_on[d1] == UINT8_MAX)
       return;
@@ -393,6 +439,20 @@ static void take_messages(rnj_jack_t *j, cyc_t *c) {
     case M_CHANNEL:
       j->channel = m.a & 15;
       break;
+    case M_REALTIME:
+      /* not generated (a cancel of the notes keeps them), MIDI out only;
+       * one due already goes at the period's first frame */
+      if (c->mout && pend_insert(j, m.t_on, m.a, 0, 0, TODO_MIDI, 0) < 0)
+        INC(&j->dropped);
+      break;
+    case M_RT_CANCEL: {
+      int i;
+      for (i = 0; i < j->npending; i++)
+        if (j->pending[i].status >= 0xF8)
+          j->pending[i].todo = 0;
+      compact(j);
+      break;
+    }
     default:
       break;
     }
@@ -569,6 +629,55 @@ static void take_input(rnj_jack_t *j, cyc_t *c) {
     j->wake(j->wake_ctx);
 }
 
+/* The transport at this period's first frame, for the loop's beat clock:
+ * queued when it differs from what was last queued (rolling or not, a
+ * relocation, a timebase master's tempo, metre or presence) and every
+ * TRANSPORT_EVERY s, so a transport that does not change still shows it
+ * is there.  jack_transport_query is RT-safe (jack/transport.h: it may be
+ * called from the process thread, and then describes the first frame of
+ * the current cycle). */
+static void take_transport(rnj_jack_t *j, cyc_t *c) {
+  jack_position_t pos;
+  rnj_clock_jack_t *l = &j->tp_last;
+  tp_t m;
+  int rolling = jack_transport_query(j->client, &pos) ==
+                JackTransportRolling;
+  int bbt = (pos.valid & JackPositionBBT) != 0;
+  int changed;
+  memset(&m, 0, sizeof m);
+  m.t = c->start;
+  m.pos.rolling = rolling;
+  m.pos.seconds = pos.frame_rate > 0 ? (double)pos.frame / pos.frame_rate
+                                     : 0.0;
+  m.pos.bbt = bbt;
+  if (bbt) {
+    m.pos.bar = pos.bar;
+    m.pos.beat = pos.beat;
+    m.pos.tick = pos.tick;
+    m.pos.ticks_per_beat = pos.ticks_per_beat;
+    m.pos.beats_per_minute = pos.beats_per_minute;
+    m.pos.beats_per_bar = pos.beats_per_bar;
+  }
+  /* where the transport would be had it just rolled on */
+  changed = !j->tp_have || rolling != l->rolling || bbt != l->bbt ||
+            m.pos.beats_per_minute != l->beats_per_minute ||
+            m.pos.beats_per_bar != l->beats_per_bar ||
+            pos.frame != j->tp_frame_next;
+  j->tp_frame_next = pos.frame + (rolling ? c->n : 0);
+  if (!changed && c->start - j->tp_sent < TRANSPORT_EVERY)
+    return;
+  if (jack_ringbuffer_write_space(j->from_rt_tp) < sizeof m) {
+    INC(&j->tp_lost);
+    return;
+  }
+  jack_ringbuffer_write(j->from_rt_tp, (const char *)&m, sizeof m);
+  *l = m.pos;
+  j->tp_have = 1;
+  j->tp_sent = c->start;
+  if (j->wake)
+    j->wake(j->wake_ctx);
+}
+
 static void play_midi(rnj_jack_t *j, cyc_t *c) {
   int i;
   for (i = 0; i < j->npending; i++) {
@@ -646,6 +755,8 @@ static int process(jack_nframes_t n, void *arg) {
   take_messages(j, &c);
   if (j->midi_in)
     take_input(j, &c);
+  if (j->transport)
+    take_transport(j, &c);
   if (c.mout)
     play_midi(j, &c);
   if (j->synth)
@@ -744,6 +855,8 @@ int rnj_jack_connect(rnj_jack_t *j, char *err) {
    * state can be reset without a race. */
   jack_ringbuffer_reset(j->to_rt);
   jack_ringbuffer_reset(j->from_rt);
+  jack_ringbuffer_reset(j->from_rt_tp);
+  j->tp_have = 0;
   j->npending = 0;
   j->rendered = 0;
   j->fresh = 1;
@@ -956,6 +1069,27 @@ int rnj_jack_program(rnj_jack_t *j, int program) {
 
 int rnj_jack_channel(rnj_jack_t *j, int channel) {
   return push_cmd(j, M_CHANNEL, 0, channel & 15, 0, 0);
+}
+
+int rnj_jack_realtime(rnj_jack_t *j, double t, int status) {
+  if (status < 0xF8 || status > 0xFF)
+    return -EINVAL;
+  return push_cmd(j, M_REALTIME, t, status, 0, 0);
+}
+
+int rnj_jack_cancel_realtime(rnj_jack_t *j) {
+  return push_cmd(j, M_RT_CANCEL, 0, 0, 0, 0);
+}
+
+int rnj_jack_read_transport(rnj_jack_t *j, double *t, rnj_clock_jack_t *pos) {
+  tp_t m;
+  if (!j->from_rt_tp ||
+      jack_ringbuffer_read_space(j->from_rt_tp) < sizeof m)
+    return 0;
+  jack_ringbuffer_read(j->from_rt_tp, (char *)&m, sizeof m);
+  *t = m.t;
+  *pos = m.pos;
+  return 1;
 }
 
 int rnj_jack_read(rnj_jack_t *j, rnj_seq_event_t *ev) {

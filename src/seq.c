@@ -508,6 +508,12 @@ int rnj_seq_pending(rnj_seq_t *seq) {
 
 /* --------------------------------------------------------------- output */
 
+/* Scheduled notes and scheduled clock messages carry different tags, so
+ * that cancelling the notes (the player came back) leaves the clock
+ * running, and stopping the clock leaves the notes. */
+#define TAG_NOTE 1
+#define TAG_CLOCK 2
+
 static void prepare(rnj_seq_t *seq, snd_seq_event_t *ev) {
   snd_seq_ev_clear(ev);
   snd_seq_ev_set_source(ev, seq->port_out);
@@ -533,6 +539,7 @@ int rnj_seq_note(rnj_seq_t *seq, double t_on, double t_off, int pitch,
     return -EAGAIN;
   }
   prepare(seq, &ev);
+  snd_seq_ev_set_tag(&ev, TAG_NOTE);
   snd_seq_ev_set_noteon(&ev, seq->channel, pitch & 127, velocity & 127);
   to_real(&rt, t_on);
   snd_seq_ev_schedule_real(&ev, seq->queue, 0, &rt);
@@ -542,6 +549,7 @@ int rnj_seq_note(rnj_seq_t *seq, double t_on, double t_off, int pitch,
     return rc;
   }
   prepare(seq, &ev);
+  snd_seq_ev_set_tag(&ev, TAG_NOTE);
   snd_seq_ev_set_noteoff(&ev, seq->channel, pitch & 127, 0);
   to_real(&rt, t_off);
   snd_seq_ev_schedule_real(&ev, seq->queue, 0, &rt);
@@ -585,18 +593,66 @@ int rnj_seq_all_off(rnj_seq_t *seq) {
   return output_direct(seq, &ev);
 }
 
-void rnj_seq_cancel(rnj_seq_t *seq) {
+static void remove_tagged(rnj_seq_t *seq, int tag) {
   snd_seq_remove_events_t *rm;
   snd_seq_remove_events_alloca(&rm);
   /* Write out what is buffered first: a buffered note written after the
    * removal would escape it. */
   if (snd_seq_drain_output(seq->handle) < 0)
     snd_seq_drop_output(seq->handle);
-  snd_seq_remove_events_set_condition(rm, SND_SEQ_REMOVE_OUTPUT);
+  snd_seq_remove_events_set_condition(rm, SND_SEQ_REMOVE_OUTPUT |
+                                              SND_SEQ_REMOVE_TAG_MATCH);
   snd_seq_remove_events_set_queue(rm, seq->queue);
+  snd_seq_remove_events_set_tag(rm, tag);
   if (snd_seq_remove_events(seq->handle, rm) < 0)
     seq->out_errors++;
 }
+
+void rnj_seq_cancel(rnj_seq_t *seq) { remove_tagged(seq, TAG_NOTE); }
+
+/* The sequencer's event type of a MIDI system real-time status. */
+static int realtime_type(int status) {
+  switch (status) {
+  case 0xF8:
+    return SND_SEQ_EVENT_CLOCK;
+  case 0xFA:
+    return SND_SEQ_EVENT_START;
+  case 0xFB:
+    return SND_SEQ_EVENT_CONTINUE;
+  case 0xFC:
+    return SND_SEQ_EVENT_STOP;
+  default:
+    return -1;
+  }
+}
+
+int rnj_seq_realtime(rnj_seq_t *seq, double t, int status) {
+  snd_seq_event_t ev;
+  snd_seq_real_time_t rt;
+  int type = realtime_type(status);
+  int rc;
+  if (type < 0)
+    return -EINVAL;
+  prepare(seq, &ev);
+  ev.type = (snd_seq_event_type_t)type;
+  if (t < 0)
+    return output_direct(seq, &ev);
+  if (!room_for(seq, 1)) {
+    seq->out_errors++;
+    return -EAGAIN;
+  }
+  snd_seq_ev_set_tag(&ev, TAG_CLOCK);
+  to_real(&rt, t);
+  snd_seq_ev_schedule_real(&ev, seq->queue, 0, &rt);
+  rc = snd_seq_event_output_buffer(seq->handle, &ev);
+  if (rc < 0) {
+    seq->out_errors++;
+    return rc;
+  }
+  return 0;
+}
+
+void rnj_seq_cancel_realtime(rnj_seq_t *seq) { remove_tagged(seq, TAG_CLOCK); }
 
 int rnj_seq_flush(rnj_seq_t *seq) {
   int rc = snd_seq_drain_output(seq->handle);

@@ -9,11 +9,14 @@
  * everything it calls: fluidsynth, libjack) does on its thread while it
  * runs is counted.  It then drives every path of the callback for two
  * seconds: scheduled notes through the ring, cancels, note-offs now,
- * all-notes-off, program and channel changes, the player's notes, and
- * MIDI input (our own MIDI output looped into our input).  Passes when
- * the callback ran, made sound and MIDI, and counted no allocation, no
- * lock and no I/O.  The wake-up the daemon uses (uv_async_send, one
- * eventfd write) is not part of rnj_jack and is left out here.
+ * all-notes-off, program and channel changes, the player's notes, MIDI
+ * Clock, Start and Stop out and their cancel, MIDI input (our own MIDI
+ * output, clock included, looped into our input), and the transport
+ * query (the transport started, relocated and stopped meanwhile).
+ * Passes when the callback ran, made sound and MIDI, reported transport
+ * positions, and counted no allocation, no lock and no I/O.  The wake-up
+ * the daemon uses (uv_async_send, one eventfd write) is not part of
+ * rnj_jack and is left out here.
  * Exit 0 pass, 1 fail, 77 under AddressSanitizer, 99 no server.
  */
 #include <dlfcn.h>
@@ -168,6 +171,9 @@ int main(int argc, char **argv) {
   rnj_jack_opts_t o;
   rnj_synth_t synth;
   rnj_seq_event_t ev;
+  rnj_clock_jack_t pos;
+  double tp;
+  long positions = 0;
   char err[RNJ_ERR_LEN];
   char out[300];
   char in[300];
@@ -188,6 +194,7 @@ int main(int argc, char **argv) {
   o.synth = &synth;
   o.channel = 0;
   o.render_player = 1;
+  o.transport = 1;
   if (rnj_jack_init(&j, &o, err) < 0) {
     printf("ERROR: %s\n", err);
     return 99;
@@ -210,6 +217,7 @@ int main(int argc, char **argv) {
   /* our output into our input: the input path gets events too */
   rnj_jack_connect_ports(&j, "none", out, "none", err);
   rnj_jack_set_offset(&j, 0);
+  jack_transport_start((jack_client_t *)j.client);
 
   t0 = now_s();
   for (i = 0; now_s() - t0 < 2.0; i++) {
@@ -229,18 +237,37 @@ int main(int argc, char **argv) {
     rnj_jack_player(&j, t, 0x90, 40 + i % 10, 80);
     rnj_jack_player(&j, t + 0.03, 0x80, 40 + i % 10, 0);
     rnj_jack_player(&j, t, 0xB0, 64, i % 2 ? 127 : 0);
+    rnj_jack_realtime(&j, t, 0xF8);
+    rnj_jack_realtime(&j, t + 0.004, 0xF8);
+    if (i % 9 == 2)
+      rnj_jack_realtime(&j, t, 0xFA);
+    if (i % 9 == 6)
+      rnj_jack_realtime(&j, -1.0, 0xFC);
+    if (i % 19 == 8)
+      rnj_jack_cancel_realtime(&j);
+    if (i % 97 == 50)
+      jack_transport_locate((jack_client_t *)j.client,
+                            (jack_nframes_t)(i * 480));
+    if (i % 131 == 100)
+      jack_transport_stop((jack_client_t *)j.client);
+    if (i % 131 == 110)
+      jack_transport_start((jack_client_t *)j.client);
     while (rnj_jack_read(&j, &ev))
       events++;
+    while (rnj_jack_read_transport(&j, &tp, &pos))
+      positions++;
     pause_ms(3);
   }
+  jack_transport_stop((jack_client_t *)j.client);
   rnj_jack_all_off(&j);
   rnj_jack_drain(&j, 4, 500);
   while (rnj_jack_read(&j, &ev))
     events++;
 
   printf("FIGURE rt_callback periods %ld, allocations %ld, locks %ld, "
-         "I/O or sleeps %ld; input events %ld; xruns %llu\n",
-         n_calls, n_alloc, n_lock, n_io, events,
+         "I/O or sleeps %ld; input events %ld; transport positions %ld; "
+         "xruns %llu\n",
+         n_calls, n_alloc, n_lock, n_io, events, positions,
          (unsigned long long)j.xruns);
   if (n_calls < 100) {
     printf("FAIL: the process callback ran %ld times in 2 s\n", n_calls);
@@ -252,6 +279,10 @@ int main(int argc, char **argv) {
   }
   if (events == 0) {
     printf("FAIL: no MIDI came back through the input\n");
+    fails++;
+  }
+  if (positions < 10) {
+    printf("FAIL: %ld transport positions in 2 s\n", positions);
     fails++;
   }
   rnj_jack_free(&j);

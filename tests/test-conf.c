@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "rnnjam/clock.h"
 #include "rnnjam/conf.h"
+#include "rnnjam/grid.h"
 #include "test.h"
 
 static const char *load(rnj_conf_t *c, const char *text, char *err) {
@@ -127,6 +129,65 @@ static void test_bad_values(void) {
   ASSERT_EQ(rnj_conf_set(&c, "midi", "mode", "respond", err),
             RNJ_ENOTFOUND);
   ASSERT_CONTAINS(err, "expected it in [play]");
+  ASSERT(memcmp(&c, &before, sizeof c) == 0);
+}
+
+/* [time]: defaults, the clock's and the grid's words, and the messages. */
+static void test_time(void) {
+  rnj_conf_t c;
+  rnj_conf_t before;
+  char err[RNJ_ERR_LEN];
+  rnj_conf_defaults(&c, "m");
+  ASSERT_EQ(c.clock, RNJ_CLOCK_AUTO);
+  ASSERT_NEAR(c.tempo, 120.0, 0);
+  ASSERT_EQ(c.beats_per_bar, 4);
+  ASSERT_EQ(c.quantize, RNJ_GRID_16);
+  ASSERT_EQ(c.swing, 0);
+  ASSERT_EQ(c.answer_start, RNJ_ANSWER_BEAT);
+  ASSERT_EQ(c.clock_out, 0);
+  ASSERT_OK(rnj_conf_set(&c, "time", "clock", "MIDI", err));
+  ASSERT_EQ(c.clock, RNJ_CLOCK_MIDI);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "clock", "fixed", err));
+  ASSERT_EQ(c.clock, RNJ_CLOCK_FIXED);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "tempo", "97.5", err));
+  ASSERT_NEAR(c.tempo, 97.5, 0);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "beats_per_bar", "7", err));
+  ASSERT_EQ(c.beats_per_bar, 7);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "quantize", "1/8t", err));
+  ASSERT_EQ(c.quantize, RNJ_GRID_8T);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "quantize", "off", err));
+  ASSERT_EQ(c.quantize, RNJ_GRID_OFF);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "swing", "33%", err));
+  ASSERT_EQ(c.swing, 33);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "answer_start", "bar", err));
+  ASSERT_EQ(c.answer_start, RNJ_ANSWER_BAR);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "clock_out", "on", err));
+  ASSERT_EQ(c.clock_out, 1);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "clock_out", "no", err));
+  ASSERT_EQ(c.clock_out, 0);
+
+  before = c;
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "clock", "wall", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "clock: expected 'auto', 'midi', 'jack', 'player' "
+                       "or 'fixed', got 'wall'");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "tempo", "19", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "tempo: expected a tempo in beats per minute");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "tempo", "481", err), RNJ_EINVAL);
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "beats_per_bar", "0", err), RNJ_EINVAL);
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "quantize", "1/32", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "quantize: expected 'off', '1/4', '1/8', '1/16', "
+                       "'1/8t' or '1/16t', got '1/32'");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "swing", "76", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "swing: expected a percentage 0..75, got '76'");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "swing", "-1", err), RNJ_EINVAL);
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "answer_start", "now", err),
+            RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "'gap', 'beat' or 'bar'");
+  ASSERT_EQ(rnj_conf_set(&c, NULL, "clock_out", "maybe", err), RNJ_EINVAL);
+  ASSERT_CONTAINS(err, "clock_out: expected 'on' or 'off', got 'maybe'");
+  ASSERT_EQ(rnj_conf_set(&c, "play", "quantize", "1/8", err),
+            RNJ_ENOTFOUND);
+  ASSERT_CONTAINS(err, "expected it in [time]");
   ASSERT(memcmp(&c, &before, sizeof c) == 0);
 }
 
@@ -334,6 +395,7 @@ int main(void) {
   test_sound();
   test_values();
   test_bad_values();
+  test_time();
   test_file();
   test_long_line();
   test_cross_checks();

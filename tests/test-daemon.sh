@@ -47,9 +47,14 @@ if [ ! -e /dev/snd/seq ]; then
   esac
   # 125 is seqvm's "the VM did not come up" (qemu itself failed): try once
   # more, then SKIP, since nothing of rnnjamd ran.
+  # One seqvm at a time (test-pipewire.sh and test-service.sh take the
+  # same lock): two VMs starve each other's timing.
+  LOCK=
+  command -v flock >/dev/null 2>&1 &&
+    LOCK="flock ${TMPDIR:-/tmp}/rnnjam-seqvm.lock"
   for attempt in 1 2; do
     # shellcheck disable=SC2086
-    "$VM" --timeout 420 $share \
+    $LOCK "$VM" --timeout 420 $share \
       --modules "snd-seq snd-seq-dummy snd-hrtimer snd-dummy" \
       -- sh "$S/tests/test-daemon.sh"
     rc=$?
@@ -132,14 +137,17 @@ fi
 # notes makes every answer overlap itself, so each interruption finds notes
 # sounding to stop.  RNJ_DAEMON_WRAPPER runs it under a tool (make
 # valgrind-daemon: valgrind, whose exit status then reports its findings),
-# which makes it slow to start.
+# which makes it slow to start.  The answers are timed by the gap alone
+# (answer_start = gap, quantize = off), which the client measures to the
+# millisecond; musical time has its own run below.
 WRAP=${RNJ_DAEMON_WRAPPER:-}
 tries=10
 [ -n "$WRAP" ] && tries=300
 # shellcheck disable=SC2086
 $WRAP "$RNJD" --checkpoint="$W/model.safetensors" --phrase-gap=$GAP \
   --answer-length=24 --random-seed=7 --connect-in=auto --max-step=200 \
-  --min-duration=400 --max-duration=800 2>"$W/daemon.log" &
+  --min-duration=400 --max-duration=800 --answer-start=gap --quantize=off \
+  2>"$W/daemon.log" &
 PID=$!
 
 # a keyboard plugged in while it runs: auto connects it (announce port)
@@ -212,7 +220,8 @@ if [ -z "$WRAP" ]; then
   cp "$D/ref-model.safetensors" "$W/window.safetensors" || exit 99
   "$RNJD" --checkpoint="$W/window.safetensors" --context=window \
     --phrase-gap=$GAP --answer-length=8 --random-seed=11 --max-step=200 \
-    --min-duration=400 --max-duration=800 2>"$W/window.log" &
+    --min-duration=400 --max-duration=800 --answer-start=gap --quantize=off \
+    2>"$W/window.log" &
   WPID=$!
   wait_client 10
   "$CLIENT" "$WPID" $GAP respond:4 term >"$W/window.out" 2>&1
@@ -225,6 +234,56 @@ if [ -z "$WRAP" ]; then
   else
     fail "context = window: client exit $crc, rnnjamd exit $wrc:" \
       "$(tail -5 "$W/window.out") / $(tail -3 "$W/window.log")"
+  fi
+fi
+
+# --- musical time on the sequencer: MIDI Clock at 100 bpm from the test
+# client's port into rnnjam:in, calls answered on the clock's 16th grid,
+# each answer entering on a beat (the defaults: quantize = 1/16,
+# answer_start = beat); after Stop nothing starts.  Not under a wrapper:
+# its timing is the point.
+if [ -z "$WRAP" ]; then
+  cp "$D/ref-model.safetensors" "$W/clock.safetensors" || exit 99
+  "$RNJD" --checkpoint="$W/clock.safetensors" --clock=midi \
+    --phrase-gap=$GAP --answer-length=6 --random-seed=13 --max-step=200 \
+    --min-duration=100 --max-duration=400 2>"$W/clock.log" &
+  CPID=$!
+  wait_client 10
+  "$CLIENT" "$CPID" $GAP clock:100:8 term >"$W/clock.out" 2>&1
+  crc=$?
+  wait $CPID
+  wrc=$?
+  grep "FIGURE\|FAIL" "$W/clock.out" | sed 's/^/[clock] /'
+  grep -o "clock: midi .*" "$W/clock.log" | tail -1 | sed 's/^/[clock] FIGURE /'
+  grep "warning\|clock: [A-Z]" "$W/clock.log" | sed 's/^/[clock] /'
+  if [ $crc -eq 0 ] && [ $wrc -eq 0 ] && \
+      grep -q "clock: MIDI Clock" "$W/clock.log"; then
+    ok "MIDI Clock in on the sequencer: answers on its grid, on the beat"
+  else
+    fail "MIDI Clock on the sequencer: client exit $crc, rnnjamd exit" \
+      "$wrc: $(grep FAIL "$W/clock.out" | head -3) /" \
+      "$(tail -3 "$W/clock.log")"
+  fi
+fi
+
+# --- MIDI Clock out on the sequencer: an rnnjamd at a fixed 123 bpm
+# with clock_out = on sends Start and then 24 pulses a beat on rnnjam:out,
+# scheduled ahead on its queue; the client measures their tempo.
+if [ -z "$WRAP" ]; then
+  "$RNJD" --checkpoint="$W/clock.safetensors" --clock=fixed --tempo=123 \
+    --clock-out=on 2>"$W/clockout.log" &
+  CPID=$!
+  wait_client 10
+  "$CLIENT" "$CPID" $GAP clockout:123:6 term >"$W/clockout.out" 2>&1
+  crc=$?
+  wait $CPID
+  wrc=$?
+  grep "FIGURE clockout\|FAIL" "$W/clockout.out" | sed 's/^/[clockout] /'
+  if [ $crc -eq 0 ] && [ $wrc -eq 0 ]; then
+    ok "MIDI Clock out on the sequencer at 123 bpm within 0.5 %"
+  else
+    fail "MIDI Clock out: client exit $crc, rnnjamd exit $wrc:" \
+      "$(grep FAIL "$W/clockout.out" | head -3) / $(tail -3 "$W/clockout.log")"
   fi
 fi
 

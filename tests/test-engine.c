@@ -18,6 +18,7 @@
 
 #include "rnnjam/alloc.h"
 #include "rnnjam/ckpt.h"
+#include "rnnjam/clock.h"
 #include "rnnjam/encoding.h"
 #include "rnnjam/engine.h"
 #include "rnnjam/model.h"
@@ -143,6 +144,7 @@ static rnj_net_t *net_v2; /* a v2 model (random weights), in beats */
 static int seq_length;
 static rec_t rec;
 static rnj_engine_t eng;
+static rnj_clock_t clk; /* the beat clock, for the tests that use one */
 
 static void load(void) {
   rnj_model_t m;
@@ -370,6 +372,40 @@ static void test_v2(void) {
   rnj_engine_set_net(&eng, net_v2);
   rnj_engine_set_params(&eng, &p);
   ASSERT_NEAR(eng.model_per_s, 2.0, 0);
+  rnj_engine_stop(&eng);
+}
+
+/* With a beat clock a beats model hears the clock: its tempo, not the
+ * fixed one, and each onset at the beat it fell on, so the beat phase the
+ * model takes is the music's. */
+static void test_v2_clock(void) {
+  rnj_engine_params_t p;
+  rnj_clock_params_t cp;
+  params_default(&p);
+  p.tempo = 120;
+  start(&p, 32);
+  {
+    rnj_sampler_t sm = eng.sampler;
+    rnj_engine_out_t o = eng.out;
+    ASSERT_OK(rnj_engine_init(&eng, &p, net_v2, &sm, &o));
+  }
+  ASSERT_NEAR(eng.model_per_s, 2.0, 0);
+  /* 90 bpm, beat 0 at t = 100.2: 100.2 + 2/3 s is beat 1 */
+  rnj_clock_params_default(&cp);
+  cp.source = RNJ_CLOCK_FIXED;
+  cp.bpm = 90;
+  ASSERT_OK(rnj_clock_init(&clk, &cp, 100.2));
+  rnj_engine_set_clock(&eng, &clk);
+  ASSERT_NEAR(eng.model_per_s, 1.5, 0);
+  play(100.2 + 2.0 / 3 + 0.25 / 1.5, 60, 0.2); /* beat 1.25 */
+  run_until(rec.now + 0.01);
+  ASSERT_EQ(eng.stats.notes_fed, 1);
+  ASSERT_NEAR(eng.state.onset, 1.25, 1e-9);
+  /* a new tempo reaches the model */
+  cp.bpm = 60;
+  ASSERT_OK(rnj_clock_set_params(&clk, &cp, rec.now));
+  run_until(rec.now + 0.01);
+  ASSERT_NEAR(eng.model_per_s, 1.0, 1e-12);
   rnj_engine_stop(&eng);
 }
 
@@ -786,6 +822,302 @@ static void test_seed(void) {
   check_pairing(&rec, rec.now + 10);
 }
 
+/* ------------------------------------------------------------ musical time */
+
+static void clock_start(int source, double bpm) {
+  rnj_clock_params_t cp;
+  rnj_clock_params_default(&cp);
+  cp.source = source;
+  cp.bpm = bpm;
+  ASSERT_OK(rnj_clock_init(&clk, &cp, rec.now));
+  rnj_engine_set_clock(&eng, &clk);
+}
+
+/* The grid index of `t` on a grid of `unit` s starting at `origin`, and
+ * whether it is on it (within `tol`). */
+static int on_grid(double t, double origin, double unit, double tol) {
+  double k = (t - origin) / unit;
+  return fabs(k - floor(k + 0.5)) * unit <= tol;
+}
+
+/* Fixed 120 bpm from t = 100, quantize 1/16: every onset of an answer on
+ * the 16th grid, every length whole 16ths, the first note on the first
+ * beat at or after the gap, chords kept; the same model and seed without
+ * a grid are mostly off it (so the check can fail). */
+static void test_clock_grid(void) {
+  rnj_engine_params_t p;
+  static rec_ev_t d[REC_MAX];
+  double last_off;
+  double first;
+  long n;
+  long i;
+  long ons = 0;
+  long chords = 0;
+  long off_grid_free = 0;
+  int pass;
+  for (pass = 0; pass < 2; pass++) {
+    params_default(&p);
+    p.quantize = pass == 0 ? RNJ_GRID_16 : RNJ_GRID_OFF;
+    p.answer_start = pass == 0 ? RNJ_ANSWER_BEAT : RNJ_ANSWER_GAP;
+    p.answer_length = 40;
+    start(&p, 21);
+    clock_start(RNJ_CLOCK_FIXED, 120.0); /* beat 0 at t = 100 */
+    for (i = 0; i < 6; i++)
+      play(100.31 + 0.23 * i, 60 + 2 * i, 0.17);
+    last_off = 100.31 + 0.23 * 5 + 0.17;
+    run_until(last_off + 30);
+    n = delivered(&rec, rec.now, d);
+    first = first_on_after(0);
+    ASSERT(eng.stats.notes_out > 20);
+    for (i = 0; i < n; i++) {
+      long j;
+      if (d[i].type != EV_ON)
+        continue;
+      if (pass == 1) {
+        off_grid_free += !on_grid(d[i].t, 100.0, 0.125, 1e-3);
+        continue;
+      }
+      ons++;
+      if (!on_grid(d[i].t, 100.0, 0.125, 1e-9))
+        FAIL("onset %.6f is off the 16th grid", d[i].t);
+      if (i > 0 && d[i - 1].type == EV_ON && d[i - 1].t == d[i].t)
+        chords++;
+      for (j = i + 1; j < n; j++)
+        if (d[j].pitch == d[i].pitch && d[j].type != EV_ON)
+          break;
+      ASSERT(j < n);
+      if (d[j].type == EV_OFF && (d[j].t - d[i].t < 0.125 - 1e-9 ||
+                                  !on_grid(d[j].t - d[i].t, 0, 0.125, 1e-9)))
+        FAIL("note at %.6f lasts %.6f s: not whole 16ths", d[i].t,
+             d[j].t - d[i].t);
+    }
+    if (pass == 0) {
+      /* the first beat at or after the gap */
+      ASSERT(first >= last_off + p.phrase_gap - 1e-9);
+      ASSERT(first < last_off + p.phrase_gap + 0.5);
+      ASSERT(on_grid(first, 100.0, 0.5, 1e-9));
+    }
+    check_pairing(&rec, rec.now);
+  }
+  printf("clock grid: %ld onsets on the 16th grid (%ld in chords); "
+         "without quantize %ld off it\n", ons, chords, off_grid_free);
+  ASSERT(ons > 20);
+  ASSERT(off_grid_free * 2 > (long)eng.stats.notes_out);
+}
+
+/* Swing: 1/8 at 50 % puts every off-beat 8th at 3/4 of the beat. */
+static void test_clock_swing(void) {
+  rnj_engine_params_t p;
+  static rec_ev_t d[REC_MAX];
+  long n;
+  long i;
+  long offbeats = 0;
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  p.quantize = RNJ_GRID_8;
+  p.swing = 50;
+  start(&p, 5);
+  clock_start(RNJ_CLOCK_FIXED, 100.0); /* 0.6 s a beat */
+  run_until(130);
+  n = delivered(&rec, rec.now, d);
+  ASSERT(eng.stats.notes_out > 20);
+  for (i = 0; i < n; i++) {
+    double b;
+    double frac;
+    if (d[i].type != EV_ON)
+      continue;
+    b = (d[i].t - 100.0) / 0.6;
+    frac = b - floor(b + 1e-9);
+    if (fabs(frac) > 1e-6 && fabs(frac - 1) > 1e-6) {
+      if (fabs(frac - 0.75) > 1e-6)
+        FAIL("onset at beat %.6f: neither on the beat nor at 3/4", b);
+      offbeats++;
+    }
+  }
+  ASSERT(offbeats > 0);
+  /* continuous playing started on a beat */
+  ASSERT(on_grid(first_on_after(0), 100.0, 0.6, 1e-9));
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now);
+}
+
+/* MIDI Clock at 120 bpm into the engine, as rnnjamd routes it: pulses every
+ * 1/48 s from `from` to `until` (the engine ticking between them), with
+ * the song position counted in pulses the way a receiver counts them:
+ * Start zeroes it, Song Position sets it, pulses while running advance
+ * it.  pulse_pos[] keeps it per pulse time. */
+#define PULSE (60.0 / 120.0 / 24.0)
+#define MAX_PULSES 20000
+static double pulse_t[MAX_PULSES];
+static long pulse_pos[MAX_PULSES];
+static int pulse_n;
+static long song_pos;
+static int running;
+static double pulse_next; /* the next pulse is due then: one steady train */
+
+static void pulses(double until) {
+  double t;
+  for (; pulse_next < until; pulse_next += PULSE) {
+    t = pulse_next;
+    run_until(t);
+    rnj_engine_clock_midi(&eng, t, 0xF8, 0);
+    next_tick = rec.now;
+    ASSERT(pulse_n < MAX_PULSES);
+    pulse_t[pulse_n] = t;
+    pulse_pos[pulse_n++] = running ? song_pos : -1;
+    if (running)
+      song_pos++;
+  }
+  run_until(until);
+}
+
+/* Half a pulse before the next one, and not in the past: where a
+ * transport message goes. */
+static double between(void) {
+  while (pulse_next - PULSE / 2 < rec.now)
+    pulses(pulse_next + 1e-9);
+  return pulse_next - PULSE / 2;
+}
+
+static void midi_msg(double t, int status, int value) {
+  run_until(t);
+  rnj_engine_clock_midi(&eng, t, status, value);
+  next_tick = rec.now;
+  if (status == 0xFA) {
+    song_pos = 0;
+    running = 1;
+  } else if (status == 0xFB) {
+    running = 1;
+  } else if (status == 0xFC) {
+    running = 0;
+  } else if (status == 0xF2) {
+    song_pos = (long)value * 6;
+  }
+}
+
+/* The song position (pulses) of the pulse at time `t`; -1 if none. */
+static long pos_at(double t) {
+  int i;
+  for (i = 0; i < pulse_n; i++)
+    if (fabs(pulse_t[i] - t) < 2e-4)
+      return pulse_pos[i];
+  return -1;
+}
+
+/* Stop, Continue and Song Position from a MIDI clock, continuous mode:
+ * every onset on a 16th of the pulses' own count; after Stop nothing
+ * sounds (all paired at that moment) and nothing starts; Continue resumes
+ * on a beat of the song position; a Song Position while playing silences
+ * and resumes on a beat too. */
+static void test_clock_midi_stop(void) {
+  rnj_engine_params_t p;
+  static rec_ev_t d[REC_MAX];
+  double t_stop;
+  double t_cont;
+  double t_spp;
+  double first;
+  long n;
+  long i;
+  long ons = 0;
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  p.quantize = RNJ_GRID_16;
+  start(&p, 8);
+  clock_start(RNJ_CLOCK_MIDI, 120.0);
+  pulse_n = 0;
+  running = 0;
+  pulse_next = 100.0;
+  pulses(100.5);           /* clock without Start: follows it */
+  midi_msg(between(), 0xFA, 0); /* Start */
+  pulses(104.0);
+  t_stop = between();
+  midi_msg(t_stop, 0xFC, 0);
+  ASSERT(rnj_engine_take_clock_events(&eng) & RNJ_CLOCK_EV_STOP);
+  i = rec.n;
+  pulses(106.0); /* pulses go on while stopped */
+  /* nothing new while stopped, and nothing left sounding */
+  ASSERT_EQ(rec.n, i);
+  check_pairing(&rec, t_stop);
+  t_cont = between();
+  midi_msg(t_cont, 0xFB, 0);
+  pulses(108.0);
+  first = first_on_after(t_cont);
+  ASSERT(first < 108.0);
+  if (pos_at(first) < 0 || pos_at(first) % 24 != 0)
+    FAIL("continue: first onset %.4f at song position %ld, not on a "
+         "beat", first, pos_at(first));
+  t_spp = between();
+  midi_msg(t_spp, 0xF2, 37); /* a jump to 16th 37 while playing */
+  pulses(111.0);
+  first = first_on_after(t_spp);
+  ASSERT(first < 111.0);
+  if (pos_at(first) < 0 || pos_at(first) % 24 != 0)
+    FAIL("song position: first onset %.4f at position %ld, not on a "
+         "beat", first, pos_at(first));
+  check_pairing(&rec, t_spp + 1e-4);
+  n = delivered(&rec, rec.now, d);
+  for (i = 0; i < n; i++) {
+    long pos;
+    if (d[i].type != EV_ON || d[i].t < 100.5)
+      continue;
+    pos = pos_at(d[i].t);
+    if (pos < 0 || pos % 6 != 0)
+      FAIL("onset %.5f at song position %ld: not on a 16th", d[i].t, pos);
+    if (d[i].t > t_stop && d[i].t < t_cont)
+      FAIL("onset %.5f while stopped", d[i].t);
+    ons++;
+  }
+  ASSERT(ons > 20);
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now);
+  printf("clock midi: %ld onsets on the pulses' 16ths; stop, continue "
+         "and song position paired and on the beat\n", ons);
+}
+
+/* Respond mode with a stopped clock: a call is not answered while
+ * stopped, nor later; the next call after Start is, on a beat. */
+static void test_clock_respond_stopped(void) {
+  rnj_engine_params_t p;
+  double first;
+  int i;
+  params_default(&p);
+  p.quantize = RNJ_GRID_16;
+  start(&p, 9);
+  clock_start(RNJ_CLOCK_MIDI, 120.0);
+  pulse_n = 0;
+  running = 0;
+  pulse_next = 100.0;
+  pulse_next = 100.0 + PULSE;
+  midi_msg(between(), 0xFA, 0);
+  pulses(101.0);
+  midi_msg(between(), 0xFC, 0);
+  for (i = 0; i < 4; i++) {
+    pulses(rec.now + 0.2);
+    rnj_engine_note_on(&eng, rec.now, 0, 60 + i, 90);
+    pulses(rec.now + 0.15);
+    rnj_engine_note_off(&eng, rec.now, 0, 60 + i);
+  }
+  pulses(rec.now + 2.0);
+  ASSERT_EQ(eng.stats.answers, 0);
+  ASSERT_EQ(rec.n, 0);
+  midi_msg(between(), 0xFB, 0);
+  pulses(rec.now + 1.0);
+  ASSERT_EQ(eng.stats.answers, 0); /* the old call stays unanswered */
+  for (i = 0; i < 4; i++) {
+    pulses(rec.now + 0.2);
+    rnj_engine_note_on(&eng, rec.now, 0, 64 + i, 90);
+    pulses(rec.now + 0.15);
+    rnj_engine_note_off(&eng, rec.now, 0, 64 + i);
+  }
+  pulses(rec.now + 4.0);
+  ASSERT_EQ(eng.stats.answers, 1);
+  first = first_on_after(0);
+  if (pos_at(first) < 0 || pos_at(first) % 24 != 0)
+    FAIL("answer after Continue at %.4f, song position %ld: not on a "
+         "beat", first, pos_at(first));
+  check_pairing(&rec, rec.now);
+}
+
 /* ------------------------------------------------------------ RT paths */
 
 /* While armed, the lock and sleep functions the real-time rules forbid
@@ -820,7 +1152,9 @@ static void count_free(void *p) {
 
 /* Every entry point rnnjamd calls on its event path (rnj_engine_note_on,
  * _note_off, _cc with every mapped controller and 120/123, _input_lost,
- * _tick in every state, _panic, _set_mode, _stop) and on a reload
+ * _tick in every state, _panic, _set_mode, _stop, and with a beat clock
+ * _set_clock, _clock_midi, _clock_jack and the clock's own functions
+ * through them) and on a reload
  * (_set_net, _set_params with a change of context, _set_sampling), with
  * the allocator counting every call, frees included, and the functions
  * above counting theirs: not one call is allowed.  The stats show that
@@ -875,7 +1209,72 @@ static void test_rt_paths(void) {
   rnj_engine_set_mode(&eng, RNJ_MODE_RESPOND);
   play(rec.now + 0.1, 64, 0.2);
   run_until(rec.now + 2);
-  /* and a model of the other kind, in both contexts */
+
+  /* musical time: a MIDI clock with Start, Song Position, Stop and
+   * Continue, then lost; JACK positions rolling and stopped; the player's
+   * phrases re-estimating the tempo; triplets with swing, answers on the
+   * bar, continuous playing */
+  clock_start(RNJ_CLOCK_AUTO, 120.0);
+  q = eng.p;
+  q.quantize = RNJ_GRID_16T;
+  q.swing = 30;
+  q.answer_start = RNJ_ANSWER_BAR;
+  rnj_engine_set_params(&eng, &q);
+  pulse_n = 0;
+  running = 0;
+  pulse_next = rec.now + PULSE;
+  midi_msg(between(), 0xFA, 0);
+  pulses(rec.now + 0.5);
+  for (i = 0; i < 3; i++) {
+    pulses(rec.now + 0.1);
+    rnj_engine_note_on(&eng, rec.now, 0, 62 + i, 80);
+    pulses(rec.now + 0.1);
+    rnj_engine_note_off(&eng, rec.now, 0, 62 + i);
+  }
+  pulses(rec.now + 2.5);
+  midi_msg(between(), 0xF2, 64);
+  pulses(rec.now + 0.5);
+  midi_msg(between(), 0xFC, 0);
+  pulses(rec.now + 0.5);
+  midi_msg(between(), 0xFB, 0);
+  pulses(rec.now + 0.5);
+  run_until(rec.now + 1.0); /* the pulses stop: lost */
+  {
+    rnj_clock_jack_t jp;
+    memset(&jp, 0, sizeof jp);
+    jp.rolling = 1;
+    jp.bbt = 1;
+    jp.bar = 3;
+    jp.beat = 2;
+    jp.ticks_per_beat = 1920;
+    jp.beats_per_minute = 100;
+    jp.beats_per_bar = 4;
+    for (i = 0; i < 40; i++) {
+      jp.seconds = 10 + i * 0.05;
+      jp.tick = (int32_t)(i * 0.05 / 0.6 * 1920) % 1920;
+      rnj_engine_clock_jack(&eng, rec.now, &jp);
+      run_until(rec.now + 0.05);
+    }
+    jp.rolling = 0;
+    rnj_engine_clock_jack(&eng, rec.now, &jp);
+    run_until(rec.now + 0.5);
+  }
+  {
+    rnj_clock_params_t cp;
+    rnj_clock_params_default(&cp);
+    cp.source = RNJ_CLOCK_PLAYER;
+    rnj_clock_set_params(&clk, &cp, rec.now);
+  }
+  for (i = 0; i < 12; i++)
+    play(rec.now + 0.25 - 0.15, 60 + (i * 5) % 12, 0.15);
+  run_until(rec.now + 3);
+  rnj_engine_set_mode(&eng, RNJ_MODE_CONTINUOUS);
+  run_until(rec.now + 3);
+  ASSERT(rnj_engine_take_clock_events(&eng) != 0);
+  ASSERT(clk.stats.pulses > 100 && clk.stats.jack_positions >= 40 &&
+         clk.stats.phrases >= 1);
+  /* and a model of the other kind, in both contexts, still in musical
+   * time: it hears the clock's beats */
   rnj_engine_set_net(&eng, net_v2);
   play(rec.now + 0.1, 65, 0.2);
   run_until(rec.now + 2);
@@ -884,6 +1283,7 @@ static void test_rt_paths(void) {
   play(rec.now + 0.1, 66, 0.2);
   run_until(rec.now + 2);
   rnj_engine_set_net(&eng, net);
+  rnj_engine_set_clock(&eng, NULL);
   rnj_engine_stop(&eng);
   run_until(rec.now + 1);
 
@@ -925,6 +1325,7 @@ int main(void) {
   test_respond();
   test_velocity();
   test_v2();
+  test_v2_clock();
   test_interrupt();
   test_feed_order();
   test_continuous();
@@ -935,6 +1336,10 @@ int main(void) {
   test_input_lost();
   test_stuck_key();
   test_flood();
+  test_clock_grid();
+  test_clock_swing();
+  test_clock_midi_stop();
+  test_clock_respond_stopped();
   test_rt_paths();
   rnj_net_delete(net);
   rnj_net_delete(net_v2);

@@ -110,7 +110,8 @@ cp "$SF" "$W/gm.sf2" || exit 99
 "$RNJD" --checkpoint="$D/ref-model.safetensors" --midi=jack \
   --client-name="$NAME" --soundfont="$W/gm.sf2" --phrase-gap=$GAP \
   --answer-length=3 --max-step=150 --min-duration=100 --max-duration=200 \
-  --random-seed=5 --jack-connect-in=none 2>"$W/daemon.log" &
+  --random-seed=5 --jack-connect-in=none --answer-start=gap --quantize=off \
+  2>"$W/daemon.log" &
 PID=$!
 sleep 1
 if kill -0 "$PID" 2>/dev/null && grep -q "JACK: .*no JACK server running.*retrying" "$W/daemon.log"; then

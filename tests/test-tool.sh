@@ -331,9 +331,9 @@ sed -n '/dir2.MID:/,/^$/p' "$T/m4.txt" | tail -n +2 >"$T/b2"
 mf "$T/at100.mid" 40 60 72 96 600000
 mf "$T/at120.mid" 40 60 72 96 500000
 "$RNJ" eval --music "$V2" "$T/at100.mid" --notes 24 --json 2>/dev/null \
-  | grep '"shift"' | sed 's/"grid[0-9]*": [0-9.]*, //g' >"$T/e100"
+  | grep '"shift": [-0-9]*, "model"' | sed 's/"grid[0-9]*": [0-9.]*, //g' >"$T/e100"
 "$RNJ" eval --music "$V2" "$T/at120.mid" --notes 24 --json 2>/dev/null \
-  | grep '"shift"' | sed 's/"grid[0-9]*": [0-9.]*, //g' >"$T/e120"
+  | grep '"shift": [-0-9]*, "model"' | sed 's/"grid[0-9]*": [0-9.]*, //g' >"$T/e120"
 [ "$(wc -l <"$T/e100")" -eq 12 ] && cmp -s "$T/e100" "$T/e120" \
   && grep -q '"real": {"notes": 15, "in_key": [0-9.]*, "tempo_ratio": 1,' "$T/e100" \
   && ok "eval --music v2: beats to seconds through the seed's tempo" \

@@ -114,7 +114,15 @@ typedef struct rnj_conf_s {
   double temperature_min;
   double temperature_max;
   /* [time] */
-  double tempo; /* bpm: how a model that counts in beats hears seconds */
+  int clock;         /* rnj_clock_source_t: auto|midi|jack|player|fixed */
+  double tempo;      /* bpm: the fixed tempo, and the start until another
+                        source gives one (a model that counts in beats
+                        hears the player's seconds at the clock's) */
+  int beats_per_bar;
+  int quantize;      /* rnj_grid_unit_t */
+  int swing;         /* percent of a grid unit, 0..75 */
+  int answer_start;  /* rnj_answer_start_t: gap|beat|bar */
+  int clock_out;     /* send MIDI Clock when rnnjamd keeps the time */
   /* [service] */
   int log_level;         /* rnj_log_level_t */
   int stats_interval_s;  /* a status log line every N s; 0 = only at exit */

@@ -28,6 +28,21 @@
  * generated note is fed to the model but not played (counted), because
  * two overlapping notes of one pitch cannot be paired on the wire.
  *
+ * Musical time.  With a beat clock (rnj_engine_set_clock; rnnjamd's, or a
+ * plugin's fed from its host), the answers are placed through the clock's
+ * timeline, at the moment each note is handed to the output: onsets on the
+ * quantize grid (with swing; chords stay chords), lengths whole grid steps
+ * (at least one), the first note of an answer on the next beat or bar
+ * after the silence (answer_start), continuous playing starting on a
+ * beat.  The player's onsets and phrase ends go to the clock (its player
+ * source estimates the tempo from them).  A stop (MIDI Stop, a stopped
+ * JACK transport) or a jump of an external clock by a 32nd note or more
+ * (Song Position, a JACK relocation, another source taking over)
+ * silences what plays at once;
+ * nothing is generated while the clock is stopped, and a call that ends
+ * then is not answered; playing resumes on the beat when it rolls again.
+ * Without a clock the engine plays the model's own timing.
+ *
  * Threading: one thread (the daemon's loop) calls everything.  The event
  * functions and rnj_engine_tick are RT-safe: they allocate nothing, take
  * no lock, do no I/O of their own (only the output callbacks, which
@@ -38,8 +53,10 @@
 
 #include <stdint.h>
 
+#include "clock.h"
 #include "common.h"
 #include "conf.h"
+#include "grid.h"
 #include "net.h"
 #include "sample.h"
 
@@ -118,6 +135,10 @@ typedef struct rnj_engine_params_s {
   int cc_panic;
   double temperature_min;
   double temperature_max;
+  /* with a clock only: */
+  int quantize;     /* rnj_grid_unit_t */
+  int swing;        /* percent of a grid unit */
+  int answer_start; /* rnj_answer_start_t */
 } rnj_engine_params_t;
 
 typedef struct rnj_engine_inflight_s {
@@ -186,9 +207,18 @@ typedef struct rnj_engine_s {
   int pend_valid;      /* a sampled note waiting for its time */
   int pend_pitch;
   int pend_velocity;   /* the model's (0: it has none) */
-  double pend_on;
+  int pend_first;      /* it is the first note (at first_at) */
+  double pend_on;      /* as the model timed it, s */
   double pend_dur;
   int stopped;
+
+  /* musical time */
+  rnj_clock_t *clock;  /* borrowed; NULL: the model's own timing */
+  rnj_grid_t grid;     /* from p.quantize and p.swing */
+  unsigned clock_events; /* RNJ_CLOCK_EV_* seen, for the host's log */
+  double last_jump;    /* beats the position moved at the last jump */
+  double last_onset;   /* the newest onset given to the clock */
+  int phrase_open;     /* notes played since the clock's last phrase end */
 
   rnj_engine_stats_t stats;
 } rnj_engine_t;
@@ -266,6 +296,29 @@ RNJ_EXTERN void rnj_engine_set_sampling(rnj_engine_t *e,
 /* Stop for good before exit: as rnj_engine_panic, and nothing more will
  * be generated.  RT-safe. */
 RNJ_EXTERN void rnj_engine_stop(rnj_engine_t *e);
+
+/* Play in musical time by `clock` (borrowed, set up by the caller, which
+ * must keep it alive while set; NULL: none, the model's own timing).
+ * The engine calls rnj_clock_tick and takes the clock's events: a caller
+ * that wants them (to log a lost clock) reads rnj_engine_take_clock_events.
+ * Stops what plays.  RT-safe. */
+RNJ_EXTERN void rnj_engine_set_clock(rnj_engine_t *e, rnj_clock_t *clock);
+
+/* MIDI Clock, Start, Continue, Stop or Song Position (`status` 0xF8,
+ * 0xFA, 0xFB, 0xFC, 0xF2 with `value` in 16ths) from the input at time
+ * `t`, for the clock, and what it changes acted on at once (a Stop
+ * silences the answer).  Without a clock: ignored.  RT-safe. */
+RNJ_EXTERN void rnj_engine_clock_midi(rnj_engine_t *e, double t, int status,
+                                      int value);
+
+/* The JACK transport as queried at time `t`, for the clock, acted on at
+ * once.  Without a clock: ignored.  RT-safe. */
+RNJ_EXTERN void rnj_engine_clock_jack(rnj_engine_t *e, double t,
+                                      const rnj_clock_jack_t *pos);
+
+/* The RNJ_CLOCK_EV_* flags the engine took from its clock since the last
+ * call, cleared.  RT-safe. */
+RNJ_EXTERN unsigned rnj_engine_take_clock_events(rnj_engine_t *e);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,8 @@
  *     commands (cancel what is pending, a note-off now, all notes off,
  *     the player's notes to render, a program or channel change);
  *   - audio -> loop: what arrives on the MIDI input, stamped with its
- *     frame's time.
+ *     frame's time, and (a third ring) the JACK transport's position
+ *     as jack_transport_query gives it, for the beat clock.
  * The process callback keeps the notes it was given in a sorted array
  * (RNJ_JACK_PENDING events) and plays each in the period that holds its
  * time: on the MIDI output at its exact frame, into the synth at the
@@ -48,6 +49,7 @@
 
 #include <stdint.h>
 
+#include "clock.h"
 #include "common.h"
 #include "err.h"
 #include "seq.h"
@@ -79,6 +81,7 @@ typedef struct rnj_jack_opts_s {
                          audio thread while connected */
   int channel;        /* MIDI output channel, 0..15 */
   int render_player;  /* render the player's notes too */
+  int transport;      /* report the JACK transport (rnj_jack_read_transport) */
   /* Called from the audio thread (after input arrives) and from JACK's
    * shutdown handler: must be async-signal-safe and never block. */
   void (*wake)(void *ctx);
@@ -109,8 +112,10 @@ typedef struct rnj_jack_s {
   struct _jack_port *midi_out;
   struct _jack_port *out_l;
   struct _jack_port *out_r;
+  int transport;
   void *to_rt;   /* jack_ringbuffer_t (an anonymous struct in JACK) */
   void *from_rt;
+  void *from_rt_tp; /* transport positions */
   double rate;     /* Hz, of the connected server */
   uint32_t period; /* frames, of the connected server */
 
@@ -125,6 +130,7 @@ typedef struct rnj_jack_s {
   uint64_t in_lost;  /* input events lost: ring full */
   uint64_t midi_lost; /* MIDI out events JACK had no room for */
   uint64_t clock_jumps; /* the frame clock re-set to the wall clock */
+  uint64_t tp_lost;  /* transport positions lost: ring full */
   int lost_flag;     /* input was lost since the last read */
   uint32_t *times;   /* (RNJ_JACK_TIMES) process durations, ns */
   uint64_t ntimes;
@@ -140,6 +146,10 @@ typedef struct rnj_jack_s {
   int npending;
   uint8_t out_on[128];   /* note-ons sent on MIDI out, per pitch */
   uint8_t synth_on[128]; /* note-ons given to the synth's channel */
+  rnj_clock_jack_t tp_last; /* the transport as last queued */
+  uint64_t tp_frame_next;   /* where it would be now, had it rolled on */
+  double tp_sent;           /* when it was last queued */
+  int tp_have;
   uint64_t to_rt_full;   /* loop side: messages refused */
 } rnj_jack_t;
 
@@ -209,6 +219,13 @@ RNJ_EXTERN int rnj_jack_all_off(rnj_jack_t *j);
  * input that did not come through JACK (the ALSA port). */
 RNJ_EXTERN int rnj_jack_player(rnj_jack_t *j, double t, int status,
                                int data1, int data2);
+/* A MIDI system real-time message (`status` 0xF8..0xFF: clock, start,
+ * continue, stop) on MIDI out at time `t` (engine seconds; one already
+ * due goes at the next period's first frame).  Not cancelled by
+ * rnj_jack_cancel.  -EINVAL for another status. */
+RNJ_EXTERN int rnj_jack_realtime(rnj_jack_t *j, double t, int status);
+/* Drop the real-time messages not yet sent. */
+RNJ_EXTERN int rnj_jack_cancel_realtime(rnj_jack_t *j);
 /* Program change on the synth (both of its channels). */
 RNJ_EXTERN int rnj_jack_program(rnj_jack_t *j, int program);
 /* A new MIDI output channel (0..15); send rnj_jack_all_off first. */
@@ -218,6 +235,12 @@ RNJ_EXTERN int rnj_jack_channel(rnj_jack_t *j, int channel);
  * RNJ_SEQ_EV_LOST once after input was lost).  Returns 1 or 0 (none).
  * RT-safe.  Loop thread. */
 RNJ_EXTERN int rnj_jack_read(rnj_jack_t *j, rnj_seq_event_t *ev);
+
+/* Take the next transport position (with `transport`): `*t` is the
+ * engine time of the period it describes.  Returns 1 or 0 (none).
+ * RT-safe.  Loop thread. */
+RNJ_EXTERN int rnj_jack_read_transport(rnj_jack_t *j, double *t,
+                                       rnj_clock_jack_t *pos);
 
 /* p50, p99 and max of the process callback's duration, microseconds,
  * over the latest RNJ_JACK_TIMES periods; `scratch` holds RNJ_JACK_TIMES

@@ -12,7 +12,8 @@
  * appears later is connected then.
  *
  * Threading: one thread.  rnj_seq_read, rnj_seq_note, rnj_seq_note_off_now,
- * rnj_seq_all_off, rnj_seq_cancel, rnj_seq_now and rnj_seq_flush are the
+ * rnj_seq_all_off, rnj_seq_cancel, rnj_seq_realtime,
+ * rnj_seq_cancel_realtime, rnj_seq_now and rnj_seq_flush are the
  * event-path calls: non-blocking (the client is in non-blocking mode) and
  * allocation-free; they make ioctl/read/write calls on the sequencer device
  * that never sleep.  Everything else is set-up and may allocate.
@@ -145,9 +146,20 @@ RNJ_EXTERN int rnj_seq_note_off_now(rnj_seq_t *seq, int pitch);
 /* All-notes-off (CC 123) on the output channel, at once.  Event path. */
 RNJ_EXTERN int rnj_seq_all_off(rnj_seq_t *seq);
 
-/* Remove every event of ours still waiting in the queue (after writing
- * out what is buffered, so nothing buffered escapes).  Event path. */
+/* Remove every note of ours still waiting in the queue (after writing
+ * out what is buffered, so nothing buffered escapes); scheduled clock
+ * messages stay.  Event path. */
 RNJ_EXTERN void rnj_seq_cancel(rnj_seq_t *seq);
+
+/* A MIDI system real-time message on the output port: `status` 0xF8
+ * (clock), 0xFA (start), 0xFB (continue) or 0xFC (stop), scheduled at `t`
+ * (queue seconds), or at once when `t` < 0.  Returns 0, -EINVAL (another
+ * status) or -EAGAIN (no room).  Event path. */
+RNJ_EXTERN int rnj_seq_realtime(rnj_seq_t *seq, double t, int status);
+
+/* Remove the scheduled real-time messages not yet delivered (notes
+ * stay).  Event path. */
+RNJ_EXTERN void rnj_seq_cancel_realtime(rnj_seq_t *seq);
 
 /* Write buffered output to the kernel without waiting.  Returns 0, or a
  * negative errno (output kept for the next call on -EAGAIN). */

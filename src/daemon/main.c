@@ -1,9 +1,9 @@
 /* rnnjamd: answers a MIDI player live with notes from the LSTM.
  *
- * This file parses options, builds the configuration (defaults, system
- * file, user file, --demo, flags), loads the model and the seed phrase,
- * opens the sequencer (unless midi = jack), prepares the JACK side
- * (audio.c) and hands over to the loop (loop.c).  Exit codes:
+ * This file parses options, builds the configuration and loads the model
+ * (settings.c), seeds the engine from the seed phrase, opens the ALSA
+ * side (alsa.c, unless midi = jack), prepares the JACK side (audio.c) and
+ * hands over to the loop (loop.c).  Exit codes:
  * 0 after SIGTERM/SIGINT or a good --check-config, 1 on a configuration,
  * model or sequencer error, 2 on a usage error.
  */
@@ -17,8 +17,6 @@
 
 #include "config.h"
 #include "daemon.h"
-#include "rnnjam/ckpt.h"
-#include "rnnjam/model.h"
 #include "rnnjam/notes.h"
 #include "rnnjam/sample.h"
 
@@ -57,93 +55,6 @@ static void usage(FILE *f) {
         flag[k] = '-';
     fprintf(f, "  %s=%s\n      %s\n", flag, o[i].arg, o[i].help);
   }
-}
-
-/* ------------------------------------------------------------ configuration */
-
-static const char *default_checkpoint(void) {
-  const char *env = getenv("RNNJAM_MODEL");
-  if (env && *env)
-    return env;
-  return RNJ_PKGDATADIR "/models/default.safetensors";
-}
-
-static void add_used(char *used, size_t len, const char *path) {
-  size_t n;
-  if (!used || !len)
-    return;
-  n = strlen(used);
-  snprintf(used + n, len - n, "%s%s", n ? ", " : "", path);
-}
-
-/* A file that may be missing; any other failure is an error. */
-static int load_optional(rnj_conf_t *conf, const char *path, char *used,
-                         size_t used_len, char *err) {
-  int rc = rnj_conf_load(conf, path, err);
-  if (rc == -ENOENT)
-    return 0;
-  if (rc == 0)
-    add_used(used, used_len, path);
-  return rc;
-}
-
-int build_conf(rnj_conf_t *conf, const options_t *opt, char *used,
-               size_t used_len, char *err) {
-  char path[4096];
-  const char *xdg = getenv("XDG_CONFIG_HOME");
-  const char *home = getenv("HOME");
-  int rc;
-  int i;
-
-  if (used && used_len)
-    used[0] = '\0';
-  rnj_conf_defaults(conf, default_checkpoint());
-  if (opt->config) {
-    rc = rnj_conf_load(conf, opt->config, err);
-    if (rc == -ENOENT)
-      return rnj_errorf(err, rc, "%s: no such file", opt->config);
-    if (rc < 0)
-      return rc;
-    add_used(used, used_len, opt->config);
-  } else {
-    rc = load_optional(conf, RNJ_SYSCONFDIR "/rnnjam/rnnjamd.conf", used,
-                       used_len, err);
-    if (rc < 0)
-      return rc;
-    path[0] = '\0';
-    if (xdg && *xdg)
-      snprintf(path, sizeof path, "%s/rnnjam/rnnjamd.conf", xdg);
-    else if (home && *home)
-      snprintf(path, sizeof path, "%s/.config/rnnjam/rnnjamd.conf", home);
-    if (path[0]) {
-      rc = load_optional(conf, path, used, used_len, err);
-      if (rc < 0)
-        return rc;
-    }
-  }
-  /* --demo: no keyboard needed, so play nonstop from the bundled phrase;
-   * flags given with it still win. */
-  if (opt->demo) {
-    conf->mode = RNJ_MODE_CONTINUOUS;
-    if (!conf->seed_midi[0])
-      snprintf(conf->seed_midi, sizeof conf->seed_midi, "%s",
-               RNJ_PKGDATADIR "/models/seed.mid");
-  }
-  for (i = 0; i < opt->nflags; i++) {
-    char e[RNJ_ERR_LEN];
-    rc = rnj_conf_set(conf, NULL, opt->flag_key[i], opt->flag_value[i], e);
-    if (rc < 0)
-      return rnj_errorf(err, rc, "--%s: %s", opt->flag_key[i], e);
-  }
-  return rnj_conf_check(conf, err);
-}
-
-int load_model(const char *path, rnj_net_t **out, int *seq_length,
-               char *err) {
-  int rc = rnj_net_load(out, path, RNJ_KERNEL_AUTO, err);
-  if (rc == 0)
-    *seq_length = rnj_net_seq_length(*out);
-  return rc;
 }
 
 /* The seed phrase's first seq_length notes into the engine's context. */
@@ -263,6 +174,40 @@ static int parse_args(int argc, char **argv, options_t *opt) {
 
 static daemon_t d; /* large (engine, timing rings): static, not on the stack */
 
+/* --check-config: what start-up would refuse, without opening a port. */
+static int check_config(const char *used) {
+  char err[RNJ_ERR_LEN];
+  char soundfont[RNJ_CONF_PATH_LEN];
+  /* The seed phrase is read into a throw-away engine-less list. */
+  if (d.conf.seed_midi[0]) {
+    rnj_notes_t notes;
+    int rc;
+    rnj_notes_init(&notes);
+    rc = rnj_notes_from_file(&notes, d.conf.seed_midi,
+                             RNJ_NOTES_ALL_INSTRUMENTS, err);
+    rnj_notes_free(&notes);
+    if (rc < 0) {
+      logm(RNJ_LOG_ERR, "%s", err);
+      return 1;
+    }
+  }
+  /* The soundfont is checked too: it is a start-up error. */
+  if (d.conf.audio == RNJ_AUDIO_JACK &&
+      rnj_synth_find_soundfont(d.conf.soundfont, NULL, 0, soundfont,
+                               sizeof soundfont, err) < 0) {
+    logm(RNJ_LOG_ERR, "%s", err);
+    return 1;
+  }
+  printf("rnnjamd: configuration OK (files: %s; model %s, window %d; "
+         "mode %s; midi %s, audio %s%s%s)\n",
+         used[0] ? used : "none, defaults", d.conf.checkpoint,
+         d.seq_length, rnj_mode_name(d.conf.mode),
+         rnj_transport_name(d.conf.transport), rnj_audio_name(d.conf.audio),
+         d.conf.audio == RNJ_AUDIO_JACK ? " with " : "",
+         d.conf.audio == RNJ_AUDIO_JACK ? soundfont : "");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   options_t opt;
   char err[RNJ_ERR_LEN];
@@ -287,7 +232,7 @@ int main(int argc, char **argv) {
   }
   log_level_max = d.conf.log_level;
 
-  rc = load_model(d.conf.checkpoint, &d.lstm, &d.seq_length, err);
+  rc = load_model(d.conf.checkpoint, &d.net, &d.seq_length, err);
   if (rc < 0) {
     logm(RNJ_LOG_ERR, "%s", err);
     return 1;
@@ -303,66 +248,41 @@ int main(int argc, char **argv) {
   }
 
   if (opt.check_config) {
-    /* The seed phrase is read into a throw-away engine-less list. */
-    if (d.conf.seed_midi[0]) {
-      rnj_notes_t notes;
-      rnj_notes_init(&notes);
-      rc = rnj_notes_from_file(&notes, d.conf.seed_midi,
-                               RNJ_NOTES_ALL_INSTRUMENTS, err);
-      rnj_notes_free(&notes);
-      if (rc < 0) {
-        logm(RNJ_LOG_ERR, "%s", err);
-        code = 1;
-        goto out_model;
-      }
-    }
-    /* The soundfont is checked too: it is a start-up error. */
-    if (d.conf.audio == RNJ_AUDIO_JACK &&
-        rnj_synth_find_soundfont(d.conf.soundfont, NULL, 0, d.soundfont,
-                                 sizeof d.soundfont, err) < 0) {
-      logm(RNJ_LOG_ERR, "%s", err);
-      code = 1;
-      goto out_model;
-    }
-    printf("rnnjamd: configuration OK (files: %s; model %s, window %d; "
-           "mode %s; midi %s, audio %s%s%s)\n",
-           used[0] ? used : "none, defaults", d.conf.checkpoint,
-           d.seq_length, rnj_mode_name(d.conf.mode),
-           rnj_transport_name(d.conf.transport),
-           rnj_audio_name(d.conf.audio),
-           d.conf.audio == RNJ_AUDIO_JACK ? " with " : "",
-           d.conf.audio == RNJ_AUDIO_JACK ? d.soundfont : "");
-    code = 0;
+    code = check_config(used);
     goto out_model;
   }
 
   /* The JACK side first: a missing soundfont stops the start before any
    * port appears. */
-  rc = audio_setup(&d, err);
+  rc = audio_setup(&d.audio, &d.conf, &d.alsa, err);
   if (rc < 0) {
     logm(RNJ_LOG_ERR, "%s", err);
     code = 1;
     goto out_audio;
   }
-  if (d.conf.transport & RNJ_MIDI_ALSA) {
-    rc = rnj_seq_open(&d.seq, d.conf.client_name, d.conf.channel - 1, err);
-    if (rc < 0) {
-      logm(RNJ_LOG_ERR, "%s", err);
-      code = 1;
-      goto out_audio;
-    }
-    d.seq_open = 1;
+  rc = alsa_open(&d.alsa, &d.conf, err);
+  if (rc < 0) {
+    logm(RNJ_LOG_ERR, "%s", err);
+    code = 1;
+    goto out_audio;
   }
 
   rnj_engine_params_from_conf(&params, &d.conf);
-  audio_engine_out(&d, &out);
-  rc = rnj_engine_init(&d.engine, &params, d.lstm, &sampler,
-                       &out);
+  daemon_engine_out(&d, &out);
+  rc = rnj_engine_init(&d.engine, &params, d.net, &sampler, &out);
   if (rc < 0) {
     logm(RNJ_LOG_ERR, "engine: %s", rnj_strerror(rc));
     code = 1;
     goto out_seq;
   }
+  /* Musical time: the engine plays by the daemon's beat clock. */
+  rc = beat_init(&d.beat, &d.conf, alsa_now(&d.alsa), err);
+  if (rc < 0) {
+    logm(RNJ_LOG_ERR, "%s", err);
+    code = 1;
+    goto out_seq;
+  }
+  rnj_engine_set_clock(&d.engine, &d.beat.clock);
   if (d.conf.seed_midi[0]) {
     size_t count = 0;
     rc = seed_engine(&d.engine, d.conf.seed_midi, d.seq_length, &count, err);
@@ -374,48 +294,26 @@ int main(int argc, char **argv) {
     logm(RNJ_LOG_INFO, "seeded the context with %zu notes of %s", count,
          d.conf.seed_midi);
   }
-
-  if (d.seq_open) {
-    rc = rnj_seq_connect_in(&d.seq, d.conf.connect_in, err);
-    if (rc < 0)
-      logm(RNJ_LOG_WARNING, "connect_in: %s", err);
-    else if (rc > 0)
-      logm(RNJ_LOG_WARNING,
-           "connect_in: %d port(s) not connected (last: %s)", rc, err);
-    rc = rnj_seq_connect_out(&d.seq, d.conf.connect_out, err);
-    if (rc < 0)
-      logm(RNJ_LOG_WARNING, "connect_out: %s", err);
-    else if (rc > 0)
-      logm(RNJ_LOG_WARNING,
-           "connect_out: %d port(s) not connected (last: %s)", rc, err);
-    /* A predecessor killed without warning may have left notes on. */
-    rnj_seq_all_off(&d.seq);
-    rnj_seq_flush(&d.seq);
-    logm(RNJ_LOG_INFO,
-         "ALSA: client %d (%s:in %d:%d, %s:out %d:%d), queue %d on %s",
-         d.seq.client, d.conf.client_name, d.seq.client, d.seq.port_in,
-         d.conf.client_name, d.seq.client, d.seq.port_out, d.seq.queue,
-         d.seq.timer_name);
-  }
+  alsa_connect(&d.alsa, &d.conf);
 
   logm(RNJ_LOG_INFO,
        "ready: model %s (window %d, kernel %s); mode %s, context %s; "
        "midi %s, audio %s%s%s (render %s); config %s",
        d.conf.checkpoint, d.seq_length,
-       rnj_kernel_name(rnj_net_kernel(d.lstm)), rnj_mode_name(d.conf.mode),
+       rnj_kernel_name(rnj_net_kernel(d.net)), rnj_mode_name(d.conf.mode),
        rnj_context_name(d.conf.context), rnj_transport_name(d.conf.transport),
        rnj_audio_name(d.conf.audio),
        d.conf.audio == RNJ_AUDIO_JACK ? " with " : "",
-       d.conf.audio == RNJ_AUDIO_JACK ? d.soundfont : "",
+       d.conf.audio == RNJ_AUDIO_JACK ? audio_soundfont(&d.audio) : "",
        rnj_render_name(d.conf.render), used[0] ? used : "defaults");
 
   code = daemon_run(&d);
 
 out_seq:
-  rnj_seq_close(&d.seq);
+  alsa_close(&d.alsa);
 out_audio:
-  audio_free(&d);
+  audio_free(&d.audio);
 out_model:
-  rnj_net_delete(d.lstm);
+  rnj_net_delete(d.net);
   return code;
 }

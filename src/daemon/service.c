@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "service.h"
 
 int log_level_max = RNJ_LOG_INFO;
 static int journal;

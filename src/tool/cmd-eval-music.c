@@ -311,14 +311,17 @@ static void help(FILE *f) {
       "  in_key          notes in the seed's key (Krumhansl-Kessler,\n"
       "                  natural minor)\n"
       "  grid8, grid16   onsets within 25 ms of the seed's 8th/16th grid\n"
-      "                  (from its last onset, at the file's tempo there)\n"
+      "                  (on the beat of its last onset, at the file's\n"
+      "                  tempo there)\n"
       "  tempo_ratio     median non-zero step / the seed's\n"
       "  chords          zero steps (< 1 ms generated, 0 ticks in files)\n"
       "  pitch_classes   pitch classes used\n"
       "  velocity_sd, velocity_range   of the given velocities\n"
       "  fifths          successive notes at most 7 semitones apart\n"
       "Per file: mean, min and max over the transpositions; in total: the\n"
-      "mean of the files' means, min and max over all.\n\n"
+      "mean of the files' means, min and max over all, and each\n"
+      "transposition's mean over the files (a good model is flat across\n"
+      "keys).\n\n"
       "  --notes N           notes to generate and compare (default 64)\n"
       "  --pitch-temperature T  (or --temperature) for the pitch; default\n"
       "                      the model's: 2.0 for the tutorial's, 1.0 for\n"
@@ -366,6 +369,8 @@ int eval_music(int argc, char **argv) {
   double time_temp = NAN;
   file_t *res = NULL;
   acc_t tot[2][NMETRICS];
+  acc_t by_shift[NSHIFT][2][NMETRICS]; /* each shift over the files */
+  int sh;
   size_t measured = 0;
   size_t runs = 0;
   size_t f;
@@ -472,6 +477,10 @@ int eval_music(int argc, char **argv) {
   for (m = 0; m < NMETRICS; m++) {
     acc_init(&tot[MODEL][m]);
     acc_init(&tot[REAL][m]);
+    for (sh = 0; sh < NSHIFT; sh++) {
+      acc_init(&by_shift[sh][MODEL][m]);
+      acc_init(&by_shift[sh][REAL][m]);
+    }
   }
   /* Totals: each file's mean counts once; min and max over every run. */
   for (f = 0; f < files.n; f++) {
@@ -482,8 +491,14 @@ int eval_music(int argc, char **argv) {
       continue;
     }
     measured++;
-    for (k = 0; k < NSHIFT; k++)
-      runs += (size_t)r->run[k].ok;
+    for (k = 0; k < NSHIFT; k++) {
+      if (!r->run[k].ok)
+        continue;
+      runs++;
+      for (c = 0; c < 2; c++)
+        for (m = 0; m < NMETRICS; m++)
+          acc_add(&by_shift[k][c][m], metric(&r->run[k].s[c], m));
+    }
     for (c = 0; c < 2; c++)
       for (m = 0; m < NMETRICS; m++) {
         acc_t *t = &tot[c][m];
@@ -551,7 +566,16 @@ int eval_music(int argc, char **argv) {
     json_acc(tot[MODEL]);
     printf(", \"real\": ");
     json_acc(tot[REAL]);
-    printf("}}\n");
+    printf(",\n  \"by_transposition\": [");
+    for (sh = 0; sh < NSHIFT; sh++) {
+      printf("%s\n   {\"shift\": %d, \"files\": %zu, \"model\": ",
+             sh ? "," : "", SHIFT_LO + sh, by_shift[sh][MODEL][0].n);
+      json_acc(by_shift[sh][MODEL]);
+      printf(", \"real\": ");
+      json_acc(by_shift[sh][REAL]);
+      putchar('}');
+    }
+    printf("]}}\n");
   } else {
     printf("model: %s (%s; seed notes %d, %ld notes generated, %s mode, "
            "pitch temperature %g, time temperature %g, top-k %ld, top-p "
@@ -592,6 +616,20 @@ int eval_music(int argc, char **argv) {
            "and max of all runs\n",
            measured, runs);
     text_table(tot[MODEL], tot[REAL]);
+    printf("\nby transposition, the mean over the files (model / real):\n");
+    printf("  %-6s %5s", "shift", "files");
+    for (m = 0; m < NMETRICS && m < 3; m++)
+      printf("  %15s", metrics[m].name);
+    putchar('\n');
+    for (sh = 0; sh < NSHIFT; sh++) {
+      printf("  %+-6d %5zu", SHIFT_LO + sh, by_shift[sh][MODEL][0].n);
+      for (m = 0; m < NMETRICS && m < 3; m++) {
+        text_value(acc_mean(&by_shift[sh][MODEL][m]));
+        printf(" /");
+        text_value(acc_mean(&by_shift[sh][REAL][m]));
+      }
+      putchar('\n');
+    }
   }
   if (fflush(stdout) != 0 || ferror(stdout)) {
     tool_error("eval --music: writing to stdout failed");
