@@ -815,6 +815,28 @@ static void test_determinism_and_resume(void) {
   rnj_train_data_free(&d);
 }
 
+/* Ten files of which the split's validation files are noise and the rest
+ * one melody: training improves, validation soon gets worse. */
+static void make_noise_val(rnj_train_data_t *d) {
+  char err[RNJ_ERR_LEN];
+  rnj_train_split_t s;
+  int f;
+  rnj_train_data_t d1;
+  rnj_train_data_init(&d1);
+  lcg_state = 3;
+  /* The split's shuffle picks the validation files; make every file but
+   * the chosen ones a melody by building the data twice. */
+  for (f = 0; f < 10; f++)
+    add_file(&d1, 150, 0, "melody");
+  ASSERT_OK(rnj_train_split_init(&s, &d1, 25, 0.2, 42, err));
+  rnj_train_data_init(d);
+  lcg_state = 3;
+  for (f = 0; f < 10; f++)
+    add_file(d, 150, s.is_val[f], s.is_val[f] ? "noise" : "melody");
+  rnj_train_split_free(&s);
+  rnj_train_data_free(&d1);
+}
+
 /* Validation on noise while training on a melody: the validation loss
  * soon rises, patience runs out and the best weights come back. */
 static void test_early_stop(void) {
@@ -827,26 +849,8 @@ static void test_early_stop(void) {
   char out[512];
   char err[RNJ_ERR_LEN];
   int i;
-  int f;
 
-  rnj_train_data_init(&d);
-  lcg_state = 3;
-  /* The split's shuffle picks the validation files; make every file but
-   * the chosen ones a melody by building the data twice. */
-  for (f = 0; f < 10; f++)
-    add_file(&d, 150, 0, "melody");
-  {
-    rnj_train_split_t s;
-    rnj_train_data_t d2;
-    ASSERT_OK(rnj_train_split_init(&s, &d, 25, 0.2, 42, err));
-    rnj_train_data_init(&d2);
-    lcg_state = 3;
-    for (f = 0; f < 10; f++)
-      add_file(&d2, 150, s.is_val[f], s.is_val[f] ? "noise" : "melody");
-    rnj_train_split_free(&s);
-    rnj_train_data_free(&d);
-    d = d2;
-  }
+  make_noise_val(&d);
   config(&cfg, 32, 25, 1);
   cfg.epochs = 30;
   cfg.patience = 2;
@@ -870,6 +874,91 @@ static void test_early_stop(void) {
   rnj_model_free(&best);
   rnj_model_free(&fin);
   remove_run(out);
+  rnj_train_data_free(&d);
+}
+
+/* The learning-rate schedule: each epoch ran at the rate the rule gives
+ * from the epochs before it (halved after every lr_patience epochs in a
+ * row without progress), at least one decay happened, and a run
+ * interrupted after a decay resumes at the lowered rate to the same
+ * bytes. */
+static void test_lr_decay(void) {
+  rnj_train_config_t cfg;
+  rnj_train_data_t d;
+  rnj_train_result_t res;
+  rec_t a;
+  rec_t b;
+  char out_a[512];
+  char out_b[512];
+  char la[RNJ_TRAIN_PATH_LEN];
+  char sa[RNJ_TRAIN_PATH_LEN];
+  char lb[RNJ_TRAIN_PATH_LEN];
+  char sb[RNJ_TRAIN_PATH_LEN];
+  char err[RNJ_ERR_LEN];
+  rnj_model_t m;
+  double lr;
+  int first_decay = -1;
+  int i;
+
+  make_noise_val(&d);
+  config(&cfg, 32, 25, 1);
+  cfg.epochs = 8;
+  cfg.patience = 0;
+  cfg.val_split = 0.2;
+  cfg.lr = 0.02;
+  cfg.lr_decay = 0.5;
+  cfg.lr_patience = 2;
+  tmp_path(out_a, sizeof out_a, "decay-a.safetensors");
+  tmp_path(out_b, sizeof out_b, "decay-b.safetensors");
+  ASSERT_OK(rnj_train_paths(out_a, la, sa));
+  ASSERT_OK(rnj_train_paths(out_b, lb, sb));
+  rec_init(&a);
+  ASSERT_OK(fit(&cfg, &d, out_a, 0, &a, &res, NULL, err));
+  ASSERT_EQ(a.n, 8);
+  lr = cfg.lr;
+  for (i = 0; i < a.n; i++) {
+    ASSERT_REL(a.ep[i].lr, lr, 1e-12, 0);
+    if (!a.ep[i].improved && a.ep[i].bad_epochs % cfg.lr_patience == 0) {
+      lr *= cfg.lr_decay;
+      if (first_decay < 0)
+        first_decay = i;
+    }
+  }
+  ASSERT(first_decay >= 0 && first_decay < a.n - 1);
+  printf("lr decay: first after epoch %d, last epoch at %g\n",
+         first_decay + 1, a.ep[a.n - 1].lr);
+
+  /* Interrupted in the epoch after the first decay, then resumed. */
+  rec_init(&b);
+  b.stop_epoch = first_decay + 1;
+  b.stop_batch = 2;
+  ASSERT_OK(fit(&cfg, &d, out_b, 0, &b, &res, NULL, err));
+  ASSERT_EQ(res.status, RNJ_TRAIN_INTERRUPTED);
+  rec_init(&b);
+  ASSERT_OK(fit(&cfg, &d, out_b, 1, &b, &res, NULL, err));
+  ASSERT_EQ(res.status, RNJ_TRAIN_DONE);
+  ASSERT_REL(b.ep[0].lr, a.ep[first_decay + 1].lr, 1e-12, 0);
+  assert_same_file(out_a, out_b);
+  assert_same_file(la, lb);
+  assert_same_file(sa, sb);
+
+  /* The checkpoint says how it was trained. */
+  ASSERT_OK(rnj_model_init(&m));
+  ASSERT_OK(rnj_ckpt_load(&m, out_a, err));
+  ASSERT_STR_EQ(rnj_model_get_meta(&m, "lr_decay"), "0.5");
+  ASSERT_STR_EQ(rnj_model_get_meta(&m, "lr_patience"), "2");
+  rnj_model_free(&m);
+
+  /* A decay factor out of range is refused, naming the field. */
+  cfg.lr_decay = 1.5;
+  ASSERT(rnj_train_config_check(&cfg, err) != 0);
+  ASSERT_CONTAINS(err, "lr-decay");
+  cfg.lr_decay = 0.5;
+  cfg.lr_patience = 0;
+  ASSERT(rnj_train_config_check(&cfg, err) != 0);
+  ASSERT_CONTAINS(err, "lr-patience");
+  remove_run(out_a);
+  remove_run(out_b);
   rnj_train_data_free(&d);
 }
 
@@ -915,6 +1004,7 @@ int main(void) {
   test_bad_output();
   test_determinism_and_resume();
   test_early_stop();
+  test_lr_decay();
   test_loss_falls();
   return 0;
 }

@@ -90,6 +90,13 @@ typedef struct rnj_train_config_s {
                        global L2 norm when it is longer */
   int patience;     /* 5 epochs without a better validation loss; 0: never
                        stop early */
+  double lr_decay;  /* 0: off (the tutorial's default); v2: 0.5.  In
+                       (0, 1): the learning rate is multiplied by it after
+                       every lr_patience epochs in a row without a better
+                       validation loss (Keras' ReduceLROnPlateau without
+                       cooldown): a plateau at one rate is often a slope at
+                       a smaller one */
+  int lr_patience;  /* 2 epochs (v2); >= 1 when lr_decay is on */
   uint64_t seed;    /* 42: initial weights, file split and every shuffle */
   int threads;      /* 1 */
   rnj_kernel_t kernel; /* RNJ_KERNEL_AUTO: the best the CPU has; another
@@ -196,6 +203,8 @@ typedef struct rnj_train_s {
   double grad_norm;  /* the global L2 norm of the last gradient before
                         clipping: set by rnj_train_grad, and by an update
                         when cfg.clip_norm > 0 (else left as it was) */
+  double lr_now;     /* the learning rate of the next update: cfg.lr, then
+                        lowered by the fit's cfg.lr_decay */
   rnj_train_impl_t *impl; /* workers and their buffers */
 } rnj_train_t;
 

@@ -21,7 +21,7 @@ float rnj__train_adam_lr(const rnj_train_t *tr) {
   double t = (double)(tr->step + 1);
   double b1t = 1.0 - pow(tr->cfg.beta1, t);
   double b2t = 1.0 - pow(tr->cfg.beta2, t);
-  return (float)(tr->cfg.lr * sqrt(b2t) / b1t);
+  return (float)(tr->lr_now * sqrt(b2t) / b1t);
 }
 
 /* The factor that clips a gradient of norm `norm`: 1 when clipping is off

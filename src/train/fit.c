@@ -88,6 +88,12 @@ static int set_fit_meta(rnj_model_t *m, const rnj_train_config_t *c,
   snprintf(buf, sizeof buf, "%g", c->lr);
   rc |= rnj_model_set_meta(m, "lr", buf);
   rc |= meta_num(m, "threads", 0, c->threads);
+  /* Only a run with a schedule has these: a tutorial run keeps its bytes. */
+  if (c->lr_decay > 0) {
+    snprintf(buf, sizeof buf, "%g", c->lr_decay);
+    rc |= rnj_model_set_meta(m, "lr_decay", buf);
+    rc |= meta_num(m, "lr_patience", 0, c->lr_patience);
+  }
   /* What only a clipped or a v2 run has: a tutorial run without clipping
    * keeps its bytes. */
   if (c->clip_norm > 0) {
@@ -164,6 +170,7 @@ static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
 
   memset(&pr, 0, sizeof pr);
   pr.event = RNJ_TRAIN_EVENT_EPOCH;
+  pr.lr = tr->lr_now; /* this epoch's, before a decay below */
   pr.epoch = f->st.epoch;
   pr.epochs = c->epochs;
   pr.batch = pr.batches = nb;
@@ -200,6 +207,8 @@ static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
     pr.improved = 1;
   } else {
     f->st.bad++;
+    if (c->lr_decay > 0 && f->st.bad % c->lr_patience == 0)
+      tr->lr_now *= c->lr_decay;
   }
   rc = rnj_ckpt_save(&tr->model, f->last, err);
   if (rc)
@@ -223,7 +232,6 @@ static int end_epoch(fit_t *f, double t0, double batch_s, size_t nb,
   pr.seconds = now_s() - t0;
   pr.windows_per_s =
       batch_s > 0 ? (double)(done * (size_t)c->batch) / batch_s : 0;
-  pr.lr = c->lr;
   if (f->fit->progress)
     f->fit->progress(&pr, f->fit->arg);
   return 0;
@@ -250,7 +258,7 @@ static int fit_run(fit_t *f, rnj_train_result_t *res, char *err) {
     pr.epoch = f->st.epoch;
     pr.epochs = c->epochs;
     pr.batches = nb;
-    pr.lr = c->lr;
+    pr.lr = tr->lr_now;
     while (f->st.batch < nb) {
       rnj_loss_t l;
       double tb = now_s();

@@ -47,6 +47,9 @@ enum {
    * clipping leaves them all 0, so its file stays what it was. */
   S_ARCH, S_HIDDEN, S_CLIP, S_TRANSPOSE_LO, S_TRANSPOSE_HI, S_SUMS_VEL,
   S_NORM_SUM, S_BEST_TRAIN_VEL, S_BEST_VAL_VEL,
+  /* The learning rate a schedule (lr_decay) has reached; 0 while it is
+   * cfg.lr, so a run without one keeps its file. */
+  S_LR_NOW,
   S_END
 };
 _Static_assert(S_END <= STATE_SLOTS, "state header too small");
@@ -161,6 +164,7 @@ int rnj__train_state_save(const char *path, const rnj_train_t *tr,
   h[S_NORM_SUM] = d2u(st->norm_sum);
   h[S_BEST_TRAIN_VEL] = d2u(st->best_train.velocity);
   h[S_BEST_VAL_VEL] = d2u(st->best_val.velocity);
+  h[S_LR_NOW] = tr->lr_now == c->lr ? 0 : d2u(tr->lr_now);
 
   iov[0].iov_base = h;
   iov[0].iov_len = sizeof h;
@@ -287,6 +291,9 @@ int rnj__train_state_load(const char *path, rnj_train_t *tr, float *best,
   st->norm_sum = u2d(h[S_NORM_SUM]);
   st->best_train.velocity = u2d(h[S_BEST_TRAIN_VEL]);
   st->best_val.velocity = u2d(h[S_BEST_VAL_VEL]);
+  /* The schedule itself (lr_decay, lr_patience) may change on resume, as
+   * epochs and patience may: the rate reached so far is kept. */
+  tr->lr_now = h[S_LR_NOW] ? u2d(h[S_LR_NOW]) : c->lr;
   off = sizeof h;
   memcpy(tr->model.params, buf + off, np * sizeof(float));
   off += np * sizeof(float);

@@ -41,6 +41,8 @@ void rnj_train_config_v2(rnj_train_config_t *cfg) {
   cfg->hidden = RNJ_MODEL_V2_HIDDEN;
   cfg->lr = RNJ_TRAIN_V2_LR;
   cfg->clip_norm = 1.0;
+  cfg->lr_decay = 0.5;
+  cfg->lr_patience = 2;
   cfg->transpose_lo = -6;
   cfg->transpose_hi = 5;
 }
@@ -103,6 +105,14 @@ int rnj_train_config_check(const rnj_train_config_t *cfg, char *err) {
   if (cfg->patience < 0)
     return rnj_errorf(err, RNJ_EINVAL, "patience: %d (expected >= 0)",
                       cfg->patience);
+  if (!(cfg->lr_decay >= 0 && cfg->lr_decay < 1))
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "lr-decay: %g (expected 0 for off, or a factor in "
+                      "(0, 1))", cfg->lr_decay);
+  if (cfg->lr_decay > 0 && cfg->lr_patience < 1)
+    return rnj_errorf(err, RNJ_EINVAL,
+                      "lr-patience: %d (expected >= 1 epochs)",
+                      cfg->lr_patience);
   if (cfg->threads < 1 || cfg->threads > RNJ_TRAIN_MAX_THREADS)
     return rnj_errorf(err, RNJ_EINVAL, "threads: %d (expected 1..%d)",
                       cfg->threads, RNJ_TRAIN_MAX_THREADS);
@@ -222,6 +232,7 @@ int rnj_train_init(rnj_train_t *tr, const rnj_train_config_t *cfg,
   if (rc)
     return rc;
   tr->cfg = *cfg;
+  tr->lr_now = cfg->lr;
   rc = cfg->arch == RNJ_MODEL_V2
            ? rnj_model_init_kind(&tr->model, RNJ_MODEL_V2, cfg->hidden)
            : rnj_model_init(&tr->model);

@@ -64,6 +64,10 @@ static void usage(FILE *f) {
     "  -e, --epochs N       epochs (50)\n"
     "  -b, --batch N        windows per batch (64)\n"
     "      --lr X           Adam's learning rate (v2: %g, tutorial: 0.005)\n"
+    "      --lr-decay F     multiply the learning rate by F after each\n"
+    "                       --lr-patience epochs without a better\n"
+    "                       validation loss (v2: 0.5; tutorial: 0, off)\n"
+    "      --lr-patience N  epochs (2)\n"
     "      --clip-norm X    scale each batch's gradient down to this global\n"
     "                       norm when longer (v2: 1; tutorial: 0, off)\n"
     "      --hidden N       v2: LSTM units, a multiple of 16 in 16..512\n"
@@ -197,6 +201,7 @@ typedef struct {
   int epochs_seen;
   int v2;   /* the arch has a velocity head */
   int clip; /* gradient norms are taken */
+  int decay; /* the learning rate may change: show it */
 } ui_t;
 
 static double now_s(void) {
@@ -299,6 +304,8 @@ static void on_progress(const rnj_train_progress_t *p, void *arg) {
     print_losses("val", &p->val, ui->v2);
   if (ui->clip)
     printf("  |g| %.3g", p->grad_norm);
+  if (ui->decay)
+    printf("  lr %.3g", p->lr);
   printf("  %.0f win/s  %.1f s%s\n", p->windows_per_s, p->seconds,
          p->improved ? "  *" : "");
   fflush(stdout);
@@ -447,6 +454,8 @@ enum {
   OPT_SEQ,
   OPT_VAL,
   OPT_PATIENCE,
+  OPT_LR_DECAY,
+  OPT_LR_PATIENCE,
   OPT_RESUME,
   OPT_LOG,
   OPT_INSTRUMENT,
@@ -468,6 +477,8 @@ int main(int argc, char **argv) {
       {"seq-length", required_argument, NULL, OPT_SEQ},
       {"val-split", required_argument, NULL, OPT_VAL},
       {"patience", required_argument, NULL, OPT_PATIENCE},
+      {"lr-decay", required_argument, NULL, OPT_LR_DECAY},
+      {"lr-patience", required_argument, NULL, OPT_LR_PATIENCE},
       {"seed", required_argument, NULL, 's'},
       {"threads", required_argument, NULL, 'j'},
       {"resume", no_argument, NULL, OPT_RESUME},
@@ -503,11 +514,14 @@ int main(int argc, char **argv) {
   /* Options whose default depends on the arch, and whether given. */
   double lr = 0;
   double clip = 0;
+  double lr_decay = 0;
+  int lr_patience = 0;
   int hidden = 0;
   int tlo = 0;
   int thi = 0;
   int has_lr = 0;
   int has_clip = 0;
+  int has_lr_decay = 0;
   int has_transpose = 0;
   int c;
   int rc;
@@ -568,6 +582,16 @@ int main(int argc, char **argv) {
     case OPT_PATIENCE:
       cfg.patience = (int)parse_long("--patience", optarg, 0, 1000000);
       break;
+    case OPT_LR_DECAY:
+      lr_decay = parse_double("--lr-decay", optarg);
+      if (!(lr_decay >= 0 && lr_decay < 1))
+        fatal("--lr-decay: '%s' (expected 0 for off, or a factor in "
+              "(0, 1))", optarg);
+      has_lr_decay = 1;
+      break;
+    case OPT_LR_PATIENCE:
+      lr_patience = (int)parse_long("--lr-patience", optarg, 1, 1000000);
+      break;
     case 's':
       cfg.seed = (uint64_t)parse_long("--seed", optarg, 0, 0x7fffffffL);
       break;
@@ -624,6 +648,8 @@ int main(int argc, char **argv) {
     cfg.hidden = v2.hidden;
     cfg.lr = v2.lr;
     cfg.clip_norm = v2.clip_norm;
+    cfg.lr_decay = v2.lr_decay;
+    cfg.lr_patience = v2.lr_patience;
     cfg.transpose_lo = v2.transpose_lo;
     cfg.transpose_hi = v2.transpose_hi;
   } else if (has_transpose && (tlo || thi)) {
@@ -639,6 +665,12 @@ int main(int argc, char **argv) {
     cfg.lr = lr;
   if (has_clip)
     cfg.clip_norm = clip;
+  if (has_lr_decay)
+    cfg.lr_decay = lr_decay;
+  if (lr_patience)
+    cfg.lr_patience = lr_patience;
+  else if (cfg.lr_decay > 0 && cfg.lr_patience < 1)
+    cfg.lr_patience = 2;
   if (has_transpose) {
     cfg.transpose_lo = tlo;
     cfg.transpose_hi = thi;
@@ -708,6 +740,7 @@ int main(int argc, char **argv) {
   ui.tty = isatty(STDERR_FILENO);
   ui.v2 = arch == RNJ_MODEL_V2;
   ui.clip = cfg.clip_norm > 0;
+  ui.decay = cfg.lr_decay > 0;
   if (log_path) {
     ui.log = fopen(log_path, resume ? "a" : "w");
     if (!ui.log)
@@ -727,9 +760,13 @@ int main(int argc, char **argv) {
            cfg.transpose_hi);
   else
     printf("model: tutorial, %zu parameters\n", tr.model.nparams);
-  printf("training: %d epochs, batch %d, lr %g, clip-norm %g, seed %llu, "
-         "%d thread%s (kernels %s, BLAS %s)%s\n",
-         cfg.epochs, cfg.batch, cfg.lr, cfg.clip_norm,
+  printf("training: %d epochs, batch %d, lr %g", cfg.epochs, cfg.batch,
+         cfg.lr);
+  if (cfg.lr_decay > 0)
+    printf(" (x%g after %d epochs without progress)", cfg.lr_decay,
+           cfg.lr_patience);
+  printf(", clip-norm %g, seed %llu, %d thread%s (kernels %s, BLAS %s)%s\n",
+         cfg.clip_norm,
          (unsigned long long)cfg.seed, cfg.threads,
          cfg.threads == 1 ? "" : "s", rnj_train_kernels(&tr),
          rnj_train_blas(), resume ? ", resuming" : "");
