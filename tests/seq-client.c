@@ -262,6 +262,10 @@ static void send_at(double t, int type, int a, int b) {
  * end.  Returns the number of note-ons. */
 static long check_pairing(long from, const char *scenario) {
   int on[128] = {0};
+  int vel[128] = {0}; /* note-ons by velocity */
+  int distinct = 0;
+  int vmin = 128;
+  int vmax = 0;
   long ons = 0;
   long i;
   int p;
@@ -276,6 +280,11 @@ static long check_pairing(long from, const char *scenario) {
               r->pitch, r->t);
       on[r->pitch] = 1;
       ons++;
+      if (r->value >= 1 && r->value <= 127) {
+        distinct += vel[r->value]++ == 0;
+        vmin = r->value < vmin ? r->value : vmin;
+        vmax = r->value > vmax ? r->value : vmax;
+      }
     } else if (r->type == SND_SEQ_EVENT_NOTEOFF) {
       on[r->pitch] = 0;
     } else if (r->pitch == 123 || r->pitch == 120) {
@@ -289,6 +298,11 @@ static long check_pairing(long from, const char *scenario) {
     }
   printf("FIGURE %s_note_ons %ld\nFIGURE %s_pairing %s\n", scenario, ons,
          scenario, failures ? "checked" : "ok");
+  /* A model that plays velocities shows more than one (test-daemon.sh
+   * checks it for the shipped model). */
+  if (ons)
+    printf("FIGURE %s_velocities %d..%d, %d distinct\n", scenario, vmin,
+           vmax, distinct);
   return ons;
 }
 

@@ -237,6 +237,36 @@ if [ -z "$WRAP" ]; then
   fi
 fi
 
+# --- the shipped default model (v2: time in beats through the beat
+# clock, velocities from the model), in rnnjamd's defaults but for the
+# answer's start (the gap, as the client times it): calls answered, every
+# note paired, and the answers' velocities the model's (more than one).
+MODEL_DEFAULT="$S/models/default.safetensors"
+if [ -z "$WRAP" ] && [ -f "$MODEL_DEFAULT" ]; then
+  "$RNJD" --checkpoint="$MODEL_DEFAULT" --phrase-gap=$GAP \
+    --answer-length=12 --random-seed=5 --answer-start=gap \
+    2>"$W/default.log" &
+  VPID=$!
+  wait_client 10
+  "$CLIENT" "$VPID" $GAP respond:4 term >"$W/default.out" 2>&1
+  crc=$?
+  wait $VPID
+  vrc=$?
+  grep "FIGURE" "$W/default.out" | sed 's/^FIGURE /FIGURE default_/'
+  nvel=$(sed -n 's/^FIGURE respond_velocities .*, \([0-9]*\) distinct$/\1/p' \
+    "$W/default.out" | tail -1)
+  if [ $crc -eq 0 ] && [ $vrc -eq 0 ] && [ "${nvel:-0}" -ge 2 ] &&
+      grep -q "rnnjam-lstm-v2" "$W/default.log"; then
+    ok "the shipped v2 model answers with its own velocities, all paired"
+  else
+    fail "shipped model: client exit $crc, rnnjamd exit $vrc, velocities" \
+      "${nvel:-none} distinct: $(grep FAIL "$W/default.out" | head -3) /" \
+      "$(tail -3 "$W/default.log")"
+  fi
+elif [ -z "$WRAP" ]; then
+  echo "note: the shipped model not tested ($MODEL_DEFAULT missing)"
+fi
+
 # --- musical time on the sequencer: MIDI Clock at 100 bpm from the test
 # client's port into rnnjam:in, calls answered on the clock's 16th grid,
 # each answer entering on a beat (the defaults: quantize = 1/16,

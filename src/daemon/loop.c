@@ -199,8 +199,9 @@ static void apply_reload(void *ctx, reload_t *r) {
   r->new_net = NULL;
   d->conf = *c;
   log_level_max = d->conf.log_level;
-  logm(RNJ_LOG_INFO, "reloaded: model %s (window %d), mode %s",
-       d->conf.checkpoint, d->seq_length, rnj_mode_name(d->engine.p.mode));
+  logm(RNJ_LOG_INFO, "reloaded: model %s (%s, window %d), mode %s",
+       d->conf.checkpoint, rnj_net_format(d->net), d->seq_length,
+       rnj_mode_name(d->engine.p.mode));
   stats_mode_reported(&d->stats);
   notify("READY=1");
   stats_status(&d->stats);

@@ -297,9 +297,9 @@ int main(int argc, char **argv) {
   alsa_connect(&d.alsa, &d.conf);
 
   logm(RNJ_LOG_INFO,
-       "ready: model %s (window %d, kernel %s); mode %s, context %s; "
+       "ready: model %s (%s, window %d, kernel %s); mode %s, context %s; "
        "midi %s, audio %s%s%s (render %s); config %s",
-       d.conf.checkpoint, d.seq_length,
+       d.conf.checkpoint, rnj_net_format(d.net), d.seq_length,
        rnj_kernel_name(rnj_net_kernel(d.net)), rnj_mode_name(d.conf.mode),
        rnj_context_name(d.conf.context), rnj_transport_name(d.conf.transport),
        rnj_audio_name(d.conf.audio),
