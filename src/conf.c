@@ -24,6 +24,7 @@
 #include "internal.h"
 #include "rnnjam/clock.h"
 #include "rnnjam/conf.h"
+#include "rnnjam/sample.h"
 #include "rnnjam/grid.h"
 
 typedef enum {
@@ -289,11 +290,13 @@ void rnj_conf_defaults(rnj_conf_t *conf, const char *default_checkpoint) {
     snprintf(conf->checkpoint, sizeof conf->checkpoint, "%s",
              default_checkpoint);
   conf->context = RNJ_CONTEXT_STREAM;
-  conf->temperature = 1.0;
-  /* The v2 study's setting: timing drawn at 0.5 stayed on the grid (0.95
-   * of onsets) where 1.0 wandered; pitch keeps the model's own. */
-  conf->time_temperature = 0.5;
-  conf->top_p = 1.0;
+  /* The shipped model's (sample.h): pitch drawn cooler than the model's
+   * own distribution and from its nucleus stays in the player's key on
+   * unseen music; timing drawn at 0.5 stays on the grid where 1.0
+   * wanders.  The tutorial's model plays them too. */
+  conf->temperature = RNJ_SAMPLE_BEATS_TEMPERATURE;
+  conf->time_temperature = RNJ_SAMPLE_BEATS_TIME_TEMPERATURE;
+  conf->top_p = RNJ_SAMPLE_BEATS_TOP_P;
   conf->top_k = 0;
   /* The piano's range: the tutorial's model, trained on piano music, puts
    * little mass outside it, and what it does put there is mostly noise. */

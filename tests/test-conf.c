@@ -6,6 +6,7 @@
 #include "rnnjam/clock.h"
 #include "rnnjam/conf.h"
 #include "rnnjam/grid.h"
+#include "rnnjam/sample.h"
 #include "test.h"
 
 static const char *load(rnj_conf_t *c, const char *text, char *err) {
@@ -24,6 +25,9 @@ static void test_defaults(void) {
   ASSERT_EQ(c.phrase_gap_ms, 500);
   ASSERT_EQ(c.channel, 1);
   ASSERT_STR_EQ(c.connect_in, "auto");
+  /* The shipped model's sampling (sample.h). */
+  ASSERT_NEAR(c.temperature, RNJ_SAMPLE_BEATS_TEMPERATURE, 0);
+  ASSERT_NEAR(c.time_temperature, RNJ_SAMPLE_BEATS_TIME_TEMPERATURE, 0);
   ASSERT_OK(rnj_conf_check(&c, err));
   /* no checkpoint at all is caught by the check, not by parsing */
   rnj_conf_defaults(&c, NULL);
@@ -58,9 +62,9 @@ static void test_values(void) {
   ASSERT_NEAR(c.time_temperature, 0.25, 0);
   ASSERT_EQ(rnj_conf_set(&c, NULL, "time_temperature", "0", err),
             RNJ_EINVAL);
-  ASSERT_NEAR(c.top_p, 1.0, 0);
-  ASSERT_OK(rnj_conf_set(&c, NULL, "top_p", "0.9", err));
-  ASSERT_NEAR(c.top_p, 0.9, 0);
+  ASSERT_NEAR(c.top_p, RNJ_SAMPLE_BEATS_TOP_P, 0);
+  ASSERT_OK(rnj_conf_set(&c, NULL, "top_p", "0.75", err));
+  ASSERT_NEAR(c.top_p, 0.75, 0);
   ASSERT_EQ(rnj_conf_set(&c, NULL, "top_p", "1.5", err), RNJ_EINVAL);
   ASSERT_CONTAINS(err, "0.01..1");
   ASSERT_NEAR(c.tempo, 120, 0);

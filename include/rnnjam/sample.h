@@ -48,6 +48,14 @@ typedef struct rnj_sampler_s {
   float top_p;            /* (0, 1]; 1 = no nucleus cut */
 } rnj_sampler_t;
 
+/* The sampling a model in beats (rnnjam-lstm-v2) plays best with: the
+ * shipped model's settings that measured best on held-out piano and folk
+ * files (models/README.md has the figures).  rnnjamd's configuration,
+ * rnnjam generate and eval --music and the LV2 plugin start from them. */
+#define RNJ_SAMPLE_BEATS_TEMPERATURE 0.5      /* the pitch */
+#define RNJ_SAMPLE_BEATS_TIME_TEMPERATURE 0.5 /* step, duration, velocity */
+#define RNJ_SAMPLE_BEATS_TOP_P 0.9            /* the pitch's nucleus */
+
 /* Defaults: both temperatures 1 (the model's own distributions), no top-k,
  * no top-p, pitches 0..127, seeded with `seed`.  RT-safe. */
 RNJ_EXTERN void rnj_sampler_init(rnj_sampler_t *sampler, uint64_t seed);

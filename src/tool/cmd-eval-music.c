@@ -324,13 +324,15 @@ static void help(FILE *f) {
       "keys).\n\n"
       "  --notes N           notes to generate and compare (default 64)\n"
       "  --pitch-temperature T  (or --temperature) for the pitch; default\n"
-      "                      the model's: 2.0 for the tutorial's, 1.0 for\n"
+      "                      the model's: 2.0 for the tutorial's, 0.5 for\n"
       "                      a model in beats\n"
       "  --time-temperature T   for step, duration and velocity of a model\n"
       "                      in beats (default 0.5)\n"
       "  --top-k K           sample among the K likeliest pitches only\n"
       "  --top-p P           ... and among the likeliest whose\n"
-      "                      probabilities reach P (0 < P <= 1)\n"
+      "                      probabilities reach P (0 < P <= 1; default\n"
+      "                      1 for the tutorial's, 0.9 for a model in\n"
+      "                      beats)\n"
       "  --seed S            random seed (default 1)\n"
       "  --mode window|stream  (default window, as rnnjam generate)\n"
       "  --instrument N      take notes from instrument N only\n"
@@ -381,7 +383,7 @@ int eval_music(int argc, char **argv) {
   memset(&job, 0, sizeof job);
   job.n = 64;
   job.seed = 1;
-  job.top_p = 1.0;
+  job.top_p = NAN; /* the model's default */
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -461,7 +463,13 @@ int eval_music(int argc, char **argv) {
   }
   job.net = net;
   job.seq = rnj_net_seq_length(net);
-  gen_sampling_defaults(net, &job.pitch_temperature, &job.time_temperature);
+  {
+    double top_p;
+    gen_sampling_defaults(net, &job.pitch_temperature, &job.time_temperature,
+                          &top_p);
+    if (isnan(job.top_p))
+      job.top_p = top_p;
+  }
   if (!isnan(pitch_t))
     job.pitch_temperature = pitch_t;
   if (!isnan(time_temp))

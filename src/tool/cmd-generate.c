@@ -49,12 +49,14 @@ static void help(FILE *f) {
       "  --notes N           how many notes to generate (default 120)\n"
       "  --pitch-temperature T  (or --temperature) sampling temperature of\n"
       "                      the pitch (default: the tutorial's model 2.0,\n"
-      "                      a model in beats 1.0)\n"
+      "                      a model in beats 0.5)\n"
       "  --time-temperature T   of step, duration and velocity (a model in\n"
       "                      beats; default 0.5)\n"
       "  --top-k K           sample among the K most likely pitches only\n"
       "  --top-p P           ... and among the likeliest whose\n"
-      "                      probabilities add up to P (0 < P <= 1)\n"
+      "                      probabilities add up to P (0 < P <= 1;\n"
+      "                      default: the tutorial's model 1, a model in\n"
+      "                      beats 0.9)\n"
       "  --pitch-min P, --pitch-max P   limit the pitch range\n"
       "  --seed S            random seed (default: from the clock; printed)\n"
       "  --mode window|stream  (default window, as the tutorial)\n"
@@ -153,7 +155,7 @@ static int parse_args(args_t *a, int argc, char **argv) {
   a->velocity = 100;
   a->pitch_temp = NAN;
   a->time_temp = NAN;
-  a->top_p = 1.0;
+  a->top_p = NAN; /* the model's default */
   a->kernel = RNJ_KERNEL_AUTO;
   while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
     int r = render_option(c, optarg, &a->ropts);
@@ -319,6 +321,7 @@ int cmd_generate(int argc, char **argv) {
   gen_opts_t go;
   const rnj_note_t *last;
   double pitch_temp;
+  double top_p;
   double time_temp;
   double shift = 0;
   int division;
@@ -366,14 +369,14 @@ int cmd_generate(int argc, char **argv) {
   division = smf.ticks_per_quarter ? smf.ticks_per_quarter
                                    : RNJ_SMF_WRITE_TICKS_PER_QUARTER;
 
-  gen_sampling_defaults(net, &pitch_temp, &time_temp);
+  gen_sampling_defaults(net, &pitch_temp, &time_temp, &top_p);
   rnj_sampler_init(&sampler, a.seed);
   sampler.pitch_temperature =
       (float)(isnan(a.pitch_temp) ? pitch_temp : a.pitch_temp);
   sampler.time_temperature =
       (float)(isnan(a.time_temp) ? time_temp : a.time_temp);
   sampler.top_k = (int)a.top_k;
-  sampler.top_p = (float)a.top_p;
+  sampler.top_p = (float)(isnan(a.top_p) ? top_p : a.top_p);
   sampler.pitch_min = (int)a.pmin;
   sampler.pitch_max = (int)a.pmax;
   if (rnj_sampler_check(&sampler, err) < 0) {

@@ -20,14 +20,16 @@
 #include "tool.h"
 
 void gen_sampling_defaults(const rnj_net_t *net, double *pitch_temp,
-                           double *time_temp) {
+                           double *time_temp, double *top_p) {
   if (rnj_net_unit(net) == RNJ_NET_SECONDS) {
     *pitch_temp = 2.0; /* the tutorial's */
     *time_temp = 1.0;  /* unused: its times are regressed */
+    *top_p = 1.0;
   } else {
-    /* rnnjamd's defaults ([model] temperature and time_temperature) */
-    *pitch_temp = 1.0;
-    *time_temp = 0.5;
+    /* rnnjamd's defaults ([model] temperature, time_temperature, top_p) */
+    *pitch_temp = RNJ_SAMPLE_BEATS_TEMPERATURE;
+    *time_temp = RNJ_SAMPLE_BEATS_TIME_TEMPERATURE;
+    *top_p = RNJ_SAMPLE_BEATS_TOP_P;
   }
 }
 

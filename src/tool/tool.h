@@ -55,7 +55,7 @@ typedef struct gen_opts_s {
  * pitch 2.0 (the tutorial's); a model in beats rnnjamd's defaults, pitch
  * 1.0 and time 0.5. */
 void gen_sampling_defaults(const rnj_net_t *net, double *pitch_temp,
-                           double *time_temp);
+                           double *time_temp, double *top_p);
 
 /* A note of a file as `net` hears it, in its time unit; `prev` is the one
  * before it in the file (NULL for the first: step 0). */
