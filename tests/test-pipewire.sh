@@ -164,12 +164,15 @@ wait_log() { # PATTERN N: until the daemon's log has PATTERN, N tenths of s
   return 1
 }
 
-# start_daemon ARGS...: rnnjamd through pw-jack, its audio to the sink
+# start_daemon ARGS...: rnnjamd through pw-jack, its audio to the sink.
+# At a fixed velocity: the audio path is judged here (an answer loud
+# enough to be heard on the monitor), not the model's dynamics, which
+# test-daemon.sh checks; the default model plays some notes softly.
 start_daemon() {
   : >"$W/empty.conf"
   pw-jack "$RNJD" --config="$W/empty.conf" --checkpoint="$MODEL" \
     --client-name="$NAME" --soundfont="$SF" --phrase-gap=$GAP \
-    --answer-start=gap --quantize=off \
+    --answer-start=gap --quantize=off --velocity=100 \
     --autoconnect="rnj-sink:playback_FL, rnj-sink:playback_FR" \
     "$@" >"$W/daemon.log" 2>&1 &
   PID=$!
