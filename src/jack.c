@@ -36,6 +36,7 @@
 #include <jack/ringbuffer.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,11 +76,11 @@ typedef struct msg_s {
 /* audio -> loop */
 typedef struct in_s {
   double t;
-  uint16_t b;   /* up to 14 bits: a song position */
+  int32_t b;    /* a song position (14 bits), or a TIMEBASE's us */
   uint8_t type; /* rnj_seq_ev_type_t */
   uint8_t channel;
   uint8_t a;
-  uint8_t pad[3];
+  uint8_t pad[1];
 } in_t;
 
 /* audio -> loop: the transport at a period's first frame */
@@ -240,6 +241,7 @@ static double cycle_start(rnj_jack_t *j) {
   if (err > CLOCK_JUMP || err < -CLOCK_JUMP) {
     t = wall;
     INC(&j->clock_jumps);
+    j->clock_moved += err; /* the loop hears of it (take_input) */
   } else {
     t += err * CLOCK_SLEW;
   }
@@ -576,7 +578,7 @@ static void queue_input(rnj_jack_t *j, const rnj_seq_event_t *e, double t,
   m.type = (uint8_t)e->type;
   m.channel = (uint8_t)e->channel;
   m.a = (uint8_t)e->a;
-  m.b = (uint16_t)e->b;
+  m.b = (int32_t)e->b;
   *woke = 1;
   if (jack_ringbuffer_write_space(rb) >= sizeof m) {
     jack_ringbuffer_write(rb, (const char *)&m, sizeof m);
@@ -591,6 +593,19 @@ static void take_input(rnj_jack_t *j, cyc_t *c) {
   uint32_t count = jack_midi_get_event_count(buf);
   uint32_t i;
   int woke = 0;
+  if (j->clock_moved != 0.0) {
+    /* Before this period's events: times from here on are in the re-set
+     * frame clock, and a MIDI Clock follower must move with them rather
+     * than take the step for pulses lost (or a stall). */
+    rnj_seq_event_t e;
+    double us = j->clock_moved * 1e6;
+    memset(&e, 0, sizeof e);
+    e.type = RNJ_SEQ_EV_TIMEBASE;
+    e.b = (int)(us > INT32_MAX ? INT32_MAX : us < -INT32_MAX ? -INT32_MAX
+                                                              : us);
+    queue_input(j, &e, c->start, &woke);
+    j->clock_moved = 0.0;
+  }
   for (i = 0; i < count; i++) {
     jack_midi_event_t ev;
     rnj_seq_event_t msgs[EVENT_MSGS];
@@ -861,6 +876,7 @@ int rnj_jack_connect(rnj_jack_t *j, char *err) {
   j->rendered = 0;
   j->fresh = 1;
   j->clock_valid = 0;
+  j->clock_moved = 0.0;
   STORE(&j->dead, 0);
   STORE(&j->lost_flag, 0);
   if (jack_set_process_callback(j->client, process, j) != 0 ||
