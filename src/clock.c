@@ -186,6 +186,11 @@ static const double DLL_OMEGA[RNJ_CLOCK_DLLS - 1] = {0.006, 0.025, 0.1};
 /* Two short (or two long) intervals within this share of each other are
  * a new tempo's. */
 #define SAME_TEMPO 0.35
+/* The third pulse of a clock at under this share of the first interval
+ * says that interval spanned a lost pulse: jitter of 10 % around a grid
+ * makes the ratio of two intervals at least 0.8 / 1.2 = 0.67, one
+ * spanning two at most 1.2 / 1.8. */
+#define HALF_MAX 0.65
 /* Counts of pulses and samples stop here: the gains that use them are at
  * their floor long before (and an int must not wrap in a year of clock). */
 #define COUNT_MAX (1 << 24)
@@ -604,6 +609,27 @@ static void midi_pulse(rnj_clock_t *c, double t) {
     return;
   }
   interval = dll_sel(m)->e2;
+  if (m->n == 2 && !m->held) {
+    /* The third pulse confirms the interval the first two gave: half
+     * of it (within jitter) says a pulse was lost between them (an
+     * xrun as the clock began): counted, and the loops seeded afresh
+     * from this interval. */
+    g = (t - m->last) / interval;
+    if (g >= SHORT && g < HALF_MAX) {
+      pass_slots(m, 1);
+      c->stats.pulses_lost++;
+      c->stats.pulses++;
+      m->slot++;
+      m->hist[m->hist_head] = t;
+      m->hist_n[m->hist_head] = m->slot;
+      m->hist_head = (m->hist_head + 1) % RNJ_CLOCK_HISTORY;
+      dll_seed(m, t, t - m->last, 2, 0);
+      m->last = t;
+      if (m->rolling)
+        m->next++;
+      return;
+    }
+  }
   if (m->held) {
     double d = (t - m->held_last) / interval;
     if (d < SHORT && m->held == 1 && m->held_gap < SHORT &&
@@ -714,7 +740,8 @@ static void jack_take(rnj_clock_t *c, double t, const rnj_clock_jack_t *pos) {
 
 static int midi_active(const rnj_clock_t *c, double now) {
   const rnj_clock_midi_t *m = &c->midi;
-  if (m->n < 2 || m->lost)
+  /* from the third pulse, which confirmed the first interval */
+  if (m->n < 3 || m->lost)
     return 0;
   return m->rolling || now - m->stopped_at < RNJ_CLOCK_HOLD;
 }

@@ -620,6 +620,42 @@ static void test_midi_shift(void) {
          "pulse counted twice; not told, 2 pulses too many\n");
 }
 
+/* A pulse lost between the first two (an xrun as the clock begins):
+ * the first interval is two.  The third pulse shows it, the fourth
+ * confirms the interval the third gave; under auto the MIDI Clock takes
+ * over then, at its true tempo (before, it came in after the second at
+ * half the tempo, and one pulse behind). */
+static void test_midi_lost_at_start(void) {
+  rnj_clock_t c;
+  rnj_clock_params_t p = params(RNJ_CLOCK_AUTO, 120);
+  const double interval = 60.0 / (100 * 24);
+  unsigned ev;
+  int k;
+  ASSERT_OK(rnj_clock_init(&c, &p, 0.0));
+  rnj_clock_midi(&c, 0.999, 0xFA, 0);
+  for (k = 0; k < 48; k++) {
+    double t = 1.0 + k * interval;
+    if (k == 1)
+      continue; /* lost */
+    rnj_clock_midi(&c, t, 0xF8, 0);
+    rnj_clock_tick(&c, t);
+    ev = rnj_clock_take_events(&c);
+    if (k < 4) {
+      ASSERT_EQ(rnj_clock_source(&c), RNJ_CLOCK_PLAYER);
+    } else if (k == 4) {
+      ASSERT(ev & RNJ_CLOCK_EV_SOURCE);
+      ASSERT_EQ(rnj_clock_source(&c), RNJ_CLOCK_MIDI);
+      ASSERT_NEAR(rnj_clock_bpm(&c), 100, 1e-6);
+    }
+  }
+  ASSERT_NEAR(now_beat(&c, 1.0 + 47 * interval), 47.0 / 24, 1e-6);
+  ASSERT_NEAR(rnj_clock_bpm(&c), 100, 1e-6);
+  ASSERT_EQ(c.stats.pulses_lost, 1);
+  ASSERT_EQ(c.stats.relocks, 0);
+  printf("MIDI Clock with its second pulse lost: taken over at the "
+         "fourth, at 100 bpm, counted\n");
+}
+
 /* Tempo jumps that look like lost or doubled pulses: halved (every
  * interval twice as long: two long intervals in a row are a tempo, not
  * losses), doubled (half as long: not duplicates), and 2.5 times.  No
@@ -1150,6 +1186,7 @@ int main(void) {
   test_midi_walk_xruns();
   test_midi_bursts();
   test_midi_shift();
+  test_midi_lost_at_start();
   test_midi_jumps();
   test_jack_figures();
   test_rt();
