@@ -47,9 +47,14 @@ if [ ! -e /dev/snd/seq ]; then
   esac
   # 125 is seqvm's "the VM did not come up" (qemu itself failed): try once
   # more, then SKIP, since nothing of rnnjamd ran.
+  # One seqvm at a time (test-pipewire.sh and test-service.sh take the
+  # same lock): two VMs starve each other's timing.
+  LOCK=
+  command -v flock >/dev/null 2>&1 &&
+    LOCK="flock ${TMPDIR:-/tmp}/rnnjam-seqvm.lock"
   for attempt in 1 2; do
     # shellcheck disable=SC2086
-    "$VM" --timeout 420 $share \
+    $LOCK "$VM" --timeout 420 $share \
       --modules "snd-seq snd-seq-dummy snd-hrtimer snd-dummy" \
       -- sh "$S/tests/test-daemon.sh"
     rc=$?

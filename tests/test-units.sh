@@ -2,7 +2,9 @@
 # The systemd units as systemd reads them: `systemd-analyze verify` accepts
 # both, and the system unit's exposure score (systemd-analyze security) is
 # at most 2.0.  ExecStart points at the built rnnjamd, since verify checks
-# that the command exists.  SKIP where systemd-analyze is not installed.
+# that the command exists, and MANPATH at the built man pages, since it
+# checks that each Documentation= page exists.  SKIP where systemd-analyze
+# is not installed.
 set -u
 B=${RNJ_BUILDDIR:-.}
 SA=$(command -v systemd-analyze) || {
@@ -12,8 +14,13 @@ SA=$(command -v systemd-analyze) || {
 T=$(mktemp -d "${TMPDIR:-/tmp}/rnj-units.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT
 fails=0
-mkdir -p "$T/system" "$T/user" "$T/run"
+mkdir -p "$T/system" "$T/user" "$T/run" "$T/man/man5" "$T/man/man8"
 chmod 700 "$T/run"
+for m in rnnjamd.8 rnnjamd.conf.5; do
+  [ -f "$B/man/$m" ] || { echo "ERROR: $B/man/$m not built"; exit 99; }
+  cp "$B/man/$m" "$T/man/man${m##*.}/"
+done
+export MANPATH="$T/man"
 for u in system user; do
   src="$B/systemd/rnnjamd.service"
   [ $u = user ] && src="$B/systemd/user/rnnjamd.service"
