@@ -222,7 +222,12 @@ int rnj_jack_up(rnj_jack_t *j) { return j->client && !LOAD(&j->dead); }
  * towards CLOCK_MONOTONIC (the loop's clock) by a small fraction of the
  * difference each period, which averages out the wake-up jitter, and
  * jumps to it when they drift apart by more than CLOCK_JUMP (a stalled
- * server, a suspended machine). */
+ * server, a suspended machine).  Both moves are reported to the loop
+ * (clock_moved, take_input), so a MIDI Clock follower sees its pulses
+ * where the frames put them: a steering of up to 1 % while the frames
+ * catch up with the wall clock (the dummy driver after xruns) would
+ * otherwise read as a tempo change, and a narrow loop following a
+ * jittered clock would lag it by tens of milliseconds. */
 #define CLOCK_SLEW 0.001
 #define CLOCK_JUMP 0.050
 static double cycle_start(rnj_jack_t *j) {
@@ -244,6 +249,7 @@ static double cycle_start(rnj_jack_t *j) {
     j->clock_moved += err; /* the loop hears of it (take_input) */
   } else {
     t += err * CLOCK_SLEW;
+    j->clock_moved += err * CLOCK_SLEW;
   }
   j->clock_t = t;
   j->clock_frame = f;
@@ -588,23 +594,32 @@ static void queue_input(rnj_jack_t *j, const rnj_seq_event_t *e, double t,
   }
 }
 
+/* The frame clock's moves are reported once they add up to this (s): a
+ * message every few periods at most while the steering is busy, and pulse
+ * times within 0.1 ms of the frames'. */
+#define CLOCK_REPORT 1e-4
+
 static void take_input(rnj_jack_t *j, cyc_t *c) {
   void *buf = jack_port_get_buffer(j->midi_in, c->n);
   uint32_t count = jack_midi_get_event_count(buf);
   uint32_t i;
   int woke = 0;
-  if (j->clock_moved != 0.0) {
-    /* Before this period's events: times from here on are in the re-set
+  if (fabs(j->clock_moved) >= CLOCK_REPORT) {
+    /* Before this period's events: times from here on are in the moved
      * frame clock, and a MIDI Clock follower must move with them rather
-     * than take the step for pulses lost (or a stall). */
+     * than take the step for pulses lost (or a stall), or the steering
+     * for a tempo change.  Whole microseconds; the rest waits. */
     rnj_seq_event_t e;
     double us = j->clock_moved * 1e6;
     memset(&e, 0, sizeof e);
     e.type = RNJ_SEQ_EV_TIMEBASE;
-    e.b = (int)(us > INT32_MAX ? INT32_MAX : us < -INT32_MAX ? -INT32_MAX
-                                                              : us);
+    e.b = (int32_t)(us > INT32_MAX    ? INT32_MAX
+                    : us < -INT32_MAX ? -INT32_MAX
+                                      : llround(us));
     queue_input(j, &e, c->start, &woke);
-    j->clock_moved = 0.0;
+    j->clock_moved -= e.b * 1e-6;
+    if (fabs(j->clock_moved) >= CLOCK_REPORT)
+      j->clock_moved = 0.0; /* beyond what b holds: lost to the loop */
   }
   for (i = 0; i < count; i++) {
     jack_midi_event_t ev;

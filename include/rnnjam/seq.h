@@ -66,9 +66,10 @@ typedef enum {
   RNJ_SEQ_EV_SENSING,  /* 0xFE: active sensing */
   RNJ_SEQ_EV_RESET,    /* 0xFF: system reset */
   RNJ_SEQ_EV_TIMEBASE  /* JACK side only: its frame clock was re-set to
-                          the wall clock (a stalled server): the events
-                          after this one are stamped b microseconds later
-                          than the frames would have put them (a = 0) */
+                          the wall clock (a stalled server) or steered
+                          towards it: the events after this one are
+                          stamped b microseconds later than the frames
+                          would have put them (a = 0) */
 } rnj_seq_ev_type_t;
 
 typedef struct rnj_seq_event_s {
