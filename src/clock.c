@@ -19,11 +19,15 @@
  * (DLL_OMEGA), cover that.  A clock whose phase wanders (jack_midi_clock
  * -J adds its jitter to each interval, so its pulses drift from any grid
  * without bound) can only be predicted from its latest pulse: the fourth
- * loop follows each pulse fully (b = 1) and averages only the interval.
- * Each loop keeps the running mean of its squared one-pulse prediction
- * error, and the one predicting best drives the clock (with hysteresis).
- * That error is measured against the pulses, so it picks the narrow loop
- * for jitter around a grid and the follower for a wandering clock.
+ * loop follows each pulse fully (b = 1) and averages only the interval
+ * (the mean of those since its seed, then over about eight beats: the
+ * best estimate of a wandering clock's tempo).  Each loop keeps the
+ * running mean of its squared one-pulse prediction error, and the one
+ * predicting best drives the clock (with hysteresis).  The follower is
+ * only for a wandering clock, which its own errors tell: successive
+ * intervals are independent there, but alternate around a grid (a late
+ * pulse makes one interval long and the next short), which the errors
+ * of loops still acquiring cannot show (WANDER).
  *
  * Acquisition: after the first two pulses (which give the interval) the
  * gains start high, w = max(w_i, DLL_WIDE / n) at the n-th pulse, which
@@ -31,10 +35,13 @@
  * far, and fall to each loop's own: locked within a fraction of a beat,
  * smooth after a few beats.  A tempo change would take a narrow loop many
  * beats to follow, so it is detected instead (DETECT_*: the last few
- * errors all off on one side, their mean well beyond the usual error),
- * and the loops are re-seeded from those pulses' own interval and
- * acquire again.  tests/test-clock.c measures the result: from 100 to
- * 140 bpm, re-locked within a beat.
+ * errors all off on one side, their mean well beyond its usual spread,
+ * which is wider when the errors are correlated; and while the clock may
+ * be wandering, the intervals themselves, the follower's errors, must
+ * show it too), and the loops are re-seeded from those pulses' own
+ * interval and acquire again.  tests/test-clock.c measures the result:
+ * from 100 to 140 bpm, re-locked within a beat, also with pulses that
+ * wander (jack_midi_clock -J 10) and with some lost.
  *
  * Position: pulse number k after Start is beat k / 24; Song Position
  * Pointer p (16ths) makes the next pulse number 6 p; Continue resumes
@@ -43,8 +50,33 @@
  * beat is, and the clock keeps the position it had.  Pulses stopping
  * without Stop is a loss: the timeline runs on at the last tempo, and
  * when pulses come back (without Start) they are numbered from where it
- * ran on to.  A gap shorter than the loss timeout is taken as jitter or a
- * slower tempo (a single dropped pulse is not inferred).
+ * ran on to.
+ *
+ * Counting.  The sender's position is its count of pulses, so the count
+ * must survive what happens to pulses on the way.  Each interval is
+ * judged against the interval in use: a normal one (SHORT to LONG) is
+ * the next pulse, timed by the loops.  A long one leaves a run of pulses
+ * "held" (neither counted nor timed; the timeline runs on meanwhile)
+ * until a normal interval ends the run, and the run's shape says what
+ * happened:
+ *   - one pulse after a gap, on a slot of the timeline: the pulses due
+ *     in the gap were lost (jack_midi_clock skips the pulses of a
+ *     period it missed in an xrun): counted from the gap, and this
+ *     pulse is timed;
+ *   - one pulse after a gap, between slots: it was late; counted only;
+ *   - a gap, then pulses in quick succession: a stalled system (an
+ *     emulated kernel, a busy loop) delivering what it held back in a
+ *     burst: every pulse counted, none timed (their times say when the
+ *     stall ended, not when they were sent);
+ *   - two long intervals in a row: the tempo fell (pulses are lost one
+ *     period at a time, not in every interval): both timed, and the
+ *     detector re-seeds;
+ *   - after a gap longer than the loss timeout, one pulse: the clock
+ *     came back (see above).
+ * A short interval right after a normal pulse, followed by a normal one
+ * again, is the same pulse twice (a doubled connection: the pattern is
+ * short, normal, short, normal ...): ignored, which a burst, coming after
+ * a gap, never is.
  */
 #include <math.h>
 #include <string.h>
@@ -61,10 +93,12 @@
 static const double DLL_OMEGA[RNJ_CLOCK_DLLS - 1] = {0.006, 0.025, 0.1};
 /* The follower's gains: every pulse's error taken in full (the best
  * guess of a wandering clock's next pulse is its last one plus an
- * interval), the interval averaged over about 50 pulses (2 beats; its
- * jitter does not accumulate in the interval). */
+ * interval), the interval the mean of those since the (re)seed, then
+ * averaged over about eight beats: the jitter of a single interval
+ * (10 % with -J 10) leaves about 0.3 % in the tempo, and a tempo change
+ * is detected and re-seeds rather than being followed slowly. */
 #define FOLLOW_B 1.0
-#define FOLLOW_C 0.02
+#define FOLLOW_C (1.0 / 192)
 /* The loop in use until the loops' errors have been compared: the
  * narrow one.  Until its gain falls to its own it is as wide as the
  * others; and every loop's error includes the jitter of each pulse, so a
@@ -80,9 +114,19 @@ static const double DLL_OMEGA[RNJ_CLOCK_DLLS - 1] = {0.006, 0.025, 0.1};
  * of about two beats, long enough to compare them, short enough to follow
  * a clock whose character changes. */
 #define MSE_RATE (1.0 / 48.0)
-/* Pulses before the loops' errors are compared: two beats, after which
- * the acquisition's large errors no longer dominate the means. */
-#define SELECT_AFTER 48
+/* The loops' errors are compared from the DETECT_AFTER-th pulse of the
+ * first acquisition, when the loops have settled enough for the
+ * follower's and the others' to differ by the kind of jitter (a
+ * wandering clock is told within a beat, before a narrow loop's
+ * drifting errors can pass for a tempo change), and from the ACQUIRED-th
+ * after a re-seed, whose acquisition would only say how fast each loop
+ * converges (the loops keep what they learnt before).  A loop is chosen
+ * once SELECT_SAMPLES errors are in the means; until SELECT_AFTER, only
+ * the follower is weighed against the loop in use (the three others are
+ * still one, at the acquisition's gain). */
+#define ACQUIRED 24
+#define SELECT_SAMPLES 12
+#define SELECT_AFTER 36
 /* Another loop takes over when its mean squared error is below this
  * share of the one in use's: a wider loop only when clearly better (the
  * jitter every loop sees makes their errors close, and a wide loop
@@ -90,6 +134,22 @@ static const double DLL_OMEGA[RNJ_CLOCK_DLLS - 1] = {0.006, 0.025, 0.1};
  * (it is the one that averages the jitter away). */
 #define SWITCH_WIDER 0.8
 #define SWITCH_NARROWER 0.95
+/* Which clocks the follower is for: its error is the last interval's
+ * deviation, and successive deviations are independent for a wandering
+ * clock (correlation 0) but alternate for jitter around a grid (-0.5:
+ * a pulse late makes one interval long and the next short).  The
+ * follower is taken only above WANDER, and when its mean squared error
+ * is under SWITCH_FOLLOW of the loop's in use (a mean squared error
+ * alone cannot tell the two kinds while the loops acquire: with jitter
+ * around a grid, the follower's came out at under half the narrow
+ * loop's then); it is left below WANDER minus the hysteresis, or for a
+ * loop that predicts better. */
+#define SWITCH_FOLLOW 0.5
+#define WANDER (-0.25)
+#define WANDER_HYSTERESIS 0.15
+/* ... measured over about eight beats (its own spread then is about
+ * 0.07, well inside the hysteresis). */
+#define AC_RATE (1.0 / 192.0)
 /* Differences of mean squared error below (10 us)^2 are rounding, not
  * jitter (a perfect clock): no reason to change loops. */
 #define MSE_FLOOR 1e-10
@@ -111,10 +171,26 @@ static const double DLL_OMEGA[RNJ_CLOCK_DLLS - 1] = {0.006, 0.025, 0.1};
  * average over about eight beats: slow, so that the growing errors of a
  * slow tempo change do not raise it as fast as they grow. */
 #define VAR_RATE (1.0 / 192.0)
-/* A pulse sooner than this share of the interval after the last one is
- * a duplicate (the same clock reaching us twice, over ALSA and JACK) and
- * is ignored: no tempo doubles from one pulse to the next. */
-#define DUPLICATE 0.25
+/* Intervals, in intervals in use (see "Counting" above).  Shorter than
+ * SHORT: a burst or a duplicate (a tempo may rise 2.5 times at once and
+ * still be followed; a burst's pulses come microseconds apart).  LONG or
+ * more: pulses lost, a stall, or a tempo that fell by more than a third
+ * (jitter of 20 % never stretches an interval that far).  ON_TIME: a
+ * pulse after a gap within this share of an interval of a slot of the
+ * timeline was sent there (pulses lost before it); further off, it was
+ * late.  It must stay under 1 - SHORT: a pulse late by more than that has
+ * its successor within SHORT of it, in a burst. */
+#define SHORT 0.4
+#define LONG 1.5
+#define ON_TIME 0.3
+/* Two short (or two long) intervals within this share of each other are
+ * a new tempo's. */
+#define SAME_TEMPO 0.35
+/* The third pulse of a clock at under this share of the first interval
+ * says that interval spanned a lost pulse: jitter of 10 % around a grid
+ * makes the ratio of two intervals at least 0.8 / 1.2 = 0.67, one
+ * spanning two at most 1.2 / 1.8. */
+#define HALF_MAX 0.65
 /* Counts of pulses and samples stop here: the gains that use them are at
  * their floor long before (and an int must not wrap in a year of clock). */
 #define COUNT_MAX (1 << 24)
@@ -195,6 +271,7 @@ static void dll_seed(rnj_clock_midi_t *m, double t, double interval, int n,
     rnj_clock_dll_t *d = &m->dll[i];
     d->t1 = t + interval;
     d->e2 = interval;
+    d->k = n - 1;
     if (!keep)
       d->mse = 0.0;
     if (i < RNJ_CLOCK_DLLS - 1) {
@@ -208,17 +285,61 @@ static void dll_seed(rnj_clock_midi_t *m, double t, double interval, int n,
   m->n = n;
   m->recent_n = 0;
   m->var = 0.0;
+  m->var3 = 0.0;
   m->var_n = 0;
   if (!keep) {
     m->sel = DLL_DEFAULT;
     m->mse_n = 0;
+    m->ac = 0.0;
+    m->prev_err = 0.0;
   }
 }
 
-/* The raw time of the pulse `back` pulses before the latest. */
-static double hist_at(const rnj_clock_midi_t *m, int back) {
+/* Where in the ring the pulse timed `back` pulses before the latest
+ * is. */
+static int hist_at(const rnj_clock_midi_t *m, int back) {
   int i = (m->hist_head - 1 - back) % RNJ_CLOCK_HISTORY;
-  return m->hist[i < 0 ? i + RNJ_CLOCK_HISTORY : i];
+  return i < 0 ? i + RNJ_CLOCK_HISTORY : i;
+}
+
+/* The correlation of the follower's successive errors (see WANDER);
+ * -1 while they are rounding. */
+static double follower_rho(const rnj_clock_midi_t *m) {
+  double mse = m->dll[RNJ_CLOCK_DLLS - 1].mse;
+  return mse > MSE_FLOOR ? m->ac / mse : -1.0;
+}
+
+static int wanders(const rnj_clock_midi_t *m) {
+  return follower_rho(m) > WANDER;
+}
+
+/* Choose the loop in use (see the top, and SWITCH_* and WANDER). */
+static void dll_select(rnj_clock_midi_t *m) {
+  const int f = RNJ_CLOCK_DLLS - 1; /* the follower */
+  const rnj_clock_dll_t *d = m->dll;
+  int best = m->sel == f ? 0 : m->sel;
+  double rho = follower_rho(m);
+  int i;
+  if (m->mse_n >= SELECT_AFTER)
+    for (i = 0; i < f; i++)
+      if (d[i].mse < d[best].mse)
+        best = i;
+  if (m->sel == f) {
+    /* the errors alternate (a grid after all), or a loop does better */
+    if (rho < WANDER - WANDER_HYSTERESIS ||
+        (m->mse_n >= SELECT_AFTER && d[best].mse < d[f].mse))
+      m->sel = best;
+    return;
+  }
+  if (rho > WANDER && d[f].mse < SWITCH_FOLLOW * d[m->sel].mse &&
+      d[m->sel].mse - d[f].mse > MSE_FLOOR) {
+    m->sel = f;
+    return;
+  }
+  if (d[best].mse <
+          (best > m->sel ? SWITCH_WIDER : SWITCH_NARROWER) * d[m->sel].mse &&
+      d[m->sel].mse - d[best].mse > MSE_FLOOR)
+    m->sel = best;
 }
 
 /* One pulse through the locked loops.  Returns 1 if it re-seeded them (a
@@ -227,42 +348,80 @@ static int dll_pulse(rnj_clock_t *c, double t) {
   rnj_clock_midi_t *m = &c->midi;
   double err[RNJ_CLOCK_DLLS];
   double e;
+  double mean = NAN; /* of the latest RNJ_CLOCK_DETECT errors */
   int changed = 0;
   int usual;
+  int compare;
   int i;
   for (i = 0; i < RNJ_CLOCK_DLLS; i++)
     err[i] = t - m->dll[i].t1;
   e = err[m->sel];
   m->recent[m->recent_head] = e;
+  m->recent_f[m->recent_head] = err[RNJ_CLOCK_DLLS - 1];
   m->recent_head = (m->recent_head + 1) % RNJ_CLOCK_DETECT;
   if (m->recent_n < RNJ_CLOCK_DETECT)
     m->recent_n++;
-  if (m->n >= DETECT_AFTER && m->recent_n >= RNJ_CLOCK_DETECT) {
-    double sum = 0.0;
+  if (m->recent_n >= RNJ_CLOCK_DETECT) {
     int pos = 0;
     int neg = 0;
-    double thr = fmax(DETECT_SIGMAS * sqrt(m->var / RNJ_CLOCK_DETECT),
+    /* The usual spread of such a mean: the error's over sqrt(DETECT)
+     * when errors are independent (jitter around a grid), but as wide
+     * as the error itself when they are not (a wandering clock seen by
+     * a narrow loop): its own running variance says which. */
+    double thr = fmax(DETECT_SIGMAS * sqrt(fmax(m->var / RNJ_CLOCK_DETECT,
+                                                m->var3)),
                       DETECT_MIN);
+    mean = 0.0;
     for (i = 0; i < RNJ_CLOCK_DETECT; i++) {
       /* an error of nothing (a perfect clock, rounded) has no side */
-      sum += m->recent[i];
+      mean += m->recent[i] / RNJ_CLOCK_DETECT;
       pos += m->recent[i] > 0.1 * DETECT_MIN;
       neg += m->recent[i] < -0.1 * DETECT_MIN;
     }
-    changed = (pos == RNJ_CLOCK_DETECT || neg == RNJ_CLOCK_DETECT) &&
-              fabs(sum / RNJ_CLOCK_DETECT) > thr;
+    changed = m->n >= DETECT_AFTER &&
+              (pos == RNJ_CLOCK_DETECT || neg == RNJ_CLOCK_DETECT) &&
+              fabs(mean) > thr;
+    if (changed && m->sel != RNJ_CLOCK_DLLS - 1 &&
+        (m->mse_n < SELECT_AFTER || wanders(m))) {
+      /* While the clock may wander (not yet known, or the follower's
+       * errors say so though it predicts too little better to be in
+       * use), a narrow loop's errors may be that wandering: a new tempo
+       * must show in the intervals too, i.e. in the follower's errors,
+       * beyond their own spread (they are independent). */
+      double mf = 0.0;
+      for (i = 0; i < RNJ_CLOCK_DETECT; i++)
+        mf += m->recent_f[i] / RNJ_CLOCK_DETECT;
+      changed = mf * mean > 0 &&
+                fabs(mf) > DETECT_SIGMAS *
+                               sqrt(m->dll[RNJ_CLOCK_DLLS - 1].mse /
+                                    RNJ_CLOCK_DETECT);
+    }
   }
   if (changed) {
     /* The new tempo is in the intervals between those pulses (the one
-     * into the first of them may straddle the change). */
-    double interval =
-        (t - hist_at(m, RNJ_CLOCK_DETECT - 1)) / (RNJ_CLOCK_DETECT - 1);
+     * into the first of them may straddle the change); slots between
+     * them may have been lost or late. */
+    int old = hist_at(m, RNJ_CLOCK_DETECT - 1);
+    double interval = (t - m->hist[old]) /
+                      (double)(m->slot - m->hist_n[old]);
     if (interval < pulse_min() || interval > pulse_max()) {
       dll_seed(m, t, dll_sel(m)->e2, 1, 0);
       m->n = 1; /* nonsense: start over from this pulse */
       return 1;
     }
     dll_seed(m, t, interval, RNJ_CLOCK_DETECT, 1);
+    {
+      /* The follower averages intervals that are all new: from the
+       * latest alone (the first of those may straddle the change). */
+      int prev = hist_at(m, 1);
+      rnj_clock_dll_t *f = &m->dll[RNJ_CLOCK_DLLS - 1];
+      double last = (t - m->hist[prev]) / (double)(m->slot - m->hist_n[prev]);
+      if (last >= pulse_min() && last <= pulse_max()) {
+        f->e2 = last;
+        f->t1 = t + last;
+        f->k = 1;
+      }
+    }
     c->stats.relocks++;
     return 1;
   }
@@ -271,82 +430,252 @@ static int dll_pulse(rnj_clock_t *c, double t) {
    * and must not decide which loop is best. */
   usual = m->var_n < DETECT_AFTER ||
           e * e < DETECT_SIGMAS * DETECT_SIGMAS * m->var;
-  if (usual && m->mse_n < COUNT_MAX)
+  /* The loops' errors while they (re-)acquire say how fast each
+   * converges, not how well it follows this clock: they are left out
+   * (after a re-seed the loops keep what they learnt before). */
+  compare = usual && m->n > (m->mse_n >= SELECT_SAMPLES ? ACQUIRED
+                                                       : DETECT_AFTER);
+  if (compare && m->mse_n < COUNT_MAX)
     m->mse_n++;
   for (i = 0; i < RNJ_CLOCK_DLLS; i++) {
     rnj_clock_dll_t *d = &m->dll[i];
     double w = DLL_WIDE / m->n;
+    /* The follower's interval is the mean of those since the (re)seed
+     * (gain 1 / k at the k-th) until its own gain: the best estimate of
+     * a wandering clock's tempo, which no loop's acquisition is. */
+    double c2 = i == RNJ_CLOCK_DLLS - 1 ? 1.0 / (d->k + 1) : w * w;
     d->t1 += fmax(d->b, M_SQRT2 * w) * err[i] + d->e2;
-    d->e2 += fmax(d->c, w * w) * err[i];
+    d->e2 += fmax(d->c, c2) * err[i];
+    if (d->k < COUNT_MAX)
+      d->k++;
     /* however wild the pulses, the tempo stays one (and positive) */
     d->e2 = fmin(fmax(d->e2, pulse_min()), pulse_max());
-    if (usual)
+    if (compare)
       d->mse += fmax(MSE_RATE, 1.0 / m->mse_n) * (err[i] * err[i] - d->mse);
+  }
+  if (compare) {
+    double ef = err[RNJ_CLOCK_DLLS - 1];
+    m->ac += fmax(AC_RATE, 1.0 / m->mse_n) * (ef * m->prev_err - m->ac);
+    m->prev_err = ef;
   }
   if (m->n < COUNT_MAX)
     m->n++;
   if (!usual)
     return 0;
   if (m->n > 3 && m->var_n < COUNT_MAX) {
+    double rate;
     m->var_n++;
-    m->var += fmax(VAR_RATE, 1.0 / m->var_n) * (e * e - m->var);
+    rate = fmax(VAR_RATE, 1.0 / m->var_n);
+    m->var += rate * (e * e - m->var);
+    if (!isnan(mean))
+      m->var3 += rate * (mean * mean - m->var3);
   }
-  if (m->n > SELECT_AFTER) {
-    int best = m->sel;
-    for (i = 0; i < RNJ_CLOCK_DLLS; i++)
-      if (m->dll[i].mse < m->dll[best].mse)
-        best = i;
-    if (m->dll[best].mse < (best > m->sel ? SWITCH_WIDER : SWITCH_NARROWER) *
-                                   m->dll[m->sel].mse &&
-        m->dll[m->sel].mse - m->dll[best].mse > MSE_FLOOR)
-      m->sel = best;
-  }
+  if (m->mse_n >= SELECT_SAMPLES)
+    dll_select(m);
   return 0;
 }
 
-static void midi_pulse(rnj_clock_t *c, double t) {
+/* Pass `k` slots of the timeline without timing them (pulses lost or
+ * late): the loops predict as though each came as predicted. */
+static void pass_slots(rnj_clock_midi_t *m, int64_t k) {
+  int i;
+  if (k <= 0)
+    return;
+  for (i = 0; i < RNJ_CLOCK_DLLS; i++)
+    m->dll[i].t1 += (double)k * m->dll[i].e2;
+  m->slot += k;
+  if (m->rolling)
+    m->next += k;
+}
+
+/* The pulse at `t` is the next one, timed by the loops. */
+static void take_timed(rnj_clock_t *c, double t) {
   rnj_clock_midi_t *m = &c->midi;
-  int64_t number = m->next;
-  if (m->n > 0 && (t < m->last ||
-                   (m->n >= 2 && t - m->last < DUPLICATE * dll_sel(m)->e2) ||
-                   (m->n == 1 && t - m->last < pulse_min()))) {
+  m->slot++;
+  m->hist[m->hist_head] = t;
+  m->hist_n[m->hist_head] = m->slot;
+  m->hist_head = (m->hist_head + 1) % RNJ_CLOCK_HISTORY;
+  dll_pulse(c, t);
+  m->last = t;
+  c->stats.pulses++;
+  if (m->rolling)
+    m->next++;
+}
+
+/* A pulse while the loops are not locked (the first two), or the first
+ * after Start, Continue or Song Position numbered it. */
+static void take_plain(rnj_clock_t *c, double t) {
+  rnj_clock_midi_t *m = &c->midi;
+  if (m->n >= 2 && t - m->last < SHORT * dll_sel(m)->e2) {
+    c->stats.pulses_ignored++; /* the pulse before, again */
+    return;
+  }
+  if (m->n >= 2 && t - m->last > RNJ_CLOCK_LOSS_PULSES * dll_sel(m)->e2)
+    m->n = 0; /* after a pause the phase is unknown again */
+  if (m->n >= 2) {
+    take_timed(c, t);
+    m->fresh = 0;
+    return;
+  }
+  if (m->n == 1 && t - m->last < pulse_min()) {
     c->stats.pulses_ignored++;
     return;
   }
   c->stats.pulses++;
-  if (!m->running_known)
-    m->rolling = 1; /* joined a clock already running */
-  if (m->n >= 2 && t - m->last > RNJ_CLOCK_LOSS_PULSES * dll_sel(m)->e2) {
-    /* After a gap the phase is unknown again.  Rolling, the pulse takes
-     * the number nearest to where the timeline ran on to (freewheeling
-     * at the last tempo), so the position does not jump. */
-    if (m->rolling && !m->fresh) {
-      rnj_clock_line_t l = midi_line(c);
-      number = (int64_t)floor(
-          (line_beat(&l, t) - m->base) * RNJ_CLOCK_PPQ + 0.5);
-    }
-    m->n = 0;
-  }
   m->hist[m->hist_head] = t;
+  m->hist_n[m->hist_head] = ++m->slot;
   m->hist_head = (m->hist_head + 1) % RNJ_CLOCK_HISTORY;
   if (m->n == 0) {
     m->n = 1;
-  } else if (m->n == 1) {
-    double interval = t - m->last;
-    if (interval > pulse_max()) {
-      m->n = 1; /* too slow for a clock: take this one as the first */
-    } else {
-      dll_seed(m, t, interval, 2, 0);
-      m->lost = 0;
-      c->events |= RNJ_CLOCK_EV_LOCKED;
-    }
+  } else if (t - m->last > pulse_max()) {
+    m->n = 1; /* too slow for a clock: take this one as the first */
   } else {
-    dll_pulse(c, t);
+    dll_seed(m, t, t - m->last, 2, 0);
+    m->lost = 0;
+    c->events |= RNJ_CLOCK_EV_LOCKED;
   }
   m->last = t;
   m->fresh = 0;
   if (m->rolling)
-    m->next = number + 1;
+    m->next++;
+}
+
+/* Number the held run (see "Counting" at the top) and end it.  `next`
+ * is the interval after it, in intervals (HUGE_VAL: not known). */
+static void settle(rnj_clock_t *c, double next) {
+  rnj_clock_midi_t *m = &c->midi;
+  const rnj_clock_dll_t *d = dll_sel(m);
+  int64_t h = m->held;
+  double w = m->held_last;
+  /* the run's last pulse, in slots after the one the pulse before the
+   * run predicts (from that pulse, not from a narrow loop, which lags
+   * while the tempo changes) */
+  double q = (w - m->held_from) / d->e2 - 1.0;
+  double k = floor(q + 0.5);
+  int64_t skip;
+  m->held = 0;
+  if (h == 1 && m->held_gap < SHORT) {
+    c->stats.pulses_ignored++; /* a doubled connection */
+    return;
+  }
+  if (h == 1 && m->held_gap > RNJ_CLOCK_LOSS_PULSES) {
+    /* back after a loss: numbered where the timeline ran on to, and
+     * the phase learnt afresh from this pulse */
+    pass_slots(m, (int64_t)fmax(floor((w - d->t1) / d->e2 + 0.5), 0.0));
+    m->n = 0;
+    take_plain(c, w);
+    return;
+  }
+  if (h == 1 && fabs(q - k) <= ON_TIME) {
+    /* on a slot: the pulses before it were lost */
+    skip = (int64_t)fmax(k, 0.0);
+    pass_slots(m, skip);
+    c->stats.pulses_lost += (uint64_t)skip;
+    take_timed(c, w);
+  } else if (h == 1 && next >= 1.0 - ON_TIME && isfinite(next)) {
+    /* between slots, and the next pulse a full interval or more after
+     * it (a pulse late by more than ON_TIME has its successor closer):
+     * a tempo falling by a third or more, with jitter */
+    take_timed(c, w);
+  } else {
+    /* late, alone or in a burst: each pulse counted, none timed, but
+     * never more than the time passed allows (a doubled connection
+     * through a stall) */
+    skip = (int64_t)fmin((double)(h - 1), fmax(floor(q + ON_TIME), 0.0));
+    c->stats.pulses_ignored += (uint64_t)(h - 1 - skip);
+    c->stats.pulses_late += (uint64_t)skip + 1;
+    c->stats.pulses += (uint64_t)skip + 1;
+    pass_slots(m, skip + 1);
+  }
+  if (m->lost) {
+    /* a stall outlasted the loss timeout, and its pulses came */
+    m->lost = 0;
+    c->events |= RNJ_CLOCK_EV_LOCKED;
+  }
+}
+
+static void midi_pulse(rnj_clock_t *c, double t) {
+  rnj_clock_midi_t *m = &c->midi;
+  double interval;
+  double g;
+  if (m->n > 0 && t < m->last) {
+    c->stats.pulses_ignored++; /* out of order */
+    return;
+  }
+  if (!m->running_known)
+    m->rolling = 1; /* joined a clock already running */
+  if (m->n < 2 || m->fresh) {
+    take_plain(c, t);
+    return;
+  }
+  interval = dll_sel(m)->e2;
+  if (m->n == 2 && !m->held) {
+    /* The third pulse confirms the interval the first two gave: half
+     * of it (within jitter) says a pulse was lost between them (an
+     * xrun as the clock began): counted, and the loops seeded afresh
+     * from this interval. */
+    g = (t - m->last) / interval;
+    if (g >= SHORT && g < HALF_MAX) {
+      pass_slots(m, 1);
+      c->stats.pulses_lost++;
+      c->stats.pulses++;
+      m->slot++;
+      m->hist[m->hist_head] = t;
+      m->hist_n[m->hist_head] = m->slot;
+      m->hist_head = (m->hist_head + 1) % RNJ_CLOCK_HISTORY;
+      dll_seed(m, t, t - m->last, 2, 0);
+      m->last = t;
+      if (m->rolling)
+        m->next++;
+      return;
+    }
+  }
+  if (m->held) {
+    double d = (t - m->held_last) / interval;
+    if (d < SHORT && m->held == 1 && m->held_gap < SHORT &&
+        t - m->held_last >= pulse_min() &&
+        m->held_last - m->held_from >= pulse_min() &&
+        fabs(d / m->held_gap - 1.0) < SAME_TEMPO) {
+      /* short again, and alike: the tempo rose (a burst's pulses come
+       * microseconds apart, a doubled connection's copy is followed by
+       * a long interval) */
+      m->held = 0;
+      take_timed(c, m->held_last);
+      take_timed(c, t);
+      return;
+    }
+    if (d < SHORT) { /* the burst goes on */
+      if (m->held < COUNT_MAX)
+        m->held++;
+      m->held_last = t;
+      m->last = t;
+      return;
+    }
+    if (d >= LONG && d <= RNJ_CLOCK_LOSS_PULSES && m->held == 1 &&
+        m->held_gap >= LONG && m->held_gap <= RNJ_CLOCK_LOSS_PULSES) {
+      /* long again: the tempo fell */
+      m->held = 0;
+      take_timed(c, m->held_last);
+      take_timed(c, t);
+      return;
+    }
+    settle(c, d);
+    if (m->n < 2) { /* it re-acquires */
+      take_plain(c, t);
+      return;
+    }
+    interval = dll_sel(m)->e2;
+  }
+  g = (t - m->last) / interval;
+  if (g >= SHORT && g < LONG) {
+    take_timed(c, t);
+    return;
+  }
+  m->held = 1;
+  m->held_gap = g;
+  m->held_from = m->last;
+  m->held_last = t;
+  m->last = t;
 }
 
 static void midi_start(rnj_clock_t *c, double t, int from_zero) {
@@ -411,7 +740,8 @@ static void jack_take(rnj_clock_t *c, double t, const rnj_clock_jack_t *pos) {
 
 static int midi_active(const rnj_clock_t *c, double now) {
   const rnj_clock_midi_t *m = &c->midi;
-  if (m->n < 2 || m->lost)
+  /* from the third pulse, which confirmed the first interval */
+  if (m->n < 3 || m->lost)
     return 0;
   return m->rolling || now - m->stopped_at < RNJ_CLOCK_HOLD;
 }
@@ -588,6 +918,9 @@ void rnj_clock_midi(rnj_clock_t *c, double t, int status, int value) {
   int jump = 0;
   if (!isfinite(t))
     return;
+  if (c->midi.held && (status == 0xFA || status == 0xFB || status == 0xFC ||
+                       status == 0xF2))
+    settle(c, HUGE_VAL); /* the run came before it */
   switch (status) {
   case 0xF8:
     midi_pulse(c, t);
@@ -614,6 +947,23 @@ void rnj_clock_midi(rnj_clock_t *c, double t, int status, int value) {
     return;
   }
   select_source(c, t, jump && c->source == RNJ_CLOCK_MIDI);
+}
+
+void rnj_clock_midi_shift(rnj_clock_t *c, double delta) {
+  rnj_clock_midi_t *m = &c->midi;
+  int i;
+  if (!isfinite(delta) || delta == 0.0)
+    return;
+  for (i = 0; i < RNJ_CLOCK_DLLS; i++)
+    m->dll[i].t1 += delta;
+  for (i = 0; i < RNJ_CLOCK_HISTORY; i++)
+    m->hist[i] += delta;
+  m->last += delta;
+  m->held_from += delta;
+  m->held_last += delta;
+  m->stopped_at += delta;
+  if (c->source == RNJ_CLOCK_MIDI)
+    c->line = midi_line(c); /* the same pulses, the same beats */
 }
 
 void rnj_clock_jack(rnj_clock_t *c, double t, const rnj_clock_jack_t *pos) {

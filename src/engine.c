@@ -681,6 +681,13 @@ void rnj_engine_clock_midi(rnj_engine_t *e, double t, int status,
   clock_react(e, fabs(rnj_clock_beat_at(e->clock, t) - before));
 }
 
+void rnj_engine_clock_midi_shift(rnj_engine_t *e, double delta) {
+  if (!e->clock || e->stopped)
+    return;
+  /* the same frames, the same beat: not a move for clock_react */
+  rnj_clock_midi_shift(e->clock, delta);
+}
+
 void rnj_engine_clock_jack(rnj_engine_t *e, double t,
                            const rnj_clock_jack_t *pos) {
   double before;

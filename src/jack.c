@@ -36,6 +36,7 @@
 #include <jack/ringbuffer.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,11 +76,11 @@ typedef struct msg_s {
 /* audio -> loop */
 typedef struct in_s {
   double t;
-  uint16_t b;   /* up to 14 bits: a song position */
+  int32_t b;    /* a song position (14 bits), or a TIMEBASE's us */
   uint8_t type; /* rnj_seq_ev_type_t */
   uint8_t channel;
   uint8_t a;
-  uint8_t pad[3];
+  uint8_t pad[1];
 } in_t;
 
 /* audio -> loop: the transport at a period's first frame */
@@ -221,7 +222,12 @@ int rnj_jack_up(rnj_jack_t *j) { return j->client && !LOAD(&j->dead); }
  * towards CLOCK_MONOTONIC (the loop's clock) by a small fraction of the
  * difference each period, which averages out the wake-up jitter, and
  * jumps to it when they drift apart by more than CLOCK_JUMP (a stalled
- * server, a suspended machine). */
+ * server, a suspended machine).  Both moves are reported to the loop
+ * (clock_moved, take_input), so a MIDI Clock follower sees its pulses
+ * where the frames put them: a steering of up to 1 % while the frames
+ * catch up with the wall clock (the dummy driver after xruns) would
+ * otherwise read as a tempo change, and a narrow loop following a
+ * jittered clock would lag it by tens of milliseconds. */
 #define CLOCK_SLEW 0.001
 #define CLOCK_JUMP 0.050
 static double cycle_start(rnj_jack_t *j) {
@@ -240,8 +246,10 @@ static double cycle_start(rnj_jack_t *j) {
   if (err > CLOCK_JUMP || err < -CLOCK_JUMP) {
     t = wall;
     INC(&j->clock_jumps);
+    j->clock_moved += err; /* the loop hears of it (take_input) */
   } else {
     t += err * CLOCK_SLEW;
+    j->clock_moved += err * CLOCK_SLEW;
   }
   j->clock_t = t;
   j->clock_frame = f;
@@ -576,7 +584,7 @@ static void queue_input(rnj_jack_t *j, const rnj_seq_event_t *e, double t,
   m.type = (uint8_t)e->type;
   m.channel = (uint8_t)e->channel;
   m.a = (uint8_t)e->a;
-  m.b = (uint16_t)e->b;
+  m.b = (int32_t)e->b;
   *woke = 1;
   if (jack_ringbuffer_write_space(rb) >= sizeof m) {
     jack_ringbuffer_write(rb, (const char *)&m, sizeof m);
@@ -586,11 +594,33 @@ static void queue_input(rnj_jack_t *j, const rnj_seq_event_t *e, double t,
   }
 }
 
+/* The frame clock's moves are reported once they add up to this (s): a
+ * message every few periods at most while the steering is busy, and pulse
+ * times within 0.1 ms of the frames'. */
+#define CLOCK_REPORT 1e-4
+
 static void take_input(rnj_jack_t *j, cyc_t *c) {
   void *buf = jack_port_get_buffer(j->midi_in, c->n);
   uint32_t count = jack_midi_get_event_count(buf);
   uint32_t i;
   int woke = 0;
+  if (fabs(j->clock_moved) >= CLOCK_REPORT) {
+    /* Before this period's events: times from here on are in the moved
+     * frame clock, and a MIDI Clock follower must move with them rather
+     * than take the step for pulses lost (or a stall), or the steering
+     * for a tempo change.  Whole microseconds; the rest waits. */
+    rnj_seq_event_t e;
+    double us = j->clock_moved * 1e6;
+    memset(&e, 0, sizeof e);
+    e.type = RNJ_SEQ_EV_TIMEBASE;
+    e.b = (int32_t)(us > INT32_MAX    ? INT32_MAX
+                    : us < -INT32_MAX ? -INT32_MAX
+                                      : llround(us));
+    queue_input(j, &e, c->start, &woke);
+    j->clock_moved -= e.b * 1e-6;
+    if (fabs(j->clock_moved) >= CLOCK_REPORT)
+      j->clock_moved = 0.0; /* beyond what b holds: lost to the loop */
+  }
   for (i = 0; i < count; i++) {
     jack_midi_event_t ev;
     rnj_seq_event_t msgs[EVENT_MSGS];
@@ -861,6 +891,7 @@ int rnj_jack_connect(rnj_jack_t *j, char *err) {
   j->rendered = 0;
   j->fresh = 1;
   j->clock_valid = 0;
+  j->clock_moved = 0.0;
   STORE(&j->dead, 0);
   STORE(&j->lost_flag, 0);
   if (jack_set_process_callback(j->client, process, j) != 0 ||

@@ -9,7 +9,17 @@
  * jig, a grid a third slower or faster explains few of them.  Octaves
  * explain the same intervals (a twice-faster grid explains everything the
  * slower one does), so among the candidates that explain nearly as much
- * as the best, the prior picks.  The tempo is then refined by fitting the
+ * as the best, the slowest is taken: the beat whose 8th notes are the
+ * player's own shortest common notes.  Of 8th notes at 80 bpm and quarter
+ * notes at 160 (the same onsets), it takes 80, whose 8th grid is the
+ * grid the player plays on; 160's would be the player's 16ths, and an
+ * answer quantized to its 8ths would fall between the player's notes.
+ * (A phrase of quarter notes alone is taken at half its tempo, or its
+ * own where that would fall under the range: its 8th grid is then the
+ * player's quarters, which every answer note on it still shares.)  The
+ * prior only chooses among candidates as slow as that one (the same
+ * beat reached through different clusters).  The tempo is then refined by
+ * fitting the
  * grid to the onsets themselves (least squares over the matched ones),
  * which over a phrase of a dozen notes is good to a fraction of a
  * percent even with 10 ms of human timing in every onset.
@@ -31,8 +41,11 @@
 #define MAX_CLUSTERS 128
 /* A candidate explaining at least this share of the best candidate's
  * score is an equally good explanation (an octave of it, typically); the
- * prior decides between them. */
+ * slowest of them is taken. */
 #define NEAR_BEST 0.9
+/* Candidates within this share of the slowest one are the same beat
+ * (folded from different clusters): the prior decides between them. */
+#define SAME_BEAT 0.05
 /* An interval counts as k 8th notes when it is within this share of an
  * 8th of k of them (and within the cluster width): 15 % keeps 16th notes
  * (50 %) and triplets (33 %) out. */
@@ -141,7 +154,8 @@ static int in_range(double p) {
 }
 
 /* The beat period: every cluster folded into the range by octaves, the
- * best explanations kept, the one nearest the prior taken. */
+ * best explanations kept, the slowest of them taken (its near equals: the
+ * one nearest the prior). */
 static double choose_period(const cluster_t *cl, int n, double prior_bpm) {
   double cand[3 * MAX_CLUSTERS];
   double score[3 * MAX_CLUSTERS];
@@ -149,6 +163,7 @@ static double choose_period(const cluster_t *cl, int n, double prior_bpm) {
   double best = 0.0;
   double chosen = 0.0;
   double chosen_d = HUGE_VAL;
+  double slowest = 0.0;
   double prior = prior_bpm > 0 ? prior_bpm : RNJ_TEMPO_PREFERRED_BPM;
   int i;
   for (i = 0; i < n; i++) {
@@ -173,9 +188,12 @@ static double choose_period(const cluster_t *cl, int n, double prior_bpm) {
   }
   if (best <= 0.0)
     return 0.0;
+  for (i = 0; i < nc; i++)
+    if (score[i] >= NEAR_BEST * best && cand[i] > slowest)
+      slowest = cand[i];
   for (i = 0; i < nc; i++) {
     double d;
-    if (score[i] < NEAR_BEST * best)
+    if (score[i] < NEAR_BEST * best || cand[i] < (1 - SAME_BEAT) * slowest)
       continue;
     d = fabs(log(60.0 / cand[i] / prior));
     if (d < chosen_d) {

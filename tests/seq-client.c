@@ -31,8 +31,10 @@
  *                 answered, its first note on a beat and 95 % of the
  *                 onsets on the pulses' 16th grid, within 10 ms (the VM
  *                 is emulated and noisy; the share within 1 ms is printed
- *                 for the onsets after pulses that came on time; onsets
- *                 after a stall of the VM are counted, not judged); then
+ *                 for the onsets after pulses that came on time; the
+ *                 onsets after a stall of the VM, whose pulses then come
+ *                 in a burst, are judged like the others and counted);
+ *                 then
  *                 Stop and a call: nothing starts after the Stop, nothing
  *                 left sounding.  The grid is moved by one delivery delay
  *                 of the sequencer, measured on our own pulses: the
@@ -717,9 +719,9 @@ static double hop;
  * onsets after a late one are not judged (as JACK's tests skip xruns). */
 #define LATE 0.001
 /* A pulse this many intervals late is a stall: the pulses come in a
- * burst after it, which the beat clock may miscount for the rest of the
- * run (a known limit of its duplicate filter), so nothing after it is
- * judged either. */
+ * burst after it.  The beat clock counts them (before, it dropped them as
+ * a doubled connection and every later onset was pulses off), so the
+ * onsets after one are judged; their number is reported. */
 #define STALL 2.0
 static int pulses_on_time(double t, double beat) {
   long i;
@@ -836,8 +838,9 @@ static void scenario_clock(double bpm, int calls) {
     printf("FIGURE clock call %d: answer %.1f ms after the gap, %.3f ms "
            "from a beat%s\n", c, (recs[a].t - off - gap) * 1e3, e * 1e3,
            pulses_on_time(recs[a].t, 60.0 / bpm) ? "" : " (a pulse late)");
-    if (fabs(e) > LOOSE && !after_stall(recs[a].t))
-      FAILF("clock: answer %d starts %.3f ms from a beat", c, e * 1e3);
+    if (fabs(e) > LOOSE)
+      FAILF("clock: answer %d starts %.3f ms from a beat%s", c, e * 1e3,
+            after_stall(recs[a].t) ? " (after a stall)" : "");
     if (pulses_on_time(recs[a].t, 60.0 / bpm)) {
       firsts_judged++;
       firsts_on_beat += fabs(e) <= 1e-3;
@@ -852,10 +855,7 @@ static void scenario_clock(double bpm, int calls) {
     e = pulse_error(from, recs[i].t, 6);
     if (isnan(e))
       continue;
-    if (after_stall(recs[i].t)) {
-      stalled++;
-      continue;
-    }
+    stalled += after_stall(recs[i].t);
     judged++;
     loose += fabs(e) <= LOOSE;
     if (!pulses_on_time(recs[i].t, 60.0 / bpm))
@@ -880,11 +880,10 @@ static void scenario_clock(double bpm, int calls) {
   printf("FIGURE clock %.0f bpm: %d of %d calls answered; first notes "
          "within 1 ms of a beat: %d of the %d after pulses on time\n", bpm,
          answered, calls, firsts_on_beat, firsts_judged);
-  if (stalled)
-    printf("NOTE clock: %ld onsets after the emulated kernel stalled (a "
-           "pulse more than %.0f intervals late) not judged\n", stalled,
-           STALL);
-  if (judged == 0 && stalled == 0) {
+  printf("FIGURE clock onsets after the emulated kernel stalled (a pulse "
+         "more than %.0f intervals late, the rest in a burst): %ld, judged "
+         "with the others\n", STALL, stalled);
+  if (judged == 0) {
     FAILF("clock: no answer onsets to judge");
   } else if (judged > 0) {
     printf("FIGURE clock answer onsets within %.0f ms of the 16th grid: "

@@ -11,8 +11,13 @@
  *           interval (a hardware clock over USB, a DAW's scheduling);
  *   walk    jack_midi_clock -J 10: it adds its uniform +-10 % to each
  *           interval (next = last + interval + jitter, so the error
- *           accumulates and the pulses wander from any grid); the true
- *           grid is then the pulses' own times.
+ *           accumulates and the pulses wander from any grid) and sends
+ *           each pulse at its position rounded to a frame (48 kHz); the
+ *           true grid is then the pulses' own times.
+ * What happens to pulses on the way is simulated too: pulses lost (a
+ * sender that misses a period in an xrun skips its pulses), pulses held
+ * back by a stall and delivered in a burst, a doubled connection, and
+ * tempo jumps that look like either (halved, doubled).
  * Then the behaviour: transport messages, loss, JACK transport, the
  * player, source selection, the queries, and zero allocations.
  */
@@ -133,7 +138,7 @@ static const char *const kind_names[] = {"steady", "grid", "walk"};
 #define HORIZON 0.050 /* rnnjamd's default lookahead */
 
 typedef struct {
-  double raw[MAX_PULSES];   /* when the pulses arrive */
+  double raw[MAX_PULSES];   /* when the pulses arrive (NAN: lost) */
   double truth[MAX_PULSES]; /* where the grid is */
   int n;
   int change; /* first pulse at the second tempo */
@@ -157,14 +162,14 @@ static void make_train(train_t *tr, double bpm1, double bpm2, int kind,
     if (k == tr->change)
       tr->t_change = t;
     tr->truth[k] = t;
-    tr->raw[k] = kind == GRID ? t + j : kind == WALK ? walk : t;
-    if (kind == WALK)
-      tr->truth[k] = walk;
+    tr->raw[k] = kind == GRID ? t + j : t;
+    if (kind == WALK) /* sent at its frame */
+      tr->truth[k] = tr->raw[k] = floor(walk * 48000 + 0.5) / 48000;
     t += interval;
     walk += interval + j;
   }
   if (kind == WALK)
-    tr->t_change = tr->raw[tr->change];
+    tr->t_change = tr->truth[tr->change];
 }
 
 typedef struct {
@@ -185,13 +190,29 @@ static int run_train(const train_t *tr, double horizon, int oracle,
                      pred_t *out, rnj_clock_stats_t *stats) {
   rnj_clock_t c;
   rnj_clock_params_t p = params(RNJ_CLOCK_MIDI, 120);
+  double last = 0.0;
   int np = 0;
   int k;
   ASSERT_OK(rnj_clock_init(&c, &p, 0.0));
   rnj_clock_midi(&c, tr->raw[0] - 0.0005, 0xFA, 0);
   for (k = 0; k < tr->n; k++) {
-    double next = k + 1 < tr->n ? tr->raw[k + 1] : HUGE_VAL;
+    double next = HUGE_VAL;
+    int j;
     int m;
+    if (isnan(tr->raw[k])) { /* lost on the way */
+      if (!oracle)
+        bpm_after[k] = k > 0 ? bpm_after[k - 1] : 120;
+      continue;
+    }
+    for (j = k + 1; j < tr->n; j++)
+      if (!isnan(tr->raw[j])) {
+        next = tr->raw[j];
+        break;
+      }
+    if (k > 0) /* the loop wakes in long gaps too */
+      for (j = 1; tr->raw[k] - 0.005 * j > last; j++)
+        rnj_clock_tick(&c, last + 0.005 * j);
+    last = tr->raw[k];
     rnj_clock_midi(&c, tr->raw[k], 0xF8, 0);
     rnj_clock_tick(&c, tr->raw[k]);
     ASSERT(rnj_clock_rolling(&c));
@@ -413,6 +434,263 @@ static void test_midi_sweep(void) {
   printf("\n");
 }
 
+/* ------------------------------------------- what happens on the way */
+
+/* The largest |bpm / want - 1| after pulses `from` .. `to` - 1. */
+static double tempo_err(int from, int to, double want) {
+  double worst = 0.0;
+  int k;
+  for (k = from; k < to; k++)
+    worst = fmax(worst, fabs(bpm_after[k] / want - 1.0));
+  return worst;
+}
+
+/* The issue's run with jack_midi_clock -J 10 as rnnjamd met it on JACK:
+ * 100 -> 140 bpm, each interval jittered, and now and then a pulse that
+ * never comes (jack_midi_clock skips the pulses of a period it missed
+ * in an xrun; test-jack-clock.sh's runs see 7-9 xruns in 16 s, and one
+ * such pulse uncounted put every later answer a pulse, 18 ms, off).
+ * The position must not slip, the tempo must re-lock within a beat of
+ * the change and stay locked, and the 16ths must be predicted about as
+ * well as the best possible follower (the last pulse plus the true
+ * interval) predicts them; the loops re-seed once, for the change.
+ * The tempo's bars follow from the jitter: no estimate of it can beat
+ * the mean of the n intervals since the change, off by 5.8 % / sqrt(n)
+ * (one standard deviation of a uniform +-10 %): 1.3 % a beat after the
+ * change (the bar, 4.5 %, is 3.5 of them; 400 runs' worst was 3.5 %),
+ * 0.6 % four beats after (2.5 %; the worst 2.2 %).  Figures: the worst
+ * of the runs. */
+#define XRUNS 5
+static void test_midi_walk_xruns(void) {
+  double worst_a = 0, worst_b = 0, worst_oa = 0, worst_ob = 0;
+  double worst_t1 = 0, worst_t4 = 0;
+  uint64_t relocks = 0;
+  int seed;
+  for (seed = 1; seed <= SEEDS; seed++) {
+    rnj_rng_t rng;
+    rnj_clock_stats_t st;
+    errstat_t a, b, oa, ob;
+    double beat1 = 60.0 / 100;
+    double beat2 = 60.0 / 140;
+    double t1;
+    double t4;
+    int np;
+    int on;
+    int x;
+    rnj_rng_seed(&rng, (uint64_t)seed * 31337 + 5);
+    make_train(&train, 100, 140, WALK, 0.10, &rng);
+    /* xruns: two before the change, three after it (not in the three
+     * pulses that tell the change: a pulse lost there is a tempo change
+     * of its own), none in the first beats */
+    for (x = 0; x < XRUNS; x++) {
+      int lo = x < 2 ? 4 * 24 + x * 400 : train.change + 8 + (x - 2) * 300;
+      int k = lo + (int)(rnj_rng_uniform(&rng) * 280);
+      train.raw[k] = NAN;
+    }
+    np = run_train(&train, HORIZON, 0, preds, &st);
+    on = run_train(&train, HORIZON, 1, opreds, NULL);
+    a = err_stats(preds, np, train.truth[0] + 4 * beat1, train.t_change);
+    b = err_stats(preds, np, train.t_change + beat2, HUGE_VAL);
+    oa = err_stats(opreds, on, train.truth[0] + 4 * beat1, train.t_change);
+    ob = err_stats(opreds, on, train.t_change + beat2, HUGE_VAL);
+    t1 = tempo_err(train.change + 24, train.n, 140);
+    t4 = fmax(tempo_err(train.change + 96, train.n, 140),
+              tempo_err(96, train.change, 100));
+    ASSERT(a.p99 <= 1.25 * oa.p99);
+    ASSERT(b.p99 <= 1.25 * ob.p99);
+    ASSERT(t1 <= 0.045);
+    ASSERT(t4 <= 0.025);
+    ASSERT_EQ(st.relocks, 1);
+    ASSERT_EQ(st.pulses_lost, XRUNS);
+    ASSERT_EQ(st.pulses_ignored, 0);
+    worst_a = fmax(worst_a, a.p99);
+    worst_b = fmax(worst_b, b.p99);
+    worst_oa = fmax(worst_oa, oa.p99);
+    worst_ob = fmax(worst_ob, ob.p99);
+    worst_t1 = fmax(worst_t1, t1);
+    worst_t4 = fmax(worst_t4, t4);
+    relocks += st.relocks;
+  }
+  printf("jack_midi_clock -J 10 model, 100 -> 140 bpm, %d pulses lost "
+         "(xruns) a run, worst of %d runs:\n  16ths predicted %.0f ms "
+         "ahead: p99 %.3f ms at 100 bpm, %.3f at 140 (the best possible "
+         "%.3f, %.3f);\n  tempo off by %.2f %% at most from a beat after "
+         "the change, %.2f %% from four beats after; re-seeds %.1f/run\n",
+         XRUNS, SEEDS, HORIZON * 1000, worst_a, worst_b, worst_oa,
+         worst_ob, worst_t1 * 100, worst_t4 * 100,
+         (double)relocks / SEEDS);
+}
+
+/* A steady clock whose pulses a stalled system holds back and delivers
+ * together (seen on the sequencer in an emulated kernel under load: 37
+ * pulses dropped as duplicates, the answers 23-36 ms off the beat for
+ * the rest of the run), or that loses some (xruns).  Every pulse must be
+ * counted and none of the late ones timed: the 16ths stay exact. */
+static void stall(train_t *tr, int from, double secs) {
+  double end = tr->truth[from] + secs;
+  int k;
+  for (k = from; k < tr->n && tr->truth[k] < end; k++)
+    tr->raw[k] = end + (k - from) * 20e-6;
+}
+
+static void test_midi_bursts(void) {
+  rnj_rng_t rng;
+  rnj_clock_stats_t st;
+  errstat_t e;
+  double interval = 60.0 / (120 * 24);
+  int np;
+  rnj_rng_seed(&rng, 1);
+  make_train(&train, 120, 120, STEADY, 0.0, &rng);
+  stall(&train, 200, 0.070);          /* 4 pulses in a burst */
+  stall(&train, 500, 0.400);          /* 20, beyond the loss timeout */
+  stall(&train, 900, 1.010);          /* 49 */
+  train.raw[1300] += 0.55 * interval; /* one late, alone */
+  train.raw[1400] += 0.7 * interval;  /* one late, the next on time */
+  train.raw[1500] = NAN;              /* lost: one, two, three */
+  train.raw[1600] = train.raw[1601] = NAN;
+  train.raw[1700] = train.raw[1701] = train.raw[1702] = NAN;
+  np = run_train(&train, HORIZON, 0, preds, &st);
+  e = err_stats(preds, np, 0, HUGE_VAL);
+  printf("MIDI Clock at 120 bpm through stalls (70 ms, 400 ms, 1 s: "
+         "bursts), late and lost pulses: 16ths predicted %.0f ms ahead "
+         "off by %.6f ms at most (%d); tempo %.4f bpm; re-seeds %llu; "
+         "pulses %llu (late %llu, ignored %llu), lost %llu\n",
+         HORIZON * 1000, e.max, e.n, bpm_after[train.n - 1],
+         (unsigned long long)st.relocks, (unsigned long long)st.pulses,
+         (unsigned long long)st.pulses_late,
+         (unsigned long long)st.pulses_ignored,
+         (unsigned long long)st.pulses_lost);
+  ASSERT(e.n > 300);
+  ASSERT(e.max <= 0.001); /* ms: exact */
+  ASSERT_NEAR(bpm_after[train.n - 1], 120, 1e-6);
+  ASSERT_EQ(st.relocks, 0);
+  /* every pulse delivered taken (4 + 20 + 49 in bursts, 3 late alone or
+   * with the one after), the one lost counted from its gap; two or three
+   * lost in a row leave no pulse for RNJ_CLOCK_LOSS_PULSES intervals,
+   * the issue's loss of the clock, and the next is numbered from where
+   * the timeline ran on to (so are the two long stalls, whose bursts
+   * then bring the count back without a jump) */
+  ASSERT_EQ(st.pulses_ignored, 0);
+  ASSERT_EQ(st.pulses, (uint64_t)train.n - 6);
+  ASSERT_EQ(st.pulses_late, 4 + 20 + 49 + 3);
+  ASSERT_EQ(st.pulses_lost, 1);
+  ASSERT_EQ(st.losses, 4);
+}
+
+/* rnnjamd's JACK side re-sets its frame clock to the wall clock when a
+ * stalled server let them drift apart by more than 50 ms: every later
+ * pulse is stamped that much later, which at 100 bpm (25 ms a pulse)
+ * looks exactly like two pulses lost.  Told of the step, the clock moves
+ * with it: nothing counted twice, the beat on the same pulses.  Not
+ * told, it counts the gap as pulses lost (three intervals without one:
+ * numbered from where the timeline ran on to), two pulses off: the
+ * contrast shows the step would be misread. */
+static void test_midi_shift(void) {
+  int told;
+  for (told = 0; told < 2; told++) {
+    rnj_clock_t c;
+    rnj_clock_params_t p = params(RNJ_CLOCK_MIDI, 120);
+    const double interval = 60.0 / (100 * 24);
+    double shift = 0.0;
+    int k;
+    ASSERT_OK(rnj_clock_init(&c, &p, 0.0));
+    rnj_clock_midi(&c, 0.999, 0xFA, 0);
+    for (k = 0; k < 24 * 12; k++) {
+      double t = 1.0 + k * interval;
+      if (k == 24 * 6) {
+        shift = 0.050 + 1e-4;
+        if (told)
+          rnj_clock_midi_shift(&c, shift);
+      }
+      rnj_clock_midi(&c, t + shift, 0xF8, 0);
+      rnj_clock_tick(&c, t + shift);
+    }
+    k--; /* the last pulse: number k, at 1 + k interval + shift */
+    if (told) {
+      ASSERT_NEAR(now_beat(&c, 1.0 + k * interval + shift), k / 24.0, 1e-6);
+      ASSERT_EQ(c.stats.pulses_lost, 0);
+      ASSERT_EQ(c.stats.relocks, 0);
+      ASSERT_NEAR(rnj_clock_bpm(&c), 100, 1e-6);
+    } else {
+      ASSERT_NEAR(now_beat(&c, 1.0 + k * interval + shift),
+                  (k + 2) / 24.0, 0.01);
+    }
+  }
+  printf("MIDI Clock whose time base steps by 50 ms at 100 bpm: told, no "
+         "pulse counted twice; not told, 2 pulses too many\n");
+}
+
+/* A pulse lost between the first two (an xrun as the clock begins):
+ * the first interval is two.  The third pulse shows it, the fourth
+ * confirms the interval the third gave; under auto the MIDI Clock takes
+ * over then, at its true tempo (before, it came in after the second at
+ * half the tempo, and one pulse behind). */
+static void test_midi_lost_at_start(void) {
+  rnj_clock_t c;
+  rnj_clock_params_t p = params(RNJ_CLOCK_AUTO, 120);
+  const double interval = 60.0 / (100 * 24);
+  unsigned ev;
+  int k;
+  ASSERT_OK(rnj_clock_init(&c, &p, 0.0));
+  rnj_clock_midi(&c, 0.999, 0xFA, 0);
+  for (k = 0; k < 48; k++) {
+    double t = 1.0 + k * interval;
+    if (k == 1)
+      continue; /* lost */
+    rnj_clock_midi(&c, t, 0xF8, 0);
+    rnj_clock_tick(&c, t);
+    ev = rnj_clock_take_events(&c);
+    if (k < 4) {
+      ASSERT_EQ(rnj_clock_source(&c), RNJ_CLOCK_PLAYER);
+    } else if (k == 4) {
+      ASSERT(ev & RNJ_CLOCK_EV_SOURCE);
+      ASSERT_EQ(rnj_clock_source(&c), RNJ_CLOCK_MIDI);
+      ASSERT_NEAR(rnj_clock_bpm(&c), 100, 1e-6);
+    }
+  }
+  ASSERT_NEAR(now_beat(&c, 1.0 + 47 * interval), 47.0 / 24, 1e-6);
+  ASSERT_NEAR(rnj_clock_bpm(&c), 100, 1e-6);
+  ASSERT_EQ(c.stats.pulses_lost, 1);
+  ASSERT_EQ(c.stats.relocks, 0);
+  printf("MIDI Clock with its second pulse lost: taken over at the "
+         "fourth, at 100 bpm, counted\n");
+}
+
+/* Tempo jumps that look like lost or doubled pulses: halved (every
+ * interval twice as long: two long intervals in a row are a tempo, not
+ * losses), doubled (half as long: not duplicates), and 2.5 times.  No
+ * pulse may be invented or dropped: the position at each pulse is its
+ * count; the tempo re-locks within a beat. */
+static void test_midi_jumps(void) {
+  static const double pairs[][2] = {{120, 60}, {60, 120}, {100, 250},
+                                    {150, 90}};
+  size_t i;
+  printf("MIDI Clock tempo jumps, beats until the tempo stays within 1 %%:");
+  for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+    rnj_clock_t c;
+    rnj_clock_params_t p = params(RNJ_CLOCK_MIDI, 120);
+    double t = 1.0;
+    double settled = 0;
+    int k;
+    ASSERT_OK(rnj_clock_init(&c, &p, 0.0));
+    rnj_clock_midi(&c, t - 0.001, 0xFA, 0);
+    for (k = 0; k < 48 * 24; k++) {
+      double bpm = k < 24 * 24 ? pairs[i][0] : pairs[i][1];
+      rnj_clock_midi(&c, t, 0xF8, 0);
+      rnj_clock_tick(&c, t);
+      if (k >= 24 * 24 && fabs(rnj_clock_bpm(&c) / bpm - 1) > 0.01)
+        settled = (k + 1 - 24 * 24) / 24.0;
+      t += 60.0 / (bpm * 24);
+    }
+    /* the last pulse was number 48 * 24 - 1 */
+    ASSERT_NEAR(now_beat(&c, t - 60.0 / (pairs[i][1] * 24)),
+                (48.0 * 24 - 1) / 24, 1e-6);
+    ASSERT(settled <= 1.0);
+    printf(" %.0f->%.0f: %.2f", pairs[i][0], pairs[i][1], settled);
+  }
+  printf("\n");
+}
+
 /* ------------------------------------------------------- MIDI behaviour */
 
 /* Send pulses at `bpm` from `t` for `n` pulses; the time after. */
@@ -498,18 +776,23 @@ static void test_midi_transport(void) {
   rnj_clock_midi(&c, t, 0x90, 60);
   rnj_clock_midi(&c, NAN, 0xFC, 0);
   ASSERT(rnj_clock_rolling(&c));
-  /* a doubled connection (every pulse twice) changes nothing */
+  /* a doubled connection (every pulse twice, the copy 0.1 ms or 4 ms
+   * late) changes nothing; each copy is known as one when the next
+   * pulse comes */
   {
     uint64_t ignored = c.stats.pulses_ignored;
+    uint64_t relocks = c.stats.relocks;
     int k;
-    for (k = 0; k < 24; k++) {
+    for (k = 0; k < 48; k++) {
       rnj_clock_midi(&c, t, 0xF8, 0);
-      rnj_clock_midi(&c, t + 0.0001, 0xF8, 0);
+      rnj_clock_midi(&c, t + (k < 24 ? 0.0001 : 0.004), 0xF8, 0);
       t += 60.0 / (120 * 24);
     }
-    ASSERT_EQ(c.stats.pulses_ignored, ignored + 24);
-    ASSERT_NEAR(now_beat(&c, t), 3.0, 1e-6);
+    rnj_clock_midi(&c, t, 0xF8, 0);
+    ASSERT_EQ(c.stats.pulses_ignored, ignored + 48);
+    ASSERT_NEAR(now_beat(&c, t), 4.0, 1e-6);
     ASSERT_NEAR(rnj_clock_bpm(&c), 120, 1e-6);
+    ASSERT_EQ(c.stats.relocks, relocks);
   }
 }
 
@@ -861,6 +1144,7 @@ static void test_rt(void) {
   rnj_clock_midi(&c, 13.0, 0xFC, 0);
   rnj_clock_midi(&c, 13.0, 0xF2, 32);
   rnj_clock_midi(&c, 13.1, 0xFB, 0);
+  rnj_clock_midi_shift(&c, 0.001);
   rnj_clock_tick(&c, 14.0);
   rnj_clock_jack(&c, 14.0, &j);
   rnj_clock_tick(&c, 14.01);
@@ -899,6 +1183,11 @@ int main(void) {
   test_player();
   test_midi_figures();
   test_midi_sweep();
+  test_midi_walk_xruns();
+  test_midi_bursts();
+  test_midi_shift();
+  test_midi_lost_at_start();
+  test_midi_jumps();
   test_jack_figures();
   test_rt();
   printf("clock: ok\n");

@@ -45,23 +45,37 @@ static void test_steady(void) {
 }
 
 static void test_octaves(void) {
-  /* quarter notes at 80 bpm: 80 and 160 explain them alike; 160 is
-   * nearer the preferred 120 ... */
-  double on[12];
+  /* 8th notes at 80 bpm (with quarters): 80 and 160 explain them alike;
+   * the slower is taken, whose 8ths are the player's, whatever the prior
+   * (160's 8ths would be the player's 16ths) */
+  static const int eighths[] = {1, 1, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1};
+  double on[13];
+  double t = 1.0;
   int k;
   rnj_tempo_t e;
+  for (k = 0; k < 12; k++) {
+    on[k] = t;
+    t += eighths[k] * 0.375;
+  }
+  on[12] = t;
+  ASSERT_OK(rnj_tempo_estimate(on, 13, 0, &e));
+  ASSERT_REL(e.bpm, 80.0, 1e-6, 1.0);
+  ASSERT_OK(rnj_tempo_estimate(on, 13, 160, &e));
+  ASSERT_REL(e.bpm, 80.0, 1e-6, 1.0);
+  /* with 16th notes among them, 160 it is (its 8th grid explains them) */
+  on[3] = on[2] + 0.1875;
+  ASSERT_OK(rnj_tempo_estimate(on, 13, 80, &e));
+  ASSERT_REL(e.bpm, 160.0, 1e-6, 1.0);
+  /* quarter notes alone at 80: 80 (40 would be out of the range) */
   for (k = 0; k < 12; k++)
     on[k] = 1.0 + k * 0.75;
   ASSERT_OK(rnj_tempo_estimate(on, 12, 0, &e));
-  ASSERT_REL(e.bpm, 160.0, 1e-6, 1.0);
-  /* ... unless the caller already follows 80 (or something near) */
-  ASSERT_OK(rnj_tempo_estimate(on, 12, 84, &e));
   ASSERT_REL(e.bpm, 80.0, 1e-6, 1.0);
-  /* half notes at 120: 60 or 120, and 120 it is */
+  /* half notes at 120 (a pulse of 1 s): read as quarters at 60 */
   for (k = 0; k < 12; k++)
     on[k] = k * 1.0;
-  ASSERT_OK(rnj_tempo_estimate(on, 12, 0, &e));
-  ASSERT_REL(e.bpm, 120.0, 1e-6, 1.0);
+  ASSERT_OK(rnj_tempo_estimate(on, 12, 120, &e));
+  ASSERT_REL(e.bpm, 60.0, 1e-6, 1.0);
   /* always within 60..180, however slow or fast the pulse */
   for (k = 0; k < 12; k++)
     on[k] = k * 0.1; /* 600 per minute */

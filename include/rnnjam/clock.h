@@ -11,7 +11,11 @@
  *           (0xFB), Stop (0xFC), Song Position Pointer (0xF2, in 16ths),
  *           from rnj_clock_midi.  The pulses' jitter is smoothed by
  *           delay-locked loops (see src/clock.c); a tempo change is
- *           followed within a beat; when pulses stop coming (none for
+ *           followed within a beat; pulses lost on the way (an xrun)
+ *           are counted from the gap they leave, pulses delivered late
+ *           in a burst (a stalled system) are counted but not timed,
+ *           and a doubled connection (every pulse twice) is recognised
+ *           by its pattern; when pulses stop coming (none for
  *           RNJ_CLOCK_LOSS_PULSES expected intervals) the clock keeps the
  *           last tempo and says so once (RNJ_CLOCK_EV_LOST).
  *   jack    JACK transport, from what jack_transport_query returned at a
@@ -72,7 +76,7 @@ extern "C" {
 #define RNJ_CLOCK_PPQ 24
 /* Delay-locked loops run side by side on the MIDI pulses (src/clock.c). */
 #define RNJ_CLOCK_DLLS 4
-/* Raw pulse times kept to re-seed the loops after a tempo change. */
+/* Pulse times kept to re-seed the loops after a tempo change. */
 #define RNJ_CLOCK_HISTORY 8
 /* Pulses whose errors together show a tempo change (src/clock.c). */
 #define RNJ_CLOCK_DETECT 3
@@ -176,6 +180,7 @@ typedef struct rnj_clock_dll_s {
   double mse;   /* running mean of its squared prediction error, s^2 */
   double b;     /* its steady gains: phase ... */
   double c;     /* ... and interval */
+  double k;     /* intervals in e2 since the (re)seed (its acquisition) */
 } rnj_clock_dll_t;
 
 /* The MIDI Clock follower (internal). */
@@ -183,16 +188,29 @@ typedef struct rnj_clock_midi_s {
   rnj_clock_dll_t dll[RNJ_CLOCK_DLLS];
   int sel;          /* the loop in use */
   int n;            /* pulses since (re)acquisition; 0: none yet */
-  double hist[RNJ_CLOCK_HISTORY]; /* raw pulse times, a ring */
+  double hist[RNJ_CLOCK_HISTORY]; /* times of the pulses timed, a ring */
+  int64_t hist_n[RNJ_CLOCK_HISTORY]; /* ... and their pulse numbers */
   int hist_head;    /* where the next one goes */
-  double last;      /* raw time of the last pulse */
+  double last;      /* raw time of the last pulse received */
+  int held;         /* pulses of an irregular run (a gap, a burst) not
+                       yet numbered; 0: none */
+  double held_gap;  /* the interval before the run, in intervals */
+  double held_from; /* time of the pulse before the run */
+  double held_last; /* time of the run's last pulse */
   double var;       /* running variance of the prediction error, s^2 */
-  int var_n;        /* samples in it */
+  double var3;      /* ... and of the mean of RNJ_CLOCK_DETECT of them */
+  int var_n;        /* samples in them */
   int mse_n;        /* samples in the loops' mean squared errors */
-  double recent[RNJ_CLOCK_DETECT]; /* the latest errors, a ring */
+  double ac;        /* running mean of the follower's successive errors'
+                       products (their lag-1 covariance), s^2 */
+  double prev_err;  /* the follower's last error, s */
+  double recent[RNJ_CLOCK_DETECT]; /* the latest errors, a ring ... */
+  double recent_f[RNJ_CLOCK_DETECT]; /* ... and the follower's */
   int recent_head;  /* where the next one goes */
   int recent_n;     /* errors in it since the last (re)seed */
   int64_t next;     /* pulse number of the next pulse */
+  int64_t slot;     /* pulses passed since the first (timed, late or
+                       lost; also while stopped) */
   double base;      /* beat of pulse number 0 */
   int absolute;     /* the position came from Start or Song Position */
   int fresh;        /* Start, Continue or Song Position numbered the
@@ -225,8 +243,12 @@ typedef struct rnj_clock_player_s {
 
 typedef struct rnj_clock_stats_s {
   uint64_t pulses;      /* MIDI clock pulses taken */
-  uint64_t pulses_ignored; /* too close to the last (a doubled
-                              connection) or out of order */
+  uint64_t pulses_ignored; /* a doubled connection's second pulses,
+                              and pulses out of order */
+  uint64_t pulses_late; /* delivered late (a burst after a stall):
+                           counted, not timed */
+  uint64_t pulses_lost; /* never delivered (an xrun), counted from the
+                           gap they left */
   uint64_t starts;      /* MIDI Start and Continue */
   uint64_t stops;       /* MIDI Stop */
   uint64_t songpos;     /* MIDI Song Position Pointer */
@@ -285,6 +307,14 @@ RNJ_EXTERN int rnj_clock_set_params(rnj_clock_t *c,
  * switch to MIDI finds the clock locked.  RT-safe. */
 RNJ_EXTERN void rnj_clock_midi(rnj_clock_t *c, double t, int status,
                                int value);
+
+/* The time base of the MIDI Clock's messages moved: those from now on
+ * are stamped `delta` s later than the ones before would have been
+ * (rnnjamd's JACK side re-sets its frame clock to the wall clock after a
+ * stalled server).  The follower's times move with them, so the pulses go
+ * on being counted (the step is not taken for pulses lost) and the beat
+ * stays on the same pulses.  RT-safe. */
+RNJ_EXTERN void rnj_clock_midi_shift(rnj_clock_t *c, double delta);
 
 /* The JACK transport as `pos` describes it at time `t` (the engine time
  * of the frame the query was about).  RT-safe. */

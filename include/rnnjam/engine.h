@@ -311,6 +311,12 @@ RNJ_EXTERN void rnj_engine_set_clock(rnj_engine_t *e, rnj_clock_t *clock);
 RNJ_EXTERN void rnj_engine_clock_midi(rnj_engine_t *e, double t, int status,
                                       int value);
 
+/* The time base of the MIDI Clock's messages moved by `delta` s (those
+ * after this are stamped that much later than before; see
+ * rnj_clock_midi_shift): the clock's MIDI follower moves with them.
+ * Without a clock: ignored.  RT-safe. */
+RNJ_EXTERN void rnj_engine_clock_midi_shift(rnj_engine_t *e, double delta);
+
 /* The JACK transport as queried at time `t`, for the clock, acted on at
  * once.  Without a clock: ignored.  RT-safe. */
 RNJ_EXTERN void rnj_engine_clock_jack(rnj_engine_t *e, double t,

@@ -142,6 +142,9 @@ typedef struct rnj_jack_s {
   int clock_valid;      /* the frame clock below is set */
   double clock_t;       /* engine time of frame clock_frame */
   uint32_t clock_frame;
+  double clock_moved;   /* s the frame clock was re-set or steered by,
+                           not yet reported to the loop
+                           (RNJ_SEQ_EV_TIMEBASE) */
   rnj_jack_pending_t pending[RNJ_JACK_PENDING]; /* sorted by t */
   int npending;
   uint8_t out_on[128];   /* note-ons sent on MIDI out, per pitch */

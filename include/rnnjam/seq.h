@@ -64,7 +64,12 @@ typedef enum {
   RNJ_SEQ_EV_SONGPOS,  /* 0xF2: b = position in 16th notes */
   RNJ_SEQ_EV_TICK,     /* 0xF9: MIDI tick (10 ms), rarely sent */
   RNJ_SEQ_EV_SENSING,  /* 0xFE: active sensing */
-  RNJ_SEQ_EV_RESET     /* 0xFF: system reset */
+  RNJ_SEQ_EV_RESET,    /* 0xFF: system reset */
+  RNJ_SEQ_EV_TIMEBASE  /* JACK side only: its frame clock was re-set to
+                          the wall clock (a stalled server) or steered
+                          towards it: the events after this one are
+                          stamped b microseconds later than the frames
+                          would have put them (a = 0) */
 } rnj_seq_ev_type_t;
 
 typedef struct rnj_seq_event_s {

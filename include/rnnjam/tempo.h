@@ -17,17 +17,22 @@
  *   3. each cluster is scored by its own size plus the sizes of the
  *      clusters at integer ratios to it (Dixon's metrical support);
  *   4. the best clusters are folded by octaves (factors of 2) into
- *      RNJ_TEMPO_MIN_BPM..RNJ_TEMPO_MAX_BPM, and the candidate nearest in
- *      log-tempo to a preferred tempo (the caller's prior, else
- *      RNJ_TEMPO_PREFERRED_BPM) wins;
+ *      RNJ_TEMPO_MIN_BPM..RNJ_TEMPO_MAX_BPM; of those whose 8th-note grid
+ *      explains nearly as many intervals as the best, the slowest wins
+ *      (near equals of it: the one nearest in log-tempo to the caller's
+ *      prior, else RNJ_TEMPO_PREFERRED_BPM);
  *   5. an 8th-note grid (half that beat) is fitted to the events: the
  *      phase that puts most events near the grid, then a least-squares
  *      fit of period and phase to the events it matched; the beat is the
  *      half of the 8th grid that holds more events.
  * Octave errors (half or double the true tempo) cannot be told apart
- * from the onsets alone when both lie in the range; the preference
- * decides, and a caller that already follows the player passes its tempo
- * as the prior so the octave stays put from phrase to phrase.
+ * from the onsets alone when both lie in the range: 8th notes at 80 bpm
+ * are quarter notes at 160.  The slowest reading is taken, whose 8th
+ * notes are the player's shortest common notes: the grid an answer
+ * quantized to 1/8 should share with the player (at 160 it would fall on
+ * the player's 16ths, between the notes it plays).  A phrase without 8th
+ * notes is read at half its tempo (where that is in the range): its 8th
+ * grid is then the player's quarters, still the player's grid.
  *
  * RT-safe: no allocation (its scratch is on the stack, under 12 KiB), no
  * lock, no I/O; bounded work (at most RNJ_TEMPO_MAX_ONSETS onsets, so at
@@ -52,12 +57,9 @@ extern "C" {
  * fall inside). */
 #define RNJ_TEMPO_MIN_BPM 60.0
 #define RNJ_TEMPO_MAX_BPM 180.0
-/* The tempo preferred between two octaves when there is no prior: the
- * default tempo of MIDI files, sequencers and of rnnjam's fixed clock,
- * and where listeners' preferred tempo clusters.  Of two octaves, the one
- * nearer to 120 is the faster whenever the slower is under ~85 bpm, and
- * a tempo guessed twice too fast still puts every real 8th note on its
- * (then 16th-note) grid, while one guessed too slow loses the off-beats. */
+/* The tempo preferred between near equals (the same beat from different
+ * clusters) when there is no prior: the default tempo of MIDI files,
+ * sequencers and of rnnjam's fixed clock. */
 #define RNJ_TEMPO_PREFERRED_BPM 120.0
 /* Onsets closer than this are one event, s (a chord, a rolled chord). */
 #define RNJ_TEMPO_CHORD 0.050
@@ -80,8 +82,9 @@ typedef struct rnj_tempo_s {
 
 /* Estimate tempo and beat phase from `n` onset times (s, non-decreasing;
  * only the last RNJ_TEMPO_MAX_ONSETS are used).  `prior_bpm` > 0 is the
- * tempo the caller already believes: of the octave candidates, the one
- * nearest to it wins; <= 0 prefers RNJ_TEMPO_PREFERRED_BPM.
+ * tempo the caller already believes: of candidates for the same beat, the
+ * one nearest to it wins (not of octaves: see above); <= 0 prefers
+ * RNJ_TEMPO_PREFERRED_BPM.
  * Returns 0 with `out` filled, RNJ_ENODATA (too few events or no pulse
  * found; `out` zeroed) or RNJ_EINVAL (NULL, NaN or decreasing onsets).
  * RT-safe. */

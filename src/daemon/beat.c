@@ -212,7 +212,8 @@ void beat_describe(const beat_t *b, char *buf, size_t len) {
 void beat_stats(const beat_t *b, char *buf, size_t len) {
   const rnj_clock_stats_t *s = &b->clock.stats;
   snprintf(buf, len,
-           "clock: %s %.2f bpm %s, pulses %llu (ignored %llu), starts %llu, "
+           "clock: %s %.2f bpm %s, pulses %llu (late %llu, ignored %llu, "
+           "lost %llu), starts %llu, "
            "stops %llu, song positions %llu, losses %llu, relocks %llu, "
            "jack positions %llu, jumps %llu, phrases %llu, estimates %llu, "
            "switches %llu, clock out %s (%llu pulses)",
@@ -220,7 +221,9 @@ void beat_stats(const beat_t *b, char *buf, size_t len) {
            rnj_clock_bpm(&b->clock),
            rnj_clock_rolling(&b->clock) ? "rolling" : "stopped",
            (unsigned long long)s->pulses,
+           (unsigned long long)s->pulses_late,
            (unsigned long long)s->pulses_ignored,
+           (unsigned long long)s->pulses_lost,
            (unsigned long long)s->starts, (unsigned long long)s->stops,
            (unsigned long long)s->songpos, (unsigned long long)s->losses,
            (unsigned long long)s->relocks,

@@ -41,6 +41,8 @@ typedef struct daemon_s {
   beat_t beat;           /* beat.c: the engine borrows its clock */
   stats_t stats;         /* stats.c */
   reload_t reload;       /* reload.c */
+  int clock_via_jack;    /* loop.c: the last MIDI Clock message came from
+                            the JACK side (whose time base may be re-set) */
 } daemon_t;
 
 /* Where the engine's notes go: the ALSA side and/or the JACK side, and

@@ -147,6 +147,13 @@ static void on_event(void *ctx, const rnj_seq_event_t *ev, int from_alsa) {
   case RNJ_SEQ_EV_STOP:
   case RNJ_SEQ_EV_SONGPOS:
     rnj_engine_clock_midi(&d->engine, ev->time, ev->a, ev->b);
+    d->clock_via_jack = !from_alsa;
+    break;
+  case RNJ_SEQ_EV_TIMEBASE:
+    /* The JACK side's times moved; a MIDI Clock coming that way moves
+     * with them (one over ALSA does not). */
+    if (d->clock_via_jack)
+      rnj_engine_clock_midi_shift(&d->engine, ev->b * 1e-6);
     break;
   default:
     break;
