@@ -356,6 +356,12 @@ void jam_midi(jam_t *j, const uint8_t *msg, uint32_t size, int thru) {
 
 void jam_position(jam_t *j, const rnj_clock_host_t *pos) {
   rnj_engine_clock_host(&j->engine, (double)j->now / j->rate, pos);
+  /* The engine has ended its notes; a stop also says all-notes-off on the
+   * answers' channel, as a DAW's stop does, for an instrument that missed
+   * a note-off.  The player's keys stay held for the engine. */
+  if (rnj_engine_take_clock_events(&j->engine) & RNJ_CLOCK_EV_STOP)
+    out_push(j, j->now, 0, (uint8_t)(0xB0 | (j->ctl.channel & 15)), 123, 0,
+             3, 1);
   j->next_tick = j->now;
 }
 
