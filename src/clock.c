@@ -200,7 +200,7 @@ static const double DLL_OMEGA[RNJ_CLOCK_DLLS - 1] = {0.006, 0.025, 0.1};
 static const char *const source_names[] = {
     [RNJ_CLOCK_AUTO] = "auto",     [RNJ_CLOCK_MIDI] = "midi",
     [RNJ_CLOCK_JACK] = "jack",     [RNJ_CLOCK_PLAYER] = "player",
-    [RNJ_CLOCK_FIXED] = "fixed",
+    [RNJ_CLOCK_FIXED] = "fixed",   [RNJ_CLOCK_HOST] = "host",
 };
 #define NSOURCES ((int)(sizeof source_names / sizeof source_names[0]))
 
@@ -736,6 +736,101 @@ static void jack_take(rnj_clock_t *c, double t, const rnj_clock_jack_t *pos) {
   c->stats.jack_positions++;
 }
 
+/* ---------------------------------------------------------- host */
+
+/* The host's line runs free from where it stands at `t`, at the tempo
+ * last reported (at speed 1: there is no transport to follow). */
+static void host_free(rnj_clock_host_state_t *h, double t) {
+  rnj_clock_line_t *l = &h->line;
+  l->b0 = line_beat(l, t);
+  l->t0 = t;
+  l->spb = 60.0 / h->bpm;
+  l->rolling = 1;
+  h->held = 0;
+}
+
+/* A report into the host's line.  Its beats are the host's (of
+ * 1/beat_unit notes), turned into quarter notes with their tempo and bar
+ * length, as the grid counts them. */
+static void host_take(rnj_clock_t *c, double t, const rnj_clock_host_t *pos) {
+  rnj_clock_host_state_t *h = &c->host;
+  rnj_clock_line_t *l = &h->line;
+  double ours = line_beat(l, t);
+  double beat = ours;
+  double bar_start = l->bar_beat;
+  int64_t bar_index = l->bar_index;
+  int have_pos = 0;
+  int rolling = h->rolling;
+  double q;
+  if (pos->beat_unit >= 1 && pos->beat_unit <= 64)
+    h->unit = pos->beat_unit;
+  q = 4.0 / h->unit;
+  if (pos->beats_per_bar >= 1 && pos->beats_per_bar <= 64)
+    h->bpb = pos->beats_per_bar * q;
+  if (pos->has_bpm && pos->bpm * q >= RNJ_CLOCK_MIN_BPM &&
+      pos->bpm * q <= RNJ_CLOCK_MAX_BPM)
+    h->bpm = pos->bpm * q;
+  if (pos->has_speed && isfinite(pos->speed)) {
+    rolling = pos->speed > 0;
+    /* a varispeed transport plays its beats faster or slower */
+    if (rolling && pos->speed >= 0.05 && pos->speed <= 20)
+      h->speed = pos->speed;
+  }
+  if (pos->has_bbt && isfinite(pos->bar_beat) && pos->bar > -(1 << 30) &&
+      pos->bar < (1 << 30)) {
+    bar_start = (double)pos->bar * h->bpb;
+    bar_index = pos->bar;
+    beat = bar_start + pos->bar_beat * q;
+    have_pos = 1;
+  } else if (pos->has_beat && isfinite(pos->beat)) {
+    beat = pos->beat * q;
+    have_pos = 1;
+  }
+  if (rolling) {
+    /* rolling on: the host's rounding is not news; a start, or a move
+     * beyond the rounding, is followed */
+    double b = beat;
+    if (!have_pos ||
+        (h->rolling && fabs(beat - ours) <= RNJ_CLOCK_HOST_ROUND))
+      b = ours;
+    if (b == beat && have_pos) {
+      l->bar_beat = bar_start;
+      l->bar_index = bar_index;
+    }
+    l->t0 = t;
+    l->b0 = b;
+    l->spb = 60.0 / (h->bpm * h->speed);
+    l->rolling = 1;
+    h->rolled = 1;
+    h->held = 0;
+  } else if (!h->rolled) {
+    /* not yet rolled: free time from the origin, at the host's tempo */
+    host_free(h, t);
+  } else {
+    /* where the transport stands: a stop, or a move while stopped,
+     * holds the clock there; otherwise a hold (or the free time the
+     * player started) goes on */
+    double stand = have_pos ? beat : h->rolling ? ours : h->stop_beat;
+    if (h->rolling || fabs(stand - h->stop_beat) > RNJ_CLOCK_HOST_ROUND) {
+      l->t0 = t;
+      l->b0 = stand;
+      l->rolling = 0;
+      if (have_pos) {
+        l->bar_beat = bar_start;
+        l->bar_index = bar_index;
+      }
+      h->held = 1;
+      h->stop_beat = stand;
+    } else if (!h->held) {
+      host_free(h, t);
+    }
+    if (h->held)
+      l->spb = 60.0 / h->bpm;
+  }
+  l->bpb = h->bpb;
+  h->rolling = rolling;
+}
+
 /* ---------------------------------------------------------- selection */
 
 static int midi_active(const rnj_clock_t *c, double now) {
@@ -775,6 +870,8 @@ static rnj_clock_line_t line_of(const rnj_clock_t *c, int source) {
     return c->jack.line;
   case RNJ_CLOCK_PLAYER:
     return c->player.line;
+  case RNJ_CLOCK_HOST:
+    return c->host.line;
   default:
     return c->fixed;
   }
@@ -858,6 +955,11 @@ static void init_lines(rnj_clock_t *c, double now) {
   c->jack.line = *f;
   c->jack.line.rolling = 0;
   c->jack.rolled = -HUGE_VAL;
+  c->host.line = *f; /* free time from the origin */
+  c->host.bpm = c->p.bpm;
+  c->host.speed = 1.0;
+  c->host.bpb = c->p.beats_per_bar;
+  c->host.unit = 4;
   c->midi.stopped_at = now;
   c->midi.next = 0;
   c->line = *f;
@@ -974,10 +1076,27 @@ void rnj_clock_jack(rnj_clock_t *c, double t, const rnj_clock_jack_t *pos) {
   select_source(c, t, c->source == RNJ_CLOCK_JACK);
 }
 
+void rnj_clock_host(rnj_clock_t *c, double t, const rnj_clock_host_t *pos) {
+  if (!pos || !isfinite(t))
+    return;
+  host_take(c, t, pos);
+  c->stats.host_positions++;
+  /* what host_take moved is a relocation: the rounding it kept out */
+  select_source(c, t, c->source == RNJ_CLOCK_HOST);
+}
+
 void rnj_clock_onset(rnj_clock_t *c, double t) {
   rnj_clock_player_t *pl = &c->player;
   if (!isfinite(t))
     return;
+  if (c->host.held) {
+    /* the player plays with the host's transport stopped: free time,
+     * from this onset, taken as the beat nearest to where it stopped */
+    c->host.line.b0 = floor(c->host.line.b0 + 0.5);
+    host_free(&c->host, t);
+    if (c->source == RNJ_CLOCK_HOST)
+      refresh(c, t, 0);
+  }
   if (pl->n > 0) {
     int last = (pl->head + RNJ_CLOCK_ONSETS - 1) % RNJ_CLOCK_ONSETS;
     if (t < pl->onsets[last])
@@ -1190,6 +1309,8 @@ int rnj_clock_parse_source(const char *s, int *source, char *err) {
   for (i = 0; s && i < NSOURCES; i++) {
     const char *p = s;
     size_t n = strlen(source_names[i]);
+    if (i == RNJ_CLOCK_HOST)
+      continue; /* a plugin's, never configured */
     while (*p == ' ' || *p == '\t')
       p++;
     if (strncasecmp(p, source_names[i], n) != 0)

@@ -103,15 +103,21 @@ static double to_seconds(const rnj_engine_t *e, double units) {
   return units / e->model_per_s;
 }
 
+static int in_beats(const rnj_engine_t *e) {
+  return e->net && rnj_net_unit(e->net) == RNJ_NET_BEATS;
+}
+
 /* Exactly 1 for a seconds model, so its times pass unchanged; a beats
  * model hears the clock's tempo (set again when it changes). */
 static void set_unit(rnj_engine_t *e) {
   double bpm = e->clock ? rnj_clock_bpm(e->clock) : e->p.tempo;
-  e->model_per_s = rnj_net_unit(e->net) == RNJ_NET_BEATS ? bpm / 60.0 : 1.0;
+  e->model_per_s = in_beats(e) ? bpm / 60.0 : 1.0;
 }
 
-static int in_beats(const rnj_engine_t *e) {
-  return rnj_net_unit(e->net) == RNJ_NET_BEATS;
+/* The window length: the model's; 1 without one (nothing reads it). */
+static int window_length(const rnj_net_t *net) {
+  int n = net ? rnj_net_seq_length(net) : 1;
+  return n > 0 ? n : 1;
 }
 
 /* A note of the history (seconds) as the model hears it. */
@@ -129,20 +135,21 @@ static void model_note(const rnj_engine_t *e, const rnj_net_note_t *s,
 int rnj_engine_init(rnj_engine_t *e, const rnj_engine_params_t *p,
                     const rnj_net_t *net, const rnj_sampler_t *sampler,
                     const rnj_engine_out_t *out) {
-  if (!e || !p || !net || !sampler || !out || !out->note || !out->cancel ||
+  if (!e || !p || !sampler || !out || !out->note || !out->cancel ||
       !out->note_off_now || !out->all_off || !out->now ||
-      rnj_net_seq_length(net) < 1 || !params_ok(p))
+      (net && rnj_net_seq_length(net) < 1) || !params_ok(p))
     return RNJ_EINVAL;
   memset(e, 0, sizeof *e);
   e->p = *p;
   e->net = net;
-  e->seq_length = rnj_net_seq_length(net);
+  e->seq_length = window_length(net);
   set_unit(e);
   e->sampler = *sampler;
   e->out = *out;
   rnj_grid_init(&e->grid, p->quantize, p->swing);
   e->last_onset = -HUGE_VAL;
-  rnj_net_reset(e->net, &e->state);
+  if (e->net)
+    rnj_net_reset(e->net, &e->state);
   /* A mezzo-forte guess until the player has played something. */
   e->vel_avg = 80.0;
   e->st = RNJ_ENGINE_IDLE;
@@ -180,8 +187,10 @@ static int history_window(rnj_engine_t *e) {
 static void refeed(rnj_engine_t *e) {
   int n;
   int i;
-  rnj_net_reset(e->net, &e->state);
   e->pred_valid = 0;
+  if (!e->net)
+    return;
+  rnj_net_reset(e->net, &e->state);
   if (e->p.context != RNJ_CONTEXT_STREAM)
     return;
   n = history_window(e);
@@ -208,7 +217,8 @@ static void feed(rnj_engine_t *e, int pitch, int velocity, double start,
   n.pitch = pitch;
   n.velocity = velocity;
   history_push(e, &n);
-  if (e->p.context == RNJ_CONTEXT_STREAM) {
+  /* without a model the history keeps the note for the next one */
+  if (e->net && e->p.context == RNJ_CONTEXT_STREAM) {
     rnj_net_note_t m;
     model_note(e, &n, &m);
     rnj_net_feed(e->net, &e->state, &m);
@@ -634,7 +644,8 @@ static void clock_react(rnj_engine_t *e, double moved) {
   src = rnj_clock_source(e->clock);
   if ((ev & RNJ_CLOCK_EV_STOP) ||
       ((ev & RNJ_CLOCK_EV_JUMP) && moved >= JUMP_BEATS &&
-       (src == RNJ_CLOCK_MIDI || src == RNJ_CLOCK_JACK))) {
+       (src == RNJ_CLOCK_MIDI || src == RNJ_CLOCK_JACK ||
+        src == RNJ_CLOCK_HOST))) {
     halt(e);
   } else if ((ev & RNJ_CLOCK_EV_START) &&
              e->p.mode == RNJ_MODE_CONTINUOUS) {
@@ -698,6 +709,16 @@ void rnj_engine_clock_jack(rnj_engine_t *e, double t,
   clock_react(e, fabs(rnj_clock_beat_at(e->clock, t) - before));
 }
 
+void rnj_engine_clock_host(rnj_engine_t *e, double t,
+                           const rnj_clock_host_t *pos) {
+  double before;
+  if (!e->clock || e->stopped)
+    return;
+  before = rnj_clock_beat_at(e->clock, t);
+  rnj_clock_host(e->clock, t, pos);
+  clock_react(e, fabs(rnj_clock_beat_at(e->clock, t) - before));
+}
+
 unsigned rnj_engine_take_clock_events(rnj_engine_t *e) {
   unsigned ev = e->clock_events;
   e->clock_events = 0;
@@ -732,6 +753,9 @@ double rnj_engine_tick(rnj_engine_t *e, double now) {
       return next;
     }
   }
+  /* No model yet: the player's notes are kept for the one to come. */
+  if (!e->net)
+    return next;
 
   if (e->p.mode == RNJ_MODE_RESPOND) {
     if (e->st == RNJ_ENGINE_PLAYING)
@@ -803,6 +827,13 @@ void rnj_engine_panic(rnj_engine_t *e) {
   e->call_notes = 0;
 }
 
+void rnj_engine_silence(rnj_engine_t *e) {
+  silence(e);
+  e->st = RNJ_ENGINE_IDLE;
+  e->answer_left = 0;
+  e->first_pending = 0;
+}
+
 void rnj_engine_stop(rnj_engine_t *e) {
   rnj_engine_panic(e);
   e->stopped = 1;
@@ -828,7 +859,7 @@ const rnj_net_t *rnj_engine_set_net(rnj_engine_t *e, const rnj_net_t *net) {
   e->answer_left = 0;
   e->first_pending = 0;
   e->net = net;
-  e->seq_length = rnj_net_seq_length(net) > 0 ? rnj_net_seq_length(net) : 1;
+  e->seq_length = window_length(net);
   set_unit(e);
   /* The new model hears the recent notes again, from a zero state, like
    * a window: a bounded cost (seq_length steps), once per reload. */
@@ -854,4 +885,15 @@ void rnj_engine_set_sampling(rnj_engine_t *e, const rnj_sampler_t *sampler) {
   rnj_rng_t rng = e->sampler.rng;
   e->sampler = *sampler;
   e->sampler.rng = rng;
+}
+
+void rnj_engine_reseed(rnj_engine_t *e, uint64_t seed) {
+  rnj_rng_seed(&e->sampler.rng, seed);
+  /* a note drawn from the old sequence and not yet played is drawn
+   * again, so the notes from here on are the new seed's */
+  if (e->pend_valid) {
+    e->pend_valid = 0;
+    if (e->pend_first)
+      e->first_pending = 1;
+  }
 }

@@ -1,6 +1,6 @@
 /* lv2-host: the rnnjam LV2 plugin hosted through lilv, frame-exact.
  *
- * usage: lv2-host check | play | rt | state DIR | bench
+ * usage: lv2-host check | play | rt | state DIR | phase | bench
  *   (LV2_PATH must reach the bundle; RNNJAM_MODEL is the default model and
  *   RNJ_LV2_MODEL2 a second model file for the swap)
  *
@@ -17,6 +17,9 @@
  *   state  a state saved to DIR, the host torn down, a new host restored
  *          from DIR (with and without a worker): the same model, seed and
  *          controls, and the same notes for the same phrase
+ *   phase  a v2 model hears the host's beat phase: the same phrase at two
+ *          host positions of the same bar phase, reached at other
+ *          frames, answered the same; a 16th later in the bar, otherwise
  *   bench  run()'s cost per 64- and 1024-frame block at 48 kHz while
  *          playing (p50, p99, max µs) and the allocations counted
  *
@@ -994,6 +997,105 @@ static int cmd_state(const char *dir) {
   return fails ? 1 : 0;
 }
 
+/* ------------------------------------------------------------ phase */
+
+/* The v2 model (RNJ_LV2_MODEL2), seed 777, quantize off, answering the
+ * 16-note phrase at frame `call` with the host's transport (100 bpm)
+ * rolling from transport frame `tframe0` at frame 0: the answer, frames
+ * relative to the call, into `out`. */
+static void phase_run(const char *model, uint64_t call, int64_t tframe0,
+                      notes_t *out) {
+  LilvWorld *w = new_world();
+  host_t *h = calloc(1, sizeof *h);
+  sched_t *s;
+  long i;
+  if (!h || host_open(h, w) < 0)
+    exit(99);
+  h->ctl[port_index("channel")] = 2;
+  h->ctl[port_index("quantize")] = 0;
+  s = add(h, 0, EV_MODEL);
+  s->path = model;
+  s = add(h, 10, EV_SEED);
+  s->seed = 777;
+  add_pos(h, 0, 1, 100, tframe0);
+  add_phrase(h, call);
+  run_until(h, call + 14 * RATE, 256);
+  out->n = 0;
+  for (i = 0; i < h->nrec && out->n < 4096; i++)
+    if ((h->rec[i].st & 15) == 1 && h->rec[i].frame >= call) {
+      out->v[out->n] = h->rec[i];
+      out->v[out->n].frame -= call;
+      out->n++;
+    }
+  host_close(h);
+  lilv_world_free(w);
+  free(h);
+}
+
+/* Differences between two answers: events apart (count, status, pitch,
+ * velocity) or more than one frame apart; -1 if the counts differ. */
+static long answer_diff(const notes_t *a, const notes_t *b) {
+  long d = 0;
+  int i;
+  if (a->n != b->n)
+    return -1;
+  for (i = 0; i < a->n; i++) {
+    const rec_t *x = &a->v[i];
+    const rec_t *y = &b->v[i];
+    long df = (long)x->frame - (long)y->frame;
+    d += x->st != y->st || x->d1 != y->d1 || x->d2 != y->d2 || df > 1 ||
+         df < -1;
+  }
+  return d;
+}
+
+/* A v2 model hears the host's beat phase: the phrase played at bar 7 and
+ * at bar 11, half a beat in both times, and 17760 frames later the second
+ * time, is answered the same (pitch, velocity, frame from the call's
+ * start within one); played a 16th later in the bar, it is heard at
+ * another phase and answered otherwise (so the comparison can fail). */
+static int cmd_phase(void) {
+  const char *model2 = getenv("RNJ_LV2_MODEL2");
+  notes_t *a = calloc(1, sizeof *a);
+  notes_t *b = calloc(1, sizeof *b);
+  notes_t *c = calloc(1, sizeof *c);
+  const int64_t per_beat = 60 * RATE / 100;
+  long dab;
+  long dac;
+  if (!model2) {
+    printf("ERROR: RNJ_LV2_MODEL2 unset\n");
+    return 99;
+  }
+  if (!a || !b || !c)
+    return 99;
+  /* bar 7 (from 0), beat 0.5 at the call */
+  phase_run(model2, RATE / 2, 28 * per_beat + per_beat / 2 - RATE / 2, a);
+  /* bar 11, beat 0.5, the call 17760 frames later */
+  phase_run(model2, RATE / 2 + 17760,
+            44 * per_beat + per_beat / 2 - (RATE / 2 + 17760), b);
+  /* bar 7, beat 0.75 */
+  phase_run(model2, RATE / 2, 28 * per_beat + 3 * per_beat / 4 - RATE / 2,
+            c);
+  dab = answer_diff(a, b);
+  dac = answer_diff(a, c);
+  printf("FIGURE phase: v2 answers of %d and %d events at bar 7 and bar 11 "
+         "(the same phase, 17760 frames apart): %ld differ; a 16th later "
+         "in the bar (%d events): %ld differ\n", a->n, b->n, dab, c->n,
+         dac);
+  if (a->n < 4)
+    fail("phase: no answer to compare");
+  if (dab != 0)
+    fail("phase: the same call at the same bar phase answered otherwise");
+  if (dac == 0)
+    fail("phase: the call heard at another beat phase answered the same: "
+         "the model does not hear the host's phase");
+  free(a);
+  free(b);
+  free(c);
+  printf("%d failure(s)\n", fails);
+  return fails ? 1 : 0;
+}
+
 /* ------------------------------------------------------------ bench */
 
 static int cmp_double(const void *a, const void *b) {
@@ -1043,7 +1145,7 @@ static void bench(uint32_t n, double seconds) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 2) {
-    fprintf(stderr, "usage: lv2-host check|play|rt|state DIR|bench\n");
+    fprintf(stderr, "usage: lv2-host check|play|rt|state DIR|phase|bench\n");
     return 2;
   }
   if (!strcmp(argv[1], "check"))
@@ -1060,6 +1162,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "state") && argc > 2)
     return cmd_state(argv[2]);
+  if (!strcmp(argv[1], "phase"))
+    return cmd_phase();
   if (!strcmp(argv[1], "bench")) {
     bench(64, argc > 2 ? atof(argv[2]) : 30);
     bench(1024, argc > 2 ? atof(argv[2]) : 30);

@@ -1016,6 +1016,185 @@ static void test_jack_figures(void) {
   ASSERT((last_bad - t_change) * 140 / 60 <= 1.0);
 }
 
+/* ------------------------------------------------------------- host */
+
+/* A report as jalv makes one from JACK's BBT (bar from 0, beat from 0,
+ * 4/4 quarters), rolling or not. */
+static rnj_clock_host_t hpos(double speed, int64_t bar, double bar_beat,
+                             double bpm) {
+  rnj_clock_host_t h;
+  memset(&h, 0, sizeof h);
+  h.has_speed = 1;
+  h.speed = speed;
+  h.has_bpm = 1;
+  h.bpm = bpm;
+  h.has_bbt = 1;
+  h.bar = bar;
+  h.bar_beat = bar_beat;
+  h.beats_per_bar = 4;
+  h.beat_unit = 4;
+  return h;
+}
+
+/* A plugin host's transport: free time before it rolls; followed when it
+ * rolls, with reports only on change (no staleness) and its rounding kept
+ * out; stop, the player's wake, relocation while stopped, restart; beat
+ * units and speed; nonsense kept out. */
+static void test_host(void) {
+  rnj_clock_t c;
+  rnj_clock_t d;
+  rnj_clock_params_t p = params(RNJ_CLOCK_HOST, 120);
+  rnj_clock_host_t h;
+  rnj_clock_pos_t pos;
+  double b;
+  unsigned ev;
+  ASSERT_OK(rnj_clock_init(&c, &p, 10.0));
+  ASSERT_EQ(rnj_clock_source(&c), RNJ_CLOCK_HOST);
+  ASSERT_EQ(rnj_clock_take_events(&c), 0);
+  /* free time from the origin at the configured tempo */
+  ASSERT(rnj_clock_rolling(&c));
+  ASSERT_NEAR(now_beat(&c, 10.5), 1.0, 1e-12);
+  /* stopped before it ever rolled (jalv at start): still free, at the
+   * host's tempo from where it is */
+  h = hpos(0, 7, 2.0, 100);
+  rnj_clock_host(&c, 11.0, &h);
+  ASSERT(rnj_clock_rolling(&c));
+  ASSERT_NEAR(now_beat(&c, 11.0), 2.0, 1e-12);
+  ASSERT_NEAR(now_beat(&c, 11.6), 3.0, 1e-12);
+  ASSERT_EQ(rnj_clock_take_events(&c) & RNJ_CLOCK_EV_STOP, 0);
+  /* the same reports at the same times give the same free time */
+  ASSERT_OK(rnj_clock_init(&d, &p, 10.0));
+  rnj_clock_host(&d, 11.0, &h);
+  ASSERT_NEAR(now_beat(&d, 13.37), now_beat(&c, 13.37), 0);
+
+  /* rolls at bar 2 (from 0), beat 1.5, 100 bpm: the host's position */
+  h = hpos(1, 2, 1.5, 100);
+  rnj_clock_host(&c, 20.0, &h);
+  ev = rnj_clock_take_events(&c);
+  ASSERT(ev & RNJ_CLOCK_EV_JUMP);
+  ASSERT_NEAR(now_beat(&c, 20.0), 9.5, 1e-12);
+  ASSERT_NEAR(now_beat(&c, 20.6), 10.5, 1e-12);
+  rnj_clock_position(&c, 20.6, &pos);
+  ASSERT_EQ(pos.bar, 2);
+  ASSERT_NEAR(pos.beat_in_bar, 2.5, 1e-9);
+  ASSERT_EQ(pos.source, RNJ_CLOCK_HOST);
+  /* no report for a long while: no staleness, it rolls on */
+  rnj_clock_tick(&c, 30.0);
+  ASSERT(rnj_clock_rolling(&c));
+  ASSERT_EQ(rnj_clock_take_events(&c), 0);
+  ASSERT_NEAR(now_beat(&c, 30.0), 9.5 + 10 / 0.6, 1e-9);
+  /* a report rounded down to 1/1920 beat (jalv, klick): kept out */
+  b = now_beat(&c, 30.0123);
+  h = hpos(1, (int64_t)floor(b / 4), 0, 100);
+  h.bar_beat = floor((b - 4.0 * (double)h.bar) * 1920) / 1920;
+  ASSERT(h.bar_beat < b - 4.0 * (double)h.bar - 1e-6);
+  rnj_clock_host(&c, 30.0123, &h);
+  ASSERT_EQ(rnj_clock_take_events(&c), 0);
+  b = now_beat(&c, 30.0);
+  ASSERT_NEAR(b, 9.5 + 10 / 0.6, 1e-9);
+  ASSERT_NEAR(now_beat(&c, 31.0), b + 1 / 0.6, 1e-9);
+  /* a new tempo, from where it is (rounded again) */
+  b = now_beat(&c, 31.0);
+  h = hpos(1, (int64_t)floor(b / 4), 0, 140);
+  h.bar_beat = floor((b - 4.0 * (double)h.bar) * 1920) / 1920;
+  rnj_clock_host(&c, 31.0, &h);
+  ev = rnj_clock_take_events(&c);
+  ASSERT(ev & RNJ_CLOCK_EV_TEMPO);
+  ASSERT_EQ(ev & RNJ_CLOCK_EV_JUMP, 0);
+  ASSERT_NEAR(rnj_clock_bpm(&c), 140, 1e-9);
+  ASSERT_NEAR(now_beat(&c, 31.0), b, 1e-9);
+  ASSERT_NEAR(now_beat(&c, 31.3), b + 0.7, 1e-9);
+  /* a relocation beyond the rounding: followed, a jump */
+  h = hpos(1, 40, 0.0, 140);
+  rnj_clock_host(&c, 32.0, &h);
+  ASSERT(rnj_clock_take_events(&c) & RNJ_CLOCK_EV_JUMP);
+  ASSERT_NEAR(now_beat(&c, 32.0), 160.0, 1e-12);
+  /* 1/100 beat off: more than rounding, followed */
+  h = hpos(1, 40, 0.01 + 140.0 / 60, 140);
+  rnj_clock_host(&c, 33.0, &h);
+  ASSERT_NEAR(now_beat(&c, 33.0), 160.01 + 140.0 / 60, 1e-12);
+  rnj_clock_take_events(&c);
+
+  /* stop: where the host stands */
+  h = hpos(0, 41, 1.0, 140);
+  rnj_clock_host(&c, 34.0, &h);
+  ASSERT(rnj_clock_take_events(&c) & RNJ_CLOCK_EV_STOP);
+  ASSERT(!rnj_clock_rolling(&c));
+  ASSERT_NEAR(now_beat(&c, 36.0), 165.0, 1e-12);
+  /* moved while stopped, off the beat */
+  h.bar_beat = 1.3;
+  rnj_clock_host(&c, 34.5, &h);
+  ASSERT(!rnj_clock_rolling(&c));
+  ASSERT_NEAR(now_beat(&c, 36.0), 165.3, 1e-12);
+  /* the same stopped position again (a host repeating itself): held */
+  rnj_clock_host(&c, 35.0, &h);
+  ASSERT(!rnj_clock_rolling(&c));
+  /* the player plays: free from there at the last tempo, the onset on
+   * the beat nearest */
+  rnj_clock_onset(&c, 37.0);
+  ASSERT(rnj_clock_take_events(&c) & RNJ_CLOCK_EV_START);
+  ASSERT(rnj_clock_rolling(&c));
+  ASSERT_NEAR(now_beat(&c, 37.0), 165.0, 1e-12);
+  ASSERT_NEAR(now_beat(&c, 37.3), 165.7, 1e-9);
+  /* the stopped host says the same again: the player's free time goes
+   * on; it moves (the playhead relocated): held there */
+  rnj_clock_host(&c, 38.0, &h);
+  ASSERT(rnj_clock_rolling(&c));
+  h = hpos(0, 50, 0.0, 140);
+  rnj_clock_host(&c, 39.0, &h);
+  ASSERT(rnj_clock_take_events(&c) & RNJ_CLOCK_EV_STOP);
+  ASSERT_NEAR(now_beat(&c, 40.0), 200.0, 1e-12);
+  /* rolls again where it stands: no jump */
+  h.speed = 1;
+  rnj_clock_host(&c, 41.0, &h);
+  ev = rnj_clock_take_events(&c);
+  ASSERT(ev & RNJ_CLOCK_EV_START);
+  ASSERT_EQ(ev & RNJ_CLOCK_EV_JUMP, 0);
+  ASSERT_NEAR(now_beat(&c, 41.3), 200.7, 1e-9);
+
+  /* 6/8 at 120 eighths a minute: quarters, 60 a minute, 3 a bar */
+  h = hpos(1, 1, 3.0, 120);
+  h.beats_per_bar = 6;
+  h.beat_unit = 8;
+  rnj_clock_host(&c, 50.0, &h);
+  ASSERT_NEAR(rnj_clock_bpm(&c), 60, 1e-9);
+  ASSERT_NEAR(now_beat(&c, 50.0), 4.5, 1e-12);
+  rnj_clock_position(&c, 51.0, &pos);
+  ASSERT_EQ(pos.bar, 1);
+  ASSERT_NEAR(pos.beats_per_bar, 3, 0);
+  ASSERT_NEAR(pos.beat_in_bar, 2.5, 1e-9);
+  /* half speed: beats at half the rate */
+  h.speed = 0.5;
+  rnj_clock_host(&c, 52.0, &h);
+  ASSERT_NEAR(rnj_clock_bpm(&c), 30, 1e-9);
+  /* nonsense keeps what was known: a wild tempo, a position of NaN, a
+   * report of nothing */
+  b = now_beat(&c, 53.0);
+  h = hpos(1, 1, NAN, 1e9);
+  h.beat_unit = 0;
+  h.beats_per_bar = 0;
+  rnj_clock_host(&c, 53.0, &h);
+  ASSERT_NEAR(rnj_clock_bpm(&c), 60, 1e-9);
+  ASSERT_NEAR(now_beat(&c, 53.0), b, 1e-12);
+  memset(&h, 0, sizeof h);
+  rnj_clock_host(&c, 54.0, &h);
+  rnj_clock_host(&c, NAN, &h);
+  rnj_clock_host(&c, 54.0, NULL);
+  ASSERT(rnj_clock_rolling(&c));
+  ASSERT_NEAR(now_beat(&c, 55.0), b + 2, 1e-9);
+  ASSERT_EQ(c.stats.host_positions, 16); /* NaN and NULL refused */
+  /* a plugin's source: named, never configured */
+  ASSERT(strcmp(rnj_clock_source_name(RNJ_CLOCK_HOST), "host") == 0);
+  {
+    int src = -1;
+    char err[RNJ_ERR_LEN];
+    ASSERT_EQ(rnj_clock_parse_source("host", &src, err), RNJ_EINVAL);
+    ASSERT_EQ(src, -1);
+  }
+  printf("host: free time, followed, rounding kept out, stop, the "
+         "player's wake, relocation, 6/8, speed\n");
+}
+
 /* ------------------------------------------------------------- player */
 
 static void test_player(void) {
@@ -1148,6 +1327,14 @@ static void test_rt(void) {
   rnj_clock_tick(&c, 14.0);
   rnj_clock_jack(&c, 14.0, &j);
   rnj_clock_tick(&c, 14.01);
+  /* a plugin host's transport: free, rolling, rounded, stopped, woken */
+  p.source = RNJ_CLOCK_HOST;
+  rnj_clock_set_params(&c, &p, 14.02);
+  for (k = 0; k < 4; k++) {
+    rnj_clock_host_t hp = hpos(k != 2, 3, 0.25 * k, 100);
+    rnj_clock_host(&c, 14.02 + 0.01 * k, &hp);
+  }
+  rnj_clock_onset(&c, 14.07);
   sum += (double)rnj_clock_take_events(&c);
   sum += rnj_clock_beat_at(&c, 14.2) + rnj_clock_time_of(&c, 3.0) +
          rnj_clock_bpm(&c) + rnj_clock_rolling(&c) + rnj_clock_source(&c);
@@ -1190,6 +1377,7 @@ int main(void) {
   test_midi_jumps();
   test_jack_figures();
   test_rt();
+  test_host();
   printf("clock: ok\n");
   return 0;
 }

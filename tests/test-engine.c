@@ -1118,6 +1118,382 @@ static void test_clock_respond_stopped(void) {
   check_pairing(&rec, rec.now);
 }
 
+/* ------------------------------------------------------------ for plugins */
+
+/* Without a model the engine tracks the player and keeps the notes; a
+ * model given later hears them (its state is the one it would have had
+ * from the start, for a call shorter than its window) and answers the
+ * call on time.  A model taken away (NULL) plays nothing. */
+static void test_no_model(void) {
+  rnj_engine_params_t p;
+  rnj_engine_out_t out;
+  rnj_sampler_t s;
+  rnj_net_state_t ref;
+  double last_off = 100.5 + 0.25 * 4 + 0.2;
+  int i;
+  params_default(&p);
+  start(&p, 3);
+  for (i = 0; i < 5; i++)
+    play(100.5 + 0.25 * i, 60 + 3 * i, 0.2);
+  run_until(last_off + 0.1);
+  ASSERT_EQ(eng.state.fed, 5);
+  ref = eng.state;
+  rnj_engine_stop(&eng);
+
+  start(&p, 3);
+  out = eng.out;
+  s = eng.sampler;
+  ASSERT_OK(rnj_engine_init(&eng, &p, NULL, &s, &out));
+  for (i = 0; i < 5; i++)
+    play(100.5 + 0.25 * i, 60 + 3 * i, 0.2);
+  rnj_engine_note_on(&eng, rec.now, 4, 40, 70); /* held, another channel */
+  rnj_engine_note_off(&eng, rec.now + 0.01, 4, 40);
+  run_until(last_off + 0.1);
+  ASSERT_EQ(rec.n, 0);
+  ASSERT_EQ(eng.stats.notes_in, 6);
+  ASSERT_EQ(eng.stats.notes_fed, 6); /* kept in the history */
+  ASSERT_EQ(eng.state.fed, 0);
+  ASSERT_EQ(eng.sounding, 0);
+  ASSERT(rnj_engine_set_net(&eng, net) == NULL);
+  /* the history (the held note came last) fed anew: 6 notes */
+  ASSERT_EQ(eng.state.fed, 6);
+  rnj_engine_stop(&eng);
+
+  /* the same 5 notes, then the model: the state of a model there all
+   * along, bit for bit; the call answered at the gap */
+  start(&p, 3);
+  out = eng.out;
+  s = eng.sampler;
+  ASSERT_OK(rnj_engine_init(&eng, &p, NULL, &s, &out));
+  for (i = 0; i < 5; i++)
+    play(100.5 + 0.25 * i, 60 + 3 * i, 0.2);
+  run_until(last_off + 0.1);
+  rnj_engine_set_net(&eng, net);
+  ASSERT_EQ(eng.state.fed, 5);
+  ASSERT(memcmp(eng.state.h, ref.h, sizeof ref.h) == 0);
+  ASSERT(memcmp(eng.state.c, ref.c, sizeof ref.c) == 0);
+  run_until(last_off + 10);
+  ASSERT_EQ(eng.stats.answers, 1);
+  ASSERT_NEAR(first_on_after(0), last_off + p.phrase_gap, 1e-9);
+  check_pairing(&rec, rec.now);
+  /* taken away: a call goes unanswered, nothing breaks */
+  ASSERT(rnj_engine_set_net(&eng, NULL) == net);
+  i = (int)rec.n;
+  play(rec.now + 0.1, 70, 0.2);
+  run_until(rec.now + 5);
+  ASSERT_EQ(rec.n, i);
+  ASSERT_EQ(eng.stats.answers, 1);
+  rnj_engine_stop(&eng);
+  /* without an output there is no engine, model or not */
+  ASSERT_EQ(rnj_engine_init(&eng, &p, NULL, &s, NULL), RNJ_EINVAL);
+}
+
+/* The delivered note events from `from` on, relative to `t0`. */
+static long answer_from(double from, double t0, rec_ev_t *out) {
+  static rec_ev_t d[REC_MAX];
+  long n = delivered(&rec, rec.now, d);
+  long k = 0;
+  long i;
+  for (i = 0; i < n; i++) {
+    if (d[i].t < from || d[i].type == EV_ALLOFF)
+      continue;
+    out[k] = d[i];
+    out[k].t -= t0;
+    k++;
+  }
+  return k;
+}
+
+static int same_notes(const rec_ev_t *a, long na, const rec_ev_t *b,
+                      long nb) {
+  long i;
+  if (na != nb)
+    return 0;
+  for (i = 0; i < na; i++)
+    if (fabs(a[i].t - b[i].t) > 1e-9 || a[i].type != b[i].type ||
+        a[i].pitch != b[i].pitch || a[i].velocity != b[i].velocity)
+      return 0;
+  return 1;
+}
+
+/* rnj_engine_reseed: an engine set up with one seed and restarted from
+ * another answers as one set up with the other; a third seed does not. */
+static void test_reseed(void) {
+  static rec_ev_t a[4096];
+  static rec_ev_t b[4096];
+  rnj_engine_params_t p;
+  long na;
+  long nb;
+  int run;
+  int i;
+  params_default(&p);
+  p.answer_length = 12;
+  for (run = 0; run < 3; run++) {
+    start(&p, run == 0 ? 77 : 5);
+    if (run == 1)
+      rnj_engine_reseed(&eng, 77);
+    if (run == 2)
+      rnj_engine_reseed(&eng, 78);
+    for (i = 0; i < 6; i++)
+      play(100.5 + 0.25 * i, 60 + 2 * i, 0.2);
+    run_until(rec.now + 10);
+    ASSERT_EQ(eng.stats.answers, 1);
+    if (run == 0)
+      na = answer_from(0, 0, a);
+    else
+      nb = answer_from(0, 0, b);
+    if (run == 1)
+      ASSERT(same_notes(a, na, b, nb));
+    if (run == 2)
+      ASSERT(!same_notes(a, na, b, nb));
+  }
+  /* a note drawn but not played yet is drawn again from the new seed */
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  start(&p, 4);
+  run_until(101.0);
+  ASSERT(eng.pend_valid);
+  rnj_engine_reseed(&eng, 4);
+  ASSERT(!eng.pend_valid);
+  run_until(102.0);
+  ASSERT(eng.stats.notes_out > 0);
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now);
+}
+
+/* rnj_engine_silence: what the engine plays ends at once (no
+ * all-notes-off), the keys the player holds stay held, and the engine
+ * plays on; rnj_engine_panic, by contrast, lets go of them. */
+static void test_silence(void) {
+  rnj_engine_params_t p;
+  double t;
+  long i;
+  long before;
+  params_default(&p);
+  p.mode = RNJ_MODE_CONTINUOUS;
+  start(&p, 12);
+  run_until(102.0);
+  rnj_engine_note_on(&eng, rec.now, 0, 50, 90);
+  run_until(103.0);
+  for (i = 0; i < 200 && !eng.sched_n; i++)
+    run_until(rec.now + 0.05);
+  ASSERT(eng.sched_n > 0);
+  t = rec.now;
+  before = (long)eng.stats.notes_out;
+  rnj_engine_silence(&eng);
+  check_pairing(&rec, t);
+  for (i = 0; i < rec.n; i++)
+    ASSERT(rec.ev[i].type != EV_ALLOFF);
+  ASSERT_EQ(eng.sounding, 1);
+  ASSERT(eng.held[0][50] != 0);
+  run_until(t + 2);
+  ASSERT((long)eng.stats.notes_out > before); /* it plays on */
+  rnj_engine_note_off(&eng, rec.now, 0, 50);
+  ASSERT_EQ(eng.sounding, 0);
+  ASSERT_EQ(eng.stats.notes_in, 1);
+  rnj_engine_note_on(&eng, rec.now, 0, 52, 90);
+  rnj_engine_panic(&eng);
+  ASSERT_EQ(eng.sounding, 0);
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now);
+}
+
+/* A host's transport report (the clock's host source), as a plugin
+ * passes it: rolling at `bpm` from host beat `beat` at time `t`. */
+static void host_at(double t, double speed, double beat, double bpm) {
+  rnj_clock_host_t h;
+  memset(&h, 0, sizeof h);
+  h.has_speed = 1;
+  h.speed = speed;
+  h.has_bpm = 1;
+  h.bpm = bpm;
+  h.has_bbt = 1;
+  h.bar = (int64_t)floor(beat / 4);
+  h.bar_beat = beat - 4.0 * (double)h.bar;
+  h.beats_per_bar = 4;
+  h.beat_unit = 4;
+  run_until(t);
+  rnj_engine_clock_host(&eng, t, &h);
+  next_tick = rec.now;
+}
+
+static void host_clock(void) {
+  rnj_clock_params_t cp;
+  rnj_clock_params_default(&cp);
+  cp.source = RNJ_CLOCK_HOST;
+  ASSERT_OK(rnj_clock_init(&clk, &cp, rec.now));
+  rnj_engine_set_clock(&eng, &clk);
+}
+
+/* The engine on a plugin host's transport, reported only on change: the
+ * answer on the host's 16th grid (its beat phase, not the engine's
+ * seconds), the first note on the grid after the gap; a stop ends every
+ * note at once and nothing plays while stopped, though a note that ends
+ * then is still fed; the player's next note wakes it (free time); a
+ * relocation while rolling ends every note at once, and playing goes on
+ * on the new grid. */
+static void test_host_transport(void) {
+  static rec_ev_t d[REC_MAX];
+  rnj_engine_params_t p;
+  double last_off;
+  double t_stop;
+  double t_jump;
+  double t_wake;
+  double first;
+  long ons = 0;
+  long fed;
+  long n;
+  long i;
+  params_default(&p);
+  p.quantize = RNJ_GRID_16;
+  p.answer_length = 24;
+  start(&p, 41);
+  host_clock();
+  /* beat 20.3 at t = 100.2, 100 bpm: the 16ths at 100.2 + (k/4 - 20.3) *
+   * 0.6, 0.045 s off the engine's whole seconds */
+  host_at(100.2, 1, 20.3, 100);
+  for (i = 0; i < 6; i++)
+    play(100.5 + 0.23 * (double)i, 60 + 2 * (int)i, 0.17);
+  last_off = 100.5 + 0.23 * 5 + 0.17;
+  run_until(last_off + 20);
+  ASSERT_EQ(eng.stats.answers, 1);
+  n = delivered(&rec, rec.now, d);
+  for (i = 0; i < n; i++) {
+    if (d[i].type != EV_ON)
+      continue;
+    ons++;
+    if (!on_grid(d[i].t, 100.2 - 20.3 * 0.6, 0.15, 1e-9))
+      FAIL("onset %.6f is off the host's 16th grid", d[i].t);
+  }
+  first = first_on_after(0);
+  ASSERT(first >= last_off + p.phrase_gap - 1e-9);
+  ASSERT(first < last_off + p.phrase_gap + 0.15);
+  ASSERT(ons >= 20);
+  check_pairing(&rec, rec.now);
+
+  /* continuous; a key held across the stop */
+  rnj_engine_set_mode(&eng, RNJ_MODE_CONTINUOUS);
+  run_until(rec.now + 3);
+  rnj_engine_note_on(&eng, rec.now, 0, 48, 80);
+  run_until(rec.now + 1);
+  for (i = 0; i < 200 && !eng.sched_n; i++)
+    run_until(rec.now + 0.05);
+  t_stop = rec.now + 0.013;
+  host_at(t_stop, 0, 20.3 + (t_stop - 100.2) / 0.6, 100);
+  check_pairing(&rec, t_stop);
+  n = rec.n;
+  fed = (long)eng.stats.notes_fed;
+  run_until(t_stop + 1);
+  rnj_engine_note_off(&eng, rec.now, 0, 48);
+  run_until(t_stop + 3);
+  ASSERT_EQ(rec.n, n); /* nothing while stopped */
+  ASSERT_EQ((long)eng.stats.notes_fed, fed + 1); /* but the key was fed */
+  /* the player plays: free time from where the transport stopped */
+  t_wake = rec.now;
+  play(t_wake, 67, 0.2);
+  run_until(t_wake + 3);
+  first = first_on_after(t_wake);
+  ASSERT(first < t_wake + 1);
+  /* the onset that woke it is a beat */
+  ASSERT_NEAR(rnj_clock_beat_at(&clk, t_wake),
+              floor(rnj_clock_beat_at(&clk, t_wake) + 0.5), 1e-9);
+  ASSERT(on_grid(first, t_wake, 0.15, 1e-9));
+  ASSERT(rnj_clock_rolling(&clk));
+
+  /* the transport rolls (a jump from the free position), then relocates
+   * while notes sound */
+  host_at(rec.now + 0.01, 1, 64.0, 100);
+  check_pairing(&rec, rec.now);
+  run_until(rec.now + 3);
+  for (i = 0; i < 200 && !eng.sched_n; i++)
+    run_until(rec.now + 0.05);
+  t_jump = rec.now + 0.007;
+  host_at(t_jump, 1, 200.0, 100);
+  check_pairing(&rec, t_jump);
+  run_until(t_jump + 3);
+  first = first_on_after(t_jump);
+  ASSERT(first < t_jump + 1);
+  /* on the new grid: beat 200 at t_jump */
+  ASSERT(on_grid(first, t_jump, 0.15, 1e-9));
+  rnj_engine_stop(&eng);
+  check_pairing(&rec, rec.now);
+  printf("host transport: %ld onsets on the host's 16ths; stop, wake, "
+         "relocation paired\n", ons);
+}
+
+/* One run of a 8-note call answered by a v2 model, the call starting at
+ * `t_call`; with a host transport whose beat at t_call is `beat` (100
+ * bpm), else without a clock (engine seconds at the fixed 100 bpm).  The
+ * answer relative to t_call into `out`; the beat the model was fed the
+ * call's last note at. */
+static long phase_run(double t_call, double beat, int clock, rec_ev_t *out,
+                      double *fed_last) {
+  rnj_engine_params_t p;
+  double last_off;
+  int i;
+  params_default(&p);
+  p.tempo = 100;
+  p.answer_length = 16;
+  /* the model's own timing: a duration of exactly half a grid unit would
+   * round either way at two positions (the last bit of a double) */
+  p.quantize = RNJ_GRID_OFF;
+  start(&p, 55);
+  {
+    rnj_sampler_t sm = eng.sampler;
+    rnj_engine_out_t o = eng.out;
+    ASSERT_OK(rnj_engine_init(&eng, &p, net_v2, &sm, &o));
+  }
+  if (clock) {
+    host_clock();
+    host_at(100.0, 1, beat - (t_call - 100.0) / 0.6, 100);
+  }
+  for (i = 0; i < 8; i++)
+    play(t_call + 0.3 * i, 60 + (i * 5) % 12, 0.2);
+  last_off = t_call + 0.3 * 7 + 0.2;
+  run_until(last_off + 0.05);
+  ASSERT_EQ(eng.state.fed, 8);
+  *fed_last = eng.state.onset;
+  run_until(last_off + 20);
+  ASSERT_EQ(eng.stats.answers, 1);
+  rnj_engine_stop(&eng);
+  return answer_from(last_off, t_call, out);
+}
+
+/* A v2 model hears the host's beat: one call, played at two host
+ * positions of the same bar phase (bar 7 and bar 11, half a beat in)
+ * reached at different engine times, is fed at the host's beats and
+ * answered the same, note for note.  Without the clock (seconds at a
+ * fixed tempo, as the plugin once fed it) the two are fed at other
+ * phases. */
+static void test_v2_host_phase(void) {
+  static rec_ev_t a[4096];
+  static rec_ev_t b[4096];
+  long na;
+  long nb;
+  double fa;
+  double fb;
+  double ph_a;
+  double ph_b;
+  na = phase_run(100.5, 28.5, 1, a, &fa);
+  nb = phase_run(100.87, 44.5, 1, b, &fb);
+  /* the last call note: 7 * 0.3 s = 3.5 beats after the call's start */
+  ASSERT_NEAR(fa, 28.5 + 3.5, 1e-9);
+  ASSERT_NEAR(fb, 44.5 + 3.5, 1e-9);
+  ASSERT(na > 4);
+  if (!same_notes(a, na, b, nb))
+    FAIL("the same call at the same bar phase answered otherwise "
+         "(%ld and %ld events)", na, nb);
+  /* the control: engine seconds give the two calls other phases */
+  phase_run(100.5, 0, 0, a, &fa);
+  phase_run(100.87, 0, 0, b, &fb);
+  ph_a = fa - floor(fa);
+  ph_b = fb - floor(fb);
+  ASSERT(fabs(ph_a - ph_b) > 0.1);
+  printf("v2 on the host's beat: %ld answer events the same at bar 7 and "
+         "bar 11; without the clock fed at phases %.3f and %.3f\n", na,
+         ph_a, ph_b);
+}
+
 /* ------------------------------------------------------------ RT paths */
 
 /* While armed, the lock and sleep functions the real-time rules forbid
@@ -1154,7 +1530,8 @@ static void count_free(void *p) {
  * _note_off, _cc with every mapped controller and 120/123, _input_lost,
  * _tick in every state, _panic, _set_mode, _stop, and with a beat clock
  * _set_clock, _clock_midi, _clock_jack and the clock's own functions
- * through them) and on a reload
+ * through them), those the LV2 plugin adds (_clock_host, _silence,
+ * _reseed, no model) and on a reload
  * (_set_net, _set_params with a change of context, _set_sampling), with
  * the allocator counting every call, frees included, and the functions
  * above counting theirs: not one call is allowed.  The stats show that
@@ -1271,6 +1648,30 @@ static void test_rt_paths(void) {
   run_until(rec.now + 3);
   rnj_engine_set_mode(&eng, RNJ_MODE_CONTINUOUS);
   run_until(rec.now + 3);
+  /* a plugin's: a host's transport rolling, relocated, stopped, woken by
+   * the player; silence, reseed, the model taken away and given back */
+  {
+    rnj_clock_params_t cp;
+    rnj_clock_params_default(&cp);
+    cp.source = RNJ_CLOCK_HOST;
+    rnj_clock_set_params(&clk, &cp, rec.now);
+  }
+  host_at(rec.now, 1, 8.0, 110);
+  run_until(rec.now + 1);
+  host_at(rec.now, 1, 40.0, 110);
+  run_until(rec.now + 1);
+  rnj_engine_silence(&eng);
+  rnj_engine_reseed(&eng, 1234);
+  run_until(rec.now + 1);
+  host_at(rec.now, 0, 50.0, 110);
+  play(rec.now + 0.1, 61, 0.2);
+  run_until(rec.now + 1);
+  rnj_engine_set_net(&eng, NULL);
+  play(rec.now + 0.1, 62, 0.2);
+  run_until(rec.now + 1);
+  rnj_engine_set_net(&eng, net);
+  run_until(rec.now + 1);
+  ASSERT(clk.stats.host_positions == 3);
   ASSERT(rnj_engine_take_clock_events(&eng) != 0);
   ASSERT(clk.stats.pulses > 100 && clk.stats.jack_positions >= 40 &&
          clk.stats.phrases >= 1);
@@ -1341,6 +1742,11 @@ int main(void) {
   test_clock_swing();
   test_clock_midi_stop();
   test_clock_respond_stopped();
+  test_no_model();
+  test_reseed();
+  test_silence();
+  test_host_transport();
+  test_v2_host_phase();
   test_rt_paths();
   rnj_net_delete(net);
   rnj_net_delete(net_v2);

@@ -4,7 +4,8 @@
 # it with every port and no warning; sord_validate (lv2_validate) finds
 # its description valid against the LV2 schemas; and lv2-host (lilv,
 # frame-exact) plays it: an answer on the grid, transport stop and jump,
-# a model swap, the real-time counts, state saved and restored.
+# a model swap, the real-time counts, state saved and restored, and a v2
+# model hearing the host's beat phase.
 set -u
 B=${RNJ_BUILDDIR:-.}
 S=${RNJ_SRCDIR:-.}
@@ -68,5 +69,6 @@ rc=$?
 [ $rc -eq 0 ] || [ $rc -eq 77 ] || fail "lv2-host rt"
 mkdir "$tmp/state" && "$B/tests/lv2-host" state "$tmp/state" ||
   fail "lv2-host state"
+"$B/tests/lv2-host" phase || fail "lv2-host phase"
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

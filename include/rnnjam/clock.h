@@ -27,6 +27,23 @@
  *           onsets of each phrase (rnj_clock_onset, rnj_clock_phrase_end,
  *           rnj_tempo_estimate); always rolling.
  *   fixed   the configured tempo; always rolling.
+ *   host    a plugin host's transport (LV2 time:Position), from
+ *           rnj_clock_host: a host reports only what changed (a start, a
+ *           stop, a relocation, a new tempo), not every period, so the
+ *           timeline never goes stale; while rolling it runs on at the
+ *           reported tempo, and a report within RNJ_CLOCK_HOST_ROUND of it
+ *           (a host rounds its position: jalv to 1/1920 beat) leaves it
+ *           be, so the grid does not wobble.  Until the transport first
+ *           rolls (a host without one, or stopped since the start) the
+ *           clock runs free at the configured tempo (the last the host
+ *           reported) from its origin, so the same input at the same
+ *           times plays the same way on every run.  Once the transport
+ *           has rolled, its stop (or a relocation while stopped) stops
+ *           the clock where the transport stands, until it rolls again
+ *           or the player plays (rnj_clock_onset): from that onset,
+ *           taken as the beat nearest to where the transport stands, the
+ *           clock runs free, so a player jamming with the transport
+ *           stopped is answered.  Chosen explicitly, never by auto.
  *   auto    MIDI Clock while its pulses arrive, else JACK transport while
  *           a timebase master gives bar/beat and the transport rolls, else
  *           the player.  A MIDI clock or JACK transport that was stopped
@@ -97,6 +114,11 @@ extern "C" {
 /* Seconds without a JACK position after which JACK counts as gone
  * (rnnjamd passes one per period, or per loop wake-up: well under). */
 #define RNJ_CLOCK_JACK_STALE 0.5
+/* A host's report that puts the position within this many beats of where
+ * the timeline has it is rounding, and the timeline keeps its own: jalv
+ * gives JACK's bar, beat and tick, which klick rounds down to 1/1920 beat
+ * (15 frames at 100 bpm, 48 kHz).  Beyond it the host is followed. */
+#define RNJ_CLOCK_HOST_ROUND (1.0 / 960)
 /* A position that moves by more than this many beats from where the
  * timeline put it is reported as a jump (RNJ_CLOCK_EV_JUMP); smaller
  * moves are the smoothing at work (2.5 ms at 120 bpm). */
@@ -119,7 +141,8 @@ typedef enum {
   RNJ_CLOCK_MIDI,
   RNJ_CLOCK_JACK,
   RNJ_CLOCK_PLAYER,
-  RNJ_CLOCK_FIXED
+  RNJ_CLOCK_FIXED,
+  RNJ_CLOCK_HOST /* a plugin host's transport: only when chosen */
 } rnj_clock_source_t;
 
 /* Flags from rnj_clock_take_events. */
@@ -161,6 +184,24 @@ typedef struct rnj_clock_jack_s {
                               jack_midi_clock does by default */
   double beats_per_bar;
 } rnj_clock_jack_t;
+
+/* What a plugin host's transport report (an LV2 time:Position object)
+ * said; a host sends only some fields, so has_* says which.  Beats are
+ * the host's (of 1/beat_unit notes); the clock counts quarter notes. */
+typedef struct rnj_clock_host_s {
+  int has_speed;
+  double speed;         /* time:speed: 0 stopped, 1 rolling (< 0, a
+                           transport rewinding, is taken as stopped) */
+  int has_bpm;
+  double bpm;           /* time:beatsPerMinute */
+  int has_bbt;          /* time:bar and time:barBeat */
+  int64_t bar;          /* from 0 */
+  double bar_beat;      /* beats into the bar */
+  int has_beat;         /* time:beat (used without bar and barBeat) */
+  double beat;          /* beats from the start */
+  double beats_per_bar; /* time:beatsPerBar; 0: unknown */
+  int beat_unit;        /* time:beatUnit (4: a quarter); 0: unknown */
+} rnj_clock_host_t;
 
 /* A mapping between time and beats (what the queries read). */
 typedef struct rnj_clock_line_s {
@@ -230,6 +271,19 @@ typedef struct rnj_clock_jack_state_s {
   double rolled;         /* last time it was rolling with BBT */
 } rnj_clock_jack_state_t;
 
+/* The plugin host's transport follower (internal). */
+typedef struct rnj_clock_host_state_s {
+  rnj_clock_line_t line; /* the host's timeline, or free time */
+  double bpm;        /* quarter notes a minute at speed 1 */
+  double speed;      /* the last speed reported */
+  double bpb;        /* quarter notes a bar */
+  int unit;          /* the host's beat unit */
+  int rolling;       /* the host's transport rolls, as last reported */
+  int rolled;        /* it has rolled since the clock started */
+  int held;          /* stopped by the host: until it rolls, or an onset */
+  double stop_beat;  /* where the host's transport stands while stopped */
+} rnj_clock_host_state_t;
+
 /* The player follower (internal). */
 typedef struct rnj_clock_player_s {
   double onsets[RNJ_CLOCK_ONSETS]; /* a ring */
@@ -259,6 +313,7 @@ typedef struct rnj_clock_stats_s {
   uint64_t phrases;     /* phrase ends seen */
   uint64_t estimates;   /* player estimates used */
   uint64_t switches;    /* source changes */
+  uint64_t host_positions; /* plugin host reports taken */
 } rnj_clock_stats_t;
 
 /* Where the music is at a time (rnj_clock_position). */
@@ -279,6 +334,7 @@ typedef struct rnj_clock_s {
   rnj_clock_line_t fixed;
   rnj_clock_midi_t midi;
   rnj_clock_jack_state_t jack;
+  rnj_clock_host_state_t host;
   rnj_clock_player_t player;
   unsigned events;       /* RNJ_CLOCK_EV_* not yet taken */
   double reported_spb;   /* tempo at the last RNJ_CLOCK_EV_TEMPO */
@@ -321,8 +377,18 @@ RNJ_EXTERN void rnj_clock_midi_shift(rnj_clock_t *c, double delta);
 RNJ_EXTERN void rnj_clock_jack(rnj_clock_t *c, double t,
                                const rnj_clock_jack_t *pos);
 
+/* A plugin host's transport report `pos`, valid at time `t` (the engine
+ * time of the frame it came with; reports must not go back in time).  A
+ * start, a stop, a relocation by more than RNJ_CLOCK_HOST_ROUND or a new
+ * tempo moves the host's timeline; see "host" above for free time and
+ * stops.  Reports with nonsense (a tempo outside RNJ_CLOCK_MIN_BPM..
+ * MAX_BPM, a non-finite position) keep what was known.  RT-safe. */
+RNJ_EXTERN void rnj_clock_host(rnj_clock_t *c, double t,
+                               const rnj_clock_host_t *pos);
+
 /* The player struck a note (or a chord: every note-on may be passed) at
- * `t`.  Times must not decrease.  RT-safe. */
+ * `t`.  Times must not decrease.  A host's transport that stopped the
+ * clock lets it run free from `t` (see "host" above).  RT-safe. */
 RNJ_EXTERN void rnj_clock_onset(rnj_clock_t *c, double t);
 
 /* The player's phrase ended (the engine's phrase gap passed) at `now`.

@@ -7,8 +7,9 @@
  * in rnnjamd, a recorder in the tests) schedules.  The engine never reads
  * a clock except through the output's `now` callback, so a test can drive
  * it with made-up times.  The model may count time otherwise (the v2
- * model in beats): the engine converts at the model's door, and for a
- * beats model it does so at a fixed tempo (params.tempo) for now.
+ * model in beats): the engine converts at the model's door, for a beats
+ * model through the beat clock when it has one (each onset at the beat
+ * it fell on), else at a fixed tempo (params.tempo).
  *
  * Context.  A note is known only when it ends, but the model was trained
  * on notes ordered by start.  Finished notes are therefore held in a FIFO
@@ -36,11 +37,12 @@
  * after the silence (answer_start), continuous playing starting on a
  * beat.  The player's onsets and phrase ends go to the clock (its player
  * source estimates the tempo from them).  A stop (MIDI Stop, a stopped
- * JACK transport) or a jump of an external clock by a 32nd note or more
- * (Song Position, a JACK relocation, another source taking over)
- * silences what plays at once;
- * nothing is generated while the clock is stopped, and a call that ends
- * then is not answered; playing resumes on the beat when it rolls again.
+ * JACK or plugin host transport) or a jump of an external clock by a 32nd
+ * note or more (Song Position, a JACK or host relocation, another source
+ * taking over) silences what plays at once;
+ * nothing is generated while the clock is stopped (the player's notes
+ * are still taken and fed to the model), and a call that ends then is not
+ * answered; playing resumes on the beat when it rolls again.
  * Without a clock the engine plays the model's own timing.
  *
  * Threading: one thread (the daemon's loop) calls everything.  The event
@@ -230,9 +232,13 @@ RNJ_EXTERN void rnj_engine_params_from_conf(rnj_engine_params_t *p,
 /* Set up `e` (caller-allocated; no allocation happens, the struct holds
  * every buffer) to play `net` (borrowed: it must outlive its use, see
  * rnj_engine_set_net; its window length is the model's), sending notes
- * to `out` (copied).  `sampler` is copied (temperatures, top-k, top-p,
- * pitch range, RNG).  Starts with an empty context; in continuous mode
- * playing begins at the first tick.  Returns 0 or RNJ_EINVAL. */
+ * to `out` (copied).  `net` may be NULL: the engine then tracks the
+ * player (held keys, calls, the clock's onsets) and keeps the notes in its
+ * history, plays nothing, and the model given later by rnj_engine_set_net
+ * hears them (a plugin whose model is still loading).  `sampler` is copied
+ * (temperatures, top-k, top-p, pitch range, RNG).  Starts with an empty
+ * context; in continuous mode playing begins at the first tick with a
+ * model.  Returns 0 or RNJ_EINVAL. */
 RNJ_EXTERN int rnj_engine_init(rnj_engine_t *e, const rnj_engine_params_t *p,
                                const rnj_net_t *net,
                                const rnj_sampler_t *sampler,
@@ -273,13 +279,23 @@ RNJ_EXTERN double rnj_engine_tick(rnj_engine_t *e, double now);
  * tick.  RT-safe. */
 RNJ_EXTERN void rnj_engine_panic(rnj_engine_t *e);
 
+/* Stop what plays at once, as rnj_engine_panic does for the engine's own
+ * notes (cancel what is queued, note-off what may sound), but leave the
+ * player alone: the keys held stay held and a call in progress is still
+ * answered; no all-notes-off, which would cut the player's notes on a
+ * shared channel.  For an output that moves (a new channel).  Respond
+ * mode then waits for the call; continuous mode resumes at the next tick.
+ * RT-safe. */
+RNJ_EXTERN void rnj_engine_silence(rnj_engine_t *e);
+
 /* Switch mode (stops what plays first).  RT-safe. */
 RNJ_EXTERN void rnj_engine_set_mode(rnj_engine_t *e, int mode);
 
 /* Swap the model (of any kind): stop what plays, rebuild the context from
- * the kept history with the new model.  Returns the previous net, which
- * the caller may free once this returns.  RT-safe (bounded re-feed), but
- * the caller builds `net` off the event path. */
+ * the kept history with the new model.  `net` may be NULL: no model, as
+ * in rnj_engine_init.  Returns the previous net (NULL: none), which the
+ * caller may free once this returns.  RT-safe (bounded re-feed), but the
+ * caller builds `net` off the event path. */
 RNJ_EXTERN const rnj_net_t *rnj_engine_set_net(rnj_engine_t *e,
                                                const rnj_net_t *net);
 
@@ -292,6 +308,12 @@ RNJ_EXTERN void rnj_engine_set_params(rnj_engine_t *e,
  * from `sampler`, keeping the engine's own RNG state.  RT-safe. */
 RNJ_EXTERN void rnj_engine_set_sampling(rnj_engine_t *e,
                                         const rnj_sampler_t *sampler);
+
+/* Restart the engine's sampling RNG from `seed` (rnj_rng_seed): from here
+ * on it draws what a sampler set up with `seed` would (a saved session's
+ * seed restored).  A note drawn but not yet handed to the output is
+ * drawn again.  RT-safe. */
+RNJ_EXTERN void rnj_engine_reseed(rnj_engine_t *e, uint64_t seed);
 
 /* Stop for good before exit: as rnj_engine_panic, and nothing more will
  * be generated.  RT-safe. */
@@ -321,6 +343,12 @@ RNJ_EXTERN void rnj_engine_clock_midi_shift(rnj_engine_t *e, double delta);
  * once.  Without a clock: ignored.  RT-safe. */
 RNJ_EXTERN void rnj_engine_clock_jack(rnj_engine_t *e, double t,
                                       const rnj_clock_jack_t *pos);
+
+/* A plugin host's transport report at time `t`, for the clock (its host
+ * source, rnj_clock_host), acted on at once: a stop, or a relocation,
+ * silences what plays.  Without a clock: ignored.  RT-safe. */
+RNJ_EXTERN void rnj_engine_clock_host(rnj_engine_t *e, double t,
+                                      const rnj_clock_host_t *pos);
 
 /* The RNJ_CLOCK_EV_* flags the engine took from its clock since the last
  * call, cleared.  RT-safe. */

@@ -3,66 +3,28 @@
  * The engine thinks in seconds on a clock it is handed; here that clock is
  * the plugin's frame counter / rate, and the engine is ticked at the frame
  * it asks for (never at a block boundary only), so its notes are exact to
- * the frame.  Its notes go into a queue ordered by frame; what falls before
+ * the frame.  Musical time is the engine's own, as in rnnjamd: its beat
+ * clock follows the host's transport (the clock's host source, one call
+ * per time:Position report), and the engine places the answers on the
+ * quantize grid, starts them on the grid after the phrase gap, stops on
+ * a transport stop or relocation and plays nothing while the transport is
+ * stopped (until the player plays: then in free time).  A v2 model hears
+ * each onset at the host's beat.  Without a transport (or before it first
+ * rolls) the clock runs free at the host's tempo from the plugin's first
+ * frame, so the same input at the same frames plays the same notes.
+ *
+ * The engine's notes go into a queue ordered by frame; what falls before
  * the frame being walked to moves to the outbox.  On the way out every
  * generated pitch is tracked: a note-on over a sounding one first ends it,
  * a note-off for a note already ended is dropped, and "cancel" ends all
- * that sound.  So the wire stays well paired whatever the queue held, also
- * when the grid has moved a note away from where the engine placed it.
- *
- * A model that counts in beats (v2) hears the player's seconds at the
- * host's tempo.  The beat clock is the host's: each time:Position report
- * anchors (frame,
- * beat, tempo); between reports beats run on at the tempo.  While rolling,
- * an anchor keeps our own beat (hosts round their report to a tick, up to
- * 1/1920 beat, which is 15 frames at 100 bpm) unless the transport jumped.
- * Quantizing snaps a note's onset to the nearest grid line not in the past
- * (the first of an answer: the next line, so an answer never starts
- * before the phrase gap is over) and its length to whole grid units (at
- * least one); notes that start together stay together.  Without a rolling
- * transport notes keep the engine's own times.
+ * that sound.  So the wire stays well paired whatever the queue held,
+ * also after the channel changed under a sounding note.
  */
 #include <math.h>
 #include <string.h>
 
 #include "jam.h"
 #include "rnnjam/conf.h"
-
-/* A reported beat this far from ours, while rolling, is a relocation. */
-#define JUMP_BEATS (1.0 / 64)
-
-/* ---------------------------------------------------------------- grid */
-
-/* The grid in beats (0: off), from its note value and the beat unit. */
-static double grid(const jam_t *j) {
-  static const double whole[] = {0, 1.0 / 4, 1.0 / 8, 1.0 / 16, 1.0 / 12,
-                                 1.0 / 24};
-  int unit = j->tp.beat_unit > 0 ? j->tp.beat_unit : 4;
-  int q = j->ctl.quantize;
-  if (q <= JAM_Q_OFF || q > JAM_Q_16T)
-    return 0;
-  return whole[q] * unit;
-}
-
-static int quantizing(const jam_t *j) {
-  return grid(j) > 0 && j->tp.known && j->tp.rolling && j->tp.bpm > 0 &&
-         j->tp.speed > 0;
-}
-
-/* Beats per frame at the current tempo and speed. */
-static double beats_per_frame(const jam_t *j) {
-  return j->tp.bpm * j->tp.speed / (60.0 * j->rate);
-}
-
-static double beat_of_frame(const jam_t *j, double f) {
-  if (!j->tp.rolling || j->tp.bpm <= 0)
-    return j->tp.anchor_beat;
-  return j->tp.anchor_beat + (f - (double)j->tp.anchor) * beats_per_frame(j);
-}
-
-static double frame_of_beat(const jam_t *j, double b) {
-  return (double)j->tp.anchor + (b - j->tp.anchor_beat) / beats_per_frame(j);
-}
 
 /* ---------------------------------------------------------------- output */
 
@@ -178,38 +140,16 @@ static void cancel_all(jam_t *j) {
 static int cb_note(void *ctx, double t_on, double t_off, int pitch,
                    int velocity) {
   jam_t *j = ctx;
-  double fon = t_on * j->rate;
+  /* the engine's times are on the grid already: to the nearest frame */
+  double fon = fmax(t_on * j->rate, (double)j->now);
   double foff = t_off * j->rate;
-  double now = (double)j->now;
-  uint64_t on;
-  uint64_t off;
+  uint64_t on = (uint64_t)llround(fon);
+  uint64_t off = foff > fon ? (uint64_t)llround(foff) : on + 1;
   uint8_t ch = (uint8_t)(j->ctl.channel & 15);
-  int first = j->engine.stats.answers != j->answers_seen;
-  j->answers_seen = j->engine.stats.answers;
   if (j->queue_n + 2 > JAM_QUEUE) {
     j->stats.queue_full++;
     return -1;
   }
-  if (quantizing(j)) {
-    double g = grid(j);
-    double b_on = beat_of_frame(j, fon);
-    /* the first note of an answer waits for the next line: an answer
-     * never starts before the player's silence has lasted the gap */
-    double k = first ? ceil(b_on / g - 1e-9) : floor(b_on / g + 0.5);
-    double len = floor((beat_of_frame(j, foff) - b_on) / g + 0.5);
-    if (len < 1)
-      len = 1;
-    fon = frame_of_beat(j, k * g);
-    if (fon < now - 0.5) { /* the nearest line has passed: the next one */
-      k += 1;
-      fon = frame_of_beat(j, k * g);
-    }
-    foff = frame_of_beat(j, (k + len) * g);
-  }
-  if (fon < now)
-    fon = now;
-  on = (uint64_t)llround(fon);
-  off = foff > fon ? (uint64_t)llround(foff) : on + 1;
   if (off <= on)
     off = on + 1;
   if (++j->next_id == 0)
@@ -240,10 +180,15 @@ static double cb_now(void *ctx) {
 
 /* ---------------------------------------------------------------- set-up */
 
+/* The controls into the engine's settings: an answer starts on the first
+ * grid line after the phrase gap (answer_start = gap), as it always did
+ * here. */
 static void params_from_controls(jam_t *j) {
   j->params.mode = j->ctl.mode;
   j->params.answer_length = j->ctl.answer_length;
   j->params.phrase_gap = j->ctl.phrase_gap_ms / 1000.0;
+  j->params.quantize = j->ctl.quantize;
+  j->params.answer_start = RNJ_ANSWER_GAP;
   j->sampler.temperature = j->ctl.temperature;
 }
 
@@ -262,14 +207,27 @@ static void clamp_controls(jam_controls_t *c) {
     c->phrase_gap_ms = 0;
   if (c->phrase_gap_ms > 60000)
     c->phrase_gap_ms = 60000;
-  if (c->quantize < JAM_Q_OFF || c->quantize > JAM_Q_16T)
-    c->quantize = JAM_Q_OFF;
+  if (c->quantize < RNJ_GRID_OFF || c->quantize > RNJ_GRID_16T)
+    c->quantize = RNJ_GRID_OFF;
   c->channel &= 15;
+}
+
+/* The clock starts (again) at the current frame: the host's transport
+ * follower, free time until the transport rolls. */
+static void clock_start(jam_t *j) {
+  rnj_clock_params_t cp;
+  rnj_clock_params_default(&cp);
+  cp.source = RNJ_CLOCK_HOST;
+  cp.bpm = JAM_TEMPO;
+  cp.beats_per_bar = JAM_BEATS_PER_BAR;
+  rnj_clock_init(&j->clock, &cp, (double)j->now / j->rate);
+  rnj_engine_set_clock(&j->engine, &j->clock);
 }
 
 void jam_init(jam_t *j, double rate, const jam_controls_t *ctl,
               uint64_t seed) {
   rnj_conf_t conf;
+  rnj_engine_out_t out;
   memset(j, 0, sizeof *j);
   j->rate = rate > 0 ? rate : 48000;
   j->ctl = *ctl;
@@ -283,6 +241,7 @@ void jam_init(jam_t *j, double rate, const jam_controls_t *ctl,
   j->params.cc_mode = RNJ_CC_OFF;
   j->params.cc_length = RNJ_CC_OFF;
   j->params.cc_panic = RNJ_CC_OFF;
+  j->params.swing = 0;
   rnj_sampler_init(&j->sampler, seed);
   j->sampler.time_temperature = (float)conf.time_temperature;
   j->sampler.top_p = (float)conf.top_p;
@@ -290,30 +249,23 @@ void jam_init(jam_t *j, double rate, const jam_controls_t *ctl,
   j->sampler.pitch_min = conf.pitch_min;
   j->sampler.pitch_max = conf.pitch_max;
   params_from_controls(j);
-  j->tp.speed = 1.0;
+  out.ctx = j;
+  out.note = cb_note;
+  out.cancel = cb_cancel;
+  out.note_off_now = cb_note_off_now;
+  out.all_off = cb_all_off;
+  out.now = cb_now;
+  /* no model yet: the engine tracks the player until one comes (the
+   * settings were clamped, so this cannot be refused) */
+  rnj_engine_init(&j->engine, &j->params, NULL, &j->sampler, &out);
+  clock_start(j);
 }
 
 const jam_model_t *jam_set_model(jam_t *j, const jam_model_t *m) {
   const jam_model_t *old = j->model;
-  rnj_engine_out_t out;
   if (!m || !m->net)
     return m;
-  if (!j->have_engine) {
-    out.ctx = j;
-    out.note = cb_note;
-    out.cancel = cb_cancel;
-    out.note_off_now = cb_note_off_now;
-    out.all_off = cb_all_off;
-    out.now = cb_now;
-    if (rnj_engine_init(&j->engine, &j->params, m->net, &j->sampler,
-                        &out) != 0)
-      return m; /* refused: the caller frees it */
-    j->have_engine = 1;
-  } else {
-    rnj_engine_set_net(&j->engine, m->net);
-    /* notes the grid lengthened may outlive the engine's view of them */
-    cancel_all(j);
-  }
+  rnj_engine_set_net(&j->engine, m->net);
   j->model = m;
   j->next_tick = j->now;
   j->stats.swaps++;
@@ -322,49 +274,31 @@ const jam_model_t *jam_set_model(jam_t *j, const jam_model_t *m) {
 
 void jam_reseed(jam_t *j, uint64_t seed) {
   j->seed = seed;
-  rnj_rng_seed(&j->sampler.rng, seed);
-  /* The engine keeps its generator through rnj_engine_set_sampling, and
-   * has no call to restart it: its sampler is a public field. */
-  if (j->have_engine)
-    rnj_rng_seed(&j->engine.sampler.rng, seed);
+  rnj_engine_reseed(&j->engine, seed);
 }
 
 void jam_set_controls(jam_t *j, const jam_controls_t *ctl) {
   jam_controls_t c = *ctl;
-  int play_changed;
   clamp_controls(&c);
   if (memcmp(&c, &j->ctl, sizeof c) == 0)
     return;
-  /* what sounds on the old channel ends there (the answer goes on, on
-   * the new one) */
+  /* what sounds on the old channel ends there */
   if (c.channel != j->ctl.channel)
-    cancel_all(j);
-  play_changed = c.mode != j->ctl.mode ||
-                 c.answer_length != j->ctl.answer_length ||
-                 c.phrase_gap_ms != j->ctl.phrase_gap_ms;
-  if (c.mode != j->ctl.mode)
-    cancel_all(j);
+    rnj_engine_silence(&j->engine);
   j->ctl = c;
   params_from_controls(j);
-  if (j->have_engine) {
-    if (play_changed)
-      rnj_engine_set_params(&j->engine, &j->params);
-    if (j->engine.sampler.temperature != j->sampler.temperature)
-      rnj_engine_set_sampling(&j->engine, &j->sampler);
-  }
+  rnj_engine_set_params(&j->engine, &j->params);
+  if (j->engine.sampler.temperature != j->sampler.temperature)
+    rnj_engine_set_sampling(&j->engine, &j->sampler);
   j->next_tick = j->now;
 }
 
 void jam_activate(jam_t *j) {
-  if (j->have_engine)
-    rnj_engine_panic(&j->engine);
+  rnj_engine_panic(&j->engine);
   j->queue_n = 0;
   j->out_n = 0;
   memset(j->sounding, 0, sizeof j->sounding);
-  j->tp.known = 0;
-  j->tp.rolling = 0;
-  j->tp.has_tframe = 0;
-  j->held = 0;
+  clock_start(j);
   j->next_tick = j->now;
 }
 
@@ -374,8 +308,7 @@ void jam_advance(jam_t *j, uint64_t frame) {
   int budget = JAM_TICK_BUDGET;
   if (frame < j->now)
     frame = j->now;
-  while (j->have_engine && !j->held && j->next_tick <= frame &&
-         budget-- > 0) {
+  while (j->next_tick <= frame && budget-- > 0) {
     double next;
     if (j->next_tick > j->now) {
       flush(j, j->next_tick);
@@ -394,24 +327,20 @@ void jam_advance(jam_t *j, uint64_t frame) {
 }
 
 void jam_midi(jam_t *j, const uint8_t *msg, uint32_t size, int thru) {
+  double t = (double)j->now / j->rate;
   int type;
   int ch;
   if (size < 1 || !msg)
     return;
   type = msg[0] & 0xF0;
   ch = msg[0] & 15;
-  if (j->have_engine && size >= 3) {
-    if (type == 0x90 && msg[2] > 0) {
-      rnj_engine_note_on(&j->engine, (double)j->now / j->rate, ch,
-                         msg[1] & 127, msg[2] & 127);
-      j->held = 0; /* the player wakes a stopped partner */
-    } else if (type == 0x80 || type == 0x90) {
-      rnj_engine_note_off(&j->engine, (double)j->now / j->rate, ch,
-                          msg[1] & 127);
-    } else if (type == 0xB0) {
-      rnj_engine_cc(&j->engine, (double)j->now / j->rate, ch, msg[1] & 127,
-                    msg[2] & 127);
-    }
+  if (size >= 3) {
+    if (type == 0x90 && msg[2] > 0)
+      rnj_engine_note_on(&j->engine, t, ch, msg[1] & 127, msg[2] & 127);
+    else if (type == 0x80 || type == 0x90)
+      rnj_engine_note_off(&j->engine, t, ch, msg[1] & 127);
+    else if (type == 0xB0)
+      rnj_engine_cc(&j->engine, t, ch, msg[1] & 127, msg[2] & 127);
     j->next_tick = j->now;
   }
   /* after the engine's reaction: an answer it cut ends before the
@@ -425,72 +354,19 @@ void jam_midi(jam_t *j, const uint8_t *msg, uint32_t size, int thru) {
   }
 }
 
-void jam_position(jam_t *j, const jam_position_t *pos) {
-  int rolling = pos->has_speed ? pos->speed > 0 : j->tp.rolling;
-  int have_beat = pos->has_bbt || pos->has_beat;
-  double now = (double)j->now;
-  double ours = beat_of_frame(j, now);
-  double beat = 0;
-  int jump = 0;
-  if (pos->has_bbt)
-    beat = pos->bar * (pos->beats_per_bar > 0 ? pos->beats_per_bar : 4) +
-           pos->bar_beat;
-  else if (pos->has_beat)
-    beat = pos->beat;
-  if (j->tp.rolling && rolling) {
-    if (pos->has_frame && j->tp.has_tframe) {
-      double want = (double)j->tp.anchor_tframe +
-                    (now - (double)j->tp.anchor) * j->tp.speed;
-      jump = fabs((double)pos->frame - want) > 1.0;
-    } else if (have_beat && j->tp.known) {
-      jump = fabs(beat - ours) > JUMP_BEATS;
-    }
-  }
-  if (j->tp.rolling && !rolling) {
-    j->stats.stops++;
-    jam_panic(j);
-    j->held = 1;
-  } else if (jump) {
-    j->stats.jumps++;
-    jam_panic(j);
-  }
-  if (rolling && !j->tp.rolling)
-    j->held = 0;
-  if (have_beat) {
-    /* ours while rolling on: the host's report is rounded */
-    j->tp.anchor_beat = (j->tp.known && j->tp.rolling && rolling && !jump)
-                            ? ours
-                            : beat;
-    j->tp.known = 1;
-  } else {
-    j->tp.anchor_beat = ours;
-  }
-  j->tp.anchor = j->now;
-  if (pos->has_frame) {
-    j->tp.has_tframe = 1;
-    j->tp.anchor_tframe = pos->frame;
-  }
-  if (pos->has_bpm && pos->bpm > 0) {
-    j->tp.bpm = pos->bpm;
-    /* a model that counts in beats hears the player at the host's tempo
-     * (the engine converts at a tempo it is given) */
-    if (pos->bpm >= 20 && pos->bpm <= 400 && pos->bpm != j->params.tempo) {
-      j->params.tempo = pos->bpm;
-      if (j->have_engine)
-        rnj_engine_set_params(&j->engine, &j->params);
-    }
-  }
-  if (pos->beat_unit > 0)
-    j->tp.beat_unit = pos->beat_unit;
-  if (pos->has_speed)
-    j->tp.speed = pos->speed;
-  j->tp.rolling = rolling;
+void jam_position(jam_t *j, const rnj_clock_host_t *pos) {
+  rnj_engine_clock_host(&j->engine, (double)j->now / j->rate, pos);
+  /* The engine has ended its notes; a stop also says all-notes-off on the
+   * answers' channel, as a DAW's stop does, for an instrument that missed
+   * a note-off.  The player's keys stay held for the engine. */
+  if (rnj_engine_take_clock_events(&j->engine) & RNJ_CLOCK_EV_STOP)
+    out_push(j, j->now, 0, (uint8_t)(0xB0 | (j->ctl.channel & 15)), 123, 0,
+             3, 1);
   j->next_tick = j->now;
 }
 
 void jam_panic(jam_t *j) {
-  if (j->have_engine)
-    rnj_engine_panic(&j->engine);
+  rnj_engine_panic(&j->engine);
   cancel_all(j);
   j->next_tick = j->now;
 }

@@ -1,11 +1,13 @@
 /* jam: rnnjam's engine played from a host's timeline, in frames.
  *
- * This is the plugin's one link to the library's musical code (the engine,
- * the model, the sampler) and its own small beat clock; nothing here knows
- * LV2.  Time is the plugin's frame counter since activation: the player's
+ * This is the plugin's one link to the library's musical code (the engine
+ * with its beat clock, the model, the sampler); nothing here knows LV2.
+ * Time is the plugin's frame counter since instantiation: the player's
  * events come in at their frames, the host's transport at the frame it was
- * reported, and the engine's notes come out as MIDI messages at their
- * frames, each note-on paired with exactly one note-off on the wire.
+ * reported (to the clock's host source: rnnjamd's musical logic, fed from
+ * the host's timeline), and the engine's notes come out as MIDI messages
+ * at their frames, each note-on paired with exactly one note-off on the
+ * wire.
  *
  * The caller walks each block forward: jam_advance(frame) before each
  * input event at that frame (the engine's due work runs and the notes due
@@ -35,15 +37,9 @@
 #define JAM_OFF_RESERVE 160
 /* Engine ticks per jam_advance call at most: bounds a block's work. */
 #define JAM_TICK_BUDGET 64
-
-typedef enum {
-  JAM_Q_OFF = 0,
-  JAM_Q_4 = 1,
-  JAM_Q_8 = 2,
-  JAM_Q_16 = 3,
-  JAM_Q_8T = 4,
-  JAM_Q_16T = 5
-} jam_quantize_t;
+/* The clock's tempo until the host reports one (bpm), and its bar. */
+#define JAM_TEMPO 120.0
+#define JAM_BEATS_PER_BAR 4
 
 /* A loaded model, built off the audio thread and never changed after. */
 typedef struct jam_model_s {
@@ -58,27 +54,10 @@ typedef struct jam_controls_s {
   int mode;           /* rnj_mode_t */
   int answer_length;  /* notes, 0 = as the call */
   int phrase_gap_ms;  /* silence that ends a call */
-  int quantize;       /* jam_quantize_t */
+  int quantize;       /* rnj_grid_unit_t: off, 1/4, 1/8, 1/16, 1/8t,
+                         1/16t (the port's 0..5) */
   int channel;        /* output channel 0..15 */
 } jam_controls_t;
-
-/* The host's transport as one time:Position object reports it; has_*
- * says which fields were present. */
-typedef struct jam_position_s {
-  int has_speed;
-  int has_bpm;
-  int has_bbt;    /* bar and barBeat */
-  int has_beat;   /* time:beat */
-  int has_frame;  /* the transport's own frame */
-  double speed;
-  double bpm;
-  double beats_per_bar; /* 0 = unknown */
-  int beat_unit;        /* 0 = unknown (taken as 4) */
-  double bar;
-  double bar_beat;
-  double beat;
-  int64_t frame;
-} jam_position_t;
 
 /* One MIDI message at a frame of the plugin's clock. */
 typedef struct jam_event_s {
@@ -89,8 +68,6 @@ typedef struct jam_event_s {
 } jam_event_t;
 
 typedef struct jam_stats_s {
-  uint64_t jumps;       /* transport relocations while rolling */
-  uint64_t stops;       /* rolling -> stopped */
   uint64_t swaps;       /* models installed */
   uint64_t late;        /* events held back for want of outbox room */
   uint64_t thru_dropped; /* player events not passed through: no room */
@@ -101,34 +78,18 @@ typedef struct jam_s {
   double rate;
   uint64_t now;        /* the frame the engine is at */
   uint64_t next_tick;  /* when the engine wants its next tick */
-  int held;            /* stopped by the transport: no ticks until the
-                          player plays or the transport rolls */
-  int have_engine;     /* the engine needs a model to exist */
-  rnj_engine_t engine;
+  rnj_engine_t engine; /* from jam_init on, with or without a model */
+  rnj_clock_t clock;   /* the engine's: the host's transport */
   rnj_engine_params_t params;
-  rnj_sampler_t sampler;
+  rnj_sampler_t sampler; /* the sampling settings (the engine has the RNG) */
   const jam_model_t *model;
   jam_controls_t ctl;
   uint64_t seed;
-
-  /* the host's transport (the beat clock until the library has one) */
-  struct {
-    int known;          /* a beat position has been reported */
-    int rolling;
-    double bpm;
-    double speed;
-    int beat_unit;
-    uint64_t anchor;    /* our frame of the last report ... */
-    double anchor_beat; /* ... and the beat there */
-    int has_tframe;
-    int64_t anchor_tframe; /* the transport's frame there */
-  } tp;
 
   /* generated notes waiting for their frame, ordered by frame */
   jam_event_t queue[JAM_QUEUE];
   int queue_n;
   uint32_t next_id;
-  uint64_t answers_seen; /* the engine's answer count at the last note */
   uint32_t sounding[128]; /* id of the generated note sounding, 0 none */
   uint8_t sounding_ch[128];
 
@@ -140,7 +101,9 @@ typedef struct jam_s {
 } jam_t;
 
 /* Set up `j` for `rate` Hz with `ctl` and sampling seed `seed`; no model
- * yet (nothing plays until jam_set_model).  Not RT (a large memset). */
+ * yet (the player is tracked, nothing plays until jam_set_model).  The
+ * clock starts here: free time counts from the plugin's first frame.
+ * Not RT (a large memset). */
 void jam_init(jam_t *j, double rate, const jam_controls_t *ctl,
               uint64_t seed);
 
@@ -150,9 +113,9 @@ int jam_model_load(jam_model_t **out, const char *path, char *err);
 void jam_model_free(jam_model_t *m);
 
 /* Play `m` (borrowed until it is returned) from now on: what sounds stops
- * first, the context is re-read by the new model.  Returns the model it
- * replaces (NULL: none), for the caller to free off the audio thread.
- * RT-safe. */
+ * first, the context (the notes heard so far, also before any model) is
+ * re-read by the new model.  Returns the model it replaces (NULL: none),
+ * for the caller to free off the audio thread.  RT-safe. */
 const jam_model_t *jam_set_model(jam_t *j, const jam_model_t *m);
 
 /* Restart the sampler's generator from `seed`.  RT-safe. */
@@ -162,8 +125,9 @@ void jam_reseed(jam_t *j, uint64_t seed);
 void jam_set_controls(jam_t *j, const jam_controls_t *ctl);
 
 /* The host (re)activated the plugin: nothing queued or sounding is left
- * (the host has reset its side), the transport is unknown until reported.
- * The frame counter runs on, so the engine's times stay in order. */
+ * (the host has reset its side), the transport is unknown until reported
+ * (free time from here).  The frame counter runs on, so the engine's
+ * times stay in order. */
 void jam_activate(jam_t *j);
 
 /* Run what is due up to `frame` (not after it): the engine's ticks, the
@@ -174,9 +138,10 @@ void jam_advance(jam_t *j, uint64_t frame);
  * `thru` also passes the event to the output.  RT-safe. */
 void jam_midi(jam_t *j, const uint8_t *msg, uint32_t size, int thru);
 
-/* The host's transport at the current frame.  A stop or a jump while
- * rolling ends every generated note here.  RT-safe. */
-void jam_position(jam_t *j, const jam_position_t *pos);
+/* The host's transport report at the current frame, to the engine's
+ * clock: a stop or a relocation ends every generated note here.
+ * RT-safe. */
+void jam_position(jam_t *j, const rnj_clock_host_t *pos);
 
 /* Stop everything now: every generated note ends here.  RT-safe. */
 void jam_panic(jam_t *j);

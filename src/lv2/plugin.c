@@ -51,7 +51,6 @@ void plugin_map_uris(plugin_uris_t *u, LV2_URID_Map *map) {
   u->time_beatUnit = m(h, LV2_TIME__beatUnit);
   u->time_beatsPerBar = m(h, LV2_TIME__beatsPerBar);
   u->time_beatsPerMinute = m(h, LV2_TIME__beatsPerMinute);
-  u->time_frame = m(h, LV2_TIME__frame);
   u->time_speed = m(h, LV2_TIME__speed);
   u->patch_Set = m(h, LV2_PATCH__Set);
   u->patch_Get = m(h, LV2_PATCH__Get);

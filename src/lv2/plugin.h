@@ -79,7 +79,6 @@ typedef struct plugin_uris_s {
   LV2_URID time_beatUnit;
   LV2_URID time_beatsPerBar;
   LV2_URID time_beatsPerMinute;
-  LV2_URID time_frame;
   LV2_URID time_speed;
   LV2_URID patch_Set;
   LV2_URID patch_Get;

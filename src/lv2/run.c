@@ -58,6 +58,7 @@ static int number(const plugin_t *self, const LV2_Atom *a, double *out) {
   return 1;
 }
 
+/* A time:Position report: what it has, to the engine's clock. */
 static void position(plugin_t *self, const LV2_Atom_Object *obj) {
   const LV2_Atom *bar = NULL;
   const LV2_Atom *bar_beat = NULL;
@@ -65,30 +66,26 @@ static void position(plugin_t *self, const LV2_Atom_Object *obj) {
   const LV2_Atom *unit = NULL;
   const LV2_Atom *bpb = NULL;
   const LV2_Atom *bpm = NULL;
-  const LV2_Atom *frame = NULL;
   const LV2_Atom *speed = NULL;
   const plugin_uris_t *u = &self->u;
-  jam_position_t pos;
+  rnj_clock_host_t pos;
   double v = 0;
   memset(&pos, 0, sizeof pos);
   lv2_atom_object_get(obj, u->time_bar, &bar, u->time_barBeat, &bar_beat,
                       u->time_beat, &beat, u->time_beatUnit, &unit,
                       u->time_beatsPerBar, &bpb, u->time_beatsPerMinute,
-                      &bpm, u->time_frame, &frame, u->time_speed, &speed,
-                      0);
+                      &bpm, u->time_speed, &speed, 0);
   pos.has_speed = number(self, speed, &pos.speed);
   pos.has_bpm = number(self, bpm, &pos.bpm);
-  pos.has_bbt = number(self, bar, &pos.bar) &&
+  pos.has_bbt = number(self, bar, &v) && v > -1e9 && v < 1e9 &&
                 number(self, bar_beat, &pos.bar_beat);
+  if (pos.has_bbt)
+    pos.bar = (int64_t)v;
   pos.has_beat = number(self, beat, &pos.beat);
   if (number(self, bpb, &v))
     pos.beats_per_bar = v;
-  if (number(self, unit, &v))
+  if (number(self, unit, &v) && v >= 1 && v <= 64)
     pos.beat_unit = (int)v;
-  if (number(self, frame, &v)) {
-    pos.has_frame = 1;
-    pos.frame = (int64_t)v;
-  }
   jam_position(&self->jam, &pos);
 }
 
