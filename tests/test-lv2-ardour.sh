@@ -77,8 +77,19 @@ if [ -f "$W/new.txt" ] && [ -f "$W/reopen.txt" ]; then
   grep -q 'urn:rnnjam:lv2#seed' "$W/session/plugins"/*/state*/state.ttl &&
     echo "ok: the session's plugin state holds the seed and the model:" &&
     grep 'rnnjam:lv2#' "$W/session/plugins"/*/state*/state.ttl
-  if cmp -s "$W/new.txt" "$W/reopen.txt"; then
+  # The notes are compared; an all-notes-off (CC 123) is the plugin's
+  # answer to what the host's transport did (a stop, a jump), and how many
+  # Ardour's transport causes depends on its timing: on a loaded machine
+  # a run had one more at its start, with the same notes.  judge has
+  # checked that each run has at least one (the stop's).
+  notes_of() { awk '!($1 >= 176 && $1 < 192 && $2 == 123)' "$1"; }
+  notes_of "$W/new.txt" >"$W/new.notes"
+  notes_of "$W/reopen.txt" >"$W/reopen.notes"
+  if cmp -s "$W/new.notes" "$W/reopen.notes"; then
     echo "ok: the reopened session answered with the same notes"
+    cmp -s "$W/new.txt" "$W/reopen.txt" ||
+      echo "NOTE: the runs' all-notes-off differ: $(diff "$W/new.txt" \
+        "$W/reopen.txt" | grep '^[<>]' | tr '\n' ' ')"
   else
     diff "$W/new.txt" "$W/reopen.txt" | head -20
     fail "the reopened session answered differently"

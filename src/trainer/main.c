@@ -619,25 +619,32 @@ int main(int argc, char **argv) {
         fatal("--kernel: '%s' (expected auto, portable, avx2 or avx512)",
               optarg);
       break;
+    /* Each return frees the copy of argv: a leak at exit fails the
+     * sanitizer build's run of the program. */
     case 'h':
       usage(stdout);
+      free(orig);
       return 0;
     case 'V':
       printf(PROG " %s\n", PACKAGE_VERSION);
+      free(orig);
       return 0;
     default:
       usage(stderr);
+      free(orig);
       return 2;
     }
   }
   if (optind >= argc) {
     fprintf(stderr, PROG ": no DATA given\n");
     usage(stderr);
+    free(orig);
     return 2;
   }
   if (!out && !dump_data_path && !dump_init_path) {
     fprintf(stderr, PROG ": --out CKPT is required\n");
     usage(stderr);
+    free(orig);
     return 2;
   }
   /* The arch's defaults under what was given. */

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rnnjam/clock.h"
 #include "rnnjam/conf.h"
+#include "rnnjam/grid.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,7 +37,6 @@ static void check_ranges(const rnj_conf_t *c) {
   CHECK(c->temperature >= 0.01 && c->temperature <= 100.0);
   CHECK(c->time_temperature >= 0.01 && c->time_temperature <= 100.0);
   CHECK(c->top_p >= 0.01 && c->top_p <= 1.0);
-  CHECK(c->tempo >= 20.0 && c->tempo <= 400.0);
   CHECK(c->top_k >= 0 && c->top_k <= 128);
   CHECK(c->pitch_min >= 0 && c->pitch_min <= 127);
   CHECK(c->pitch_max >= 0 && c->pitch_max <= 127);
@@ -49,6 +50,16 @@ static void check_ranges(const rnj_conf_t *c) {
   CHECK(c->cc_panic >= RNJ_CC_OFF && c->cc_panic <= 127);
   CHECK(c->phrase_gap_ms >= 0 && c->lookahead_ms > 0);
   CHECK(c->max_chord >= 1);
+  /* [time]: the bounds are the clock's and the grid's own constants, as
+   * src/conf.c takes them, so the two cannot drift apart again. */
+  CHECK(c->clock >= RNJ_CLOCK_AUTO && c->clock <= RNJ_CLOCK_FIXED);
+  CHECK(c->tempo >= RNJ_CLOCK_MIN_BPM && c->tempo <= RNJ_CLOCK_MAX_BPM);
+  CHECK(c->beats_per_bar >= 1 && c->beats_per_bar <= 32);
+  CHECK(c->quantize >= RNJ_GRID_OFF && c->quantize <= RNJ_GRID_16T);
+  CHECK(c->swing >= 0 && c->swing <= RNJ_GRID_MAX_SWING);
+  CHECK(c->answer_start >= RNJ_ANSWER_GAP &&
+        c->answer_start <= RNJ_ANSWER_BAR);
+  CHECK(c->clock_out == 0 || c->clock_out == 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
