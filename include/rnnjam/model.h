@@ -74,7 +74,9 @@ typedef enum {
   RNJ_MODEL_V2 = 2        /* rnnjam-lstm-v2 */
 } rnj_model_kind_t;
 
-#define RNJ_MODEL_META_MAX 32
+/* Metadata entries a model holds: a v2 checkpoint's own eight, and what
+ * rnnjam-train records of a run (34 in all for v2). */
+#define RNJ_MODEL_META_MAX 48
 #define RNJ_MODEL_META_KEY_LEN 64
 /* Room for the v2 bin centres (about 1,200 bytes each). */
 #define RNJ_MODEL_META_VALUE_LEN 2048
