@@ -337,7 +337,116 @@ TARGET static int draw_v2(const float *logits, int n, float t, double u) {
   return i < n ? i : 0;
 }
 
-const rnj__lstm2_kern_t rnj__lstm2_kern_avx512 = {RNJ_KERNEL_AVX512,
-                                                  cell_v2, heads_v2, draw_v2};
+const rnj__lstm2_kern_t rnj__lstm2_kern_avx512 = {
+    RNJ_KERNEL_AVX512, cell_v2, heads_v2, draw_v2, RNJ__V2_FP32};
+
+/* ------------------------------------------- v2, half-precision weights */
+
+/* out (16 nv) = sum over the rows of one half-precision panel of 16 nv
+ * columns (lstm2_kern.h): each pair of rows of h, the even one converted
+ * from half precision (vcvtph2ps) into one set of sums and the odd one
+ * read as floats into another, so the conversions and the loads from L2
+ * run side by side; then the `tail` float rows.  Always inlined with a
+ * constant nv (3 or 4), so the sums stay in registers (an array of them
+ * and a loop over nv left them in memory). */
+TARGET static inline __attribute__((always_inline)) void
+panel16(const unsigned char *panel, const float *restrict v, int hidden,
+        int tail, int nv, float *restrict out) {
+  const size_t w = 16 * (size_t)nv;
+  const float *full = (const float *)panel;
+  const float *tailrow = full + (size_t)(hidden / 2) * w;
+  const uint16_t *half = (const uint16_t *)(tailrow + (size_t)tail * w);
+  __m512 a0 = _mm512_setzero_ps();
+  __m512 a1 = _mm512_setzero_ps();
+  __m512 a2 = _mm512_setzero_ps();
+  __m512 a3 = _mm512_setzero_ps();
+  __m512 b0 = _mm512_setzero_ps();
+  __m512 b1 = _mm512_setzero_ps();
+  __m512 b2 = _mm512_setzero_ps();
+  __m512 b3 = _mm512_setzero_ps();
+  int q;
+#define CVT16(r) _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(r)))
+  for (q = 0; q < hidden / 2; q++) {
+    const uint16_t *rh = half + (size_t)q * w;
+    const float *rf = full + (size_t)q * w;
+    __m512 s = _mm512_set1_ps(v[2 * q]);
+    __m512 t = _mm512_set1_ps(v[2 * q + 1]);
+    a0 = _mm512_fmadd_ps(s, CVT16(rh), a0);
+    b0 = _mm512_fmadd_ps(t, _mm512_load_ps(rf), b0);
+    a1 = _mm512_fmadd_ps(s, CVT16(rh + 16), a1);
+    b1 = _mm512_fmadd_ps(t, _mm512_load_ps(rf + 16), b1);
+    a2 = _mm512_fmadd_ps(s, CVT16(rh + 32), a2);
+    b2 = _mm512_fmadd_ps(t, _mm512_load_ps(rf + 32), b2);
+    if (nv == 4) {
+      a3 = _mm512_fmadd_ps(s, CVT16(rh + 48), a3);
+      b3 = _mm512_fmadd_ps(t, _mm512_load_ps(rf + 48), b3);
+    }
+  }
+#undef CVT16
+  for (q = 0; q < tail; q++) {
+    const float *r = tailrow + (size_t)q * w;
+    __m512 s = _mm512_set1_ps(v[hidden + q]);
+    a0 = _mm512_fmadd_ps(s, _mm512_load_ps(r), a0);
+    a1 = _mm512_fmadd_ps(s, _mm512_load_ps(r + 16), a1);
+    a2 = _mm512_fmadd_ps(s, _mm512_load_ps(r + 32), a2);
+    if (nv == 4)
+      a3 = _mm512_fmadd_ps(s, _mm512_load_ps(r + 48), a3);
+  }
+  _mm512_storeu_ps(out, _mm512_add_ps(a0, b0));
+  _mm512_storeu_ps(out + 16, _mm512_add_ps(a1, b1));
+  _mm512_storeu_ps(out + 32, _mm512_add_ps(a2, b2));
+  if (nv == 4)
+    _mm512_storeu_ps(out + 48, _mm512_add_ps(a3, b3));
+}
+
+/* cell_v2 over the half-precision gate panels. */
+TARGET static void cell_f16(const rnj__lstm2_pack_t *p, const float *v,
+                            const int *rows, float *c, float *h) {
+  const size_t stride =
+      rnj__v2_f16_panel_bytes(p->hidden, W, RNJ__V2_DENSE);
+  _Alignas(64) float z[W];
+  __m512 g4[4];
+  int b;
+  int q;
+  for (b = 0; b < p->panels; b++) {
+    const float *look = p->lookup + (size_t)b * RNJ__V2_LOOKUP * W;
+    const float *r0 = look + (size_t)rows[0] * W;
+    const float *r1 = look + (size_t)rows[1] * W;
+    const float *r2 = look + (size_t)rows[2] * W;
+    __m512 cn;
+    panel16(p->gates16 + b * stride, v, p->hidden, RNJ__V2_DENSE, 4, z);
+    for (q = 0; q < 4; q++)
+      g4[q] = _mm512_add_ps(
+          _mm512_load_ps(z + 16 * q),
+          _mm512_add_ps(_mm512_add_ps(_mm512_load_ps(r0 + 16 * q),
+                                      _mm512_load_ps(r1 + 16 * q)),
+                        _mm512_load_ps(r2 + 16 * q)));
+    cn = _mm512_fmadd_ps(vsigmoid(g4[1]), _mm512_loadu_ps(c + b * U),
+                         _mm512_mul_ps(vsigmoid(g4[0]), vtanh(g4[2])));
+    _mm512_storeu_ps(c + b * U, cn);
+    _mm512_storeu_ps(h + b * U, _mm512_mul_ps(vsigmoid(g4[3]), vtanh(cn)));
+  }
+}
+
+/* The four heads over the half-precision head panels: five of 64
+ * columns, the last of 48 (its last 8 columns zero), and the 16 logits
+ * past those written as 0, as the float kernels' zero columns give. */
+TARGET static void heads_f16(const rnj__lstm2_pack_t *p, const float *h,
+                             float *out) {
+  const size_t stride = rnj__v2_f16_panel_bytes(p->hidden, W, 1);
+  const int last = RNJ__V2_HEAD_PANELS - 1;
+  _Alignas(64) float v[RNJ_NET_HIDDEN_MAX + 1];
+  int b;
+  memcpy(v, h, (size_t)p->hidden * sizeof(float));
+  v[p->hidden] = 1.0f;
+  for (b = 0; b < last; b++)
+    panel16(p->heads16 + b * stride, v, p->hidden, 1, 4, out + b * W);
+  panel16(p->heads16 + last * stride, v, p->hidden, 1, 3, out + last * W);
+  _mm512_storeu_ps(out + last * W + RNJ__V2_F16_LAST_W,
+                   _mm512_setzero_ps());
+}
+
+const rnj__lstm2_kern_t rnj__lstm2_kern_avx512_f16 = {
+    RNJ_KERNEL_AVX512_F16, cell_f16, heads_f16, draw_v2, RNJ__V2_F16};
 
 #endif
