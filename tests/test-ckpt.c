@@ -388,8 +388,11 @@ static void test_meta(void) {
     snprintf(key, sizeof key, "extra%d", i);
     set_meta(h, key, json_string("v"));
   }
-  bad_header("meta-too-many", h, RNJ_ELIMIT, "entries",
-             "expected at most 32");
+  {
+    char want[64];
+    snprintf(want, sizeof want, "expected at most %d", RNJ_MODEL_META_MAX);
+    bad_header("meta-too-many", h, RNJ_ELIMIT, "entries", want);
+  }
   longv = malloc(RNJ_MODEL_META_VALUE_LEN + 1);
   ASSERT(longv != NULL);
   memset(longv, 'a', RNJ_MODEL_META_VALUE_LEN);
