@@ -109,33 +109,48 @@ const rnj__lstm_kern_t rnj__lstm_kern_portable = {
 
 /* ------------------------------------------------------------- dispatch */
 
-static int cpu_has(rnj_kernel_t kernel) {
-  switch (kernel) {
-  case RNJ_KERNEL_PORTABLE:
-    return 1;
+unsigned rnj__cpu_features(void) {
+  unsigned f = 0;
 #ifdef RNJ__HAVE_X86_KERNELS
   /* __builtin_cpu_supports also checks that the OS saves the wide
    * registers (XCR0), not only the CPUID bits. */
-  case RNJ_KERNEL_AVX2:
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  case RNJ_KERNEL_AVX512:
-    return __builtin_cpu_supports("avx512f");
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    f |= RNJ__CPU_AVX2_FMA;
+  if (__builtin_cpu_supports("avx512f"))
+    f |= RNJ__CPU_AVX512F;
+  if (__builtin_cpu_supports("f16c"))
+    f |= RNJ__CPU_F16C;
 #endif
-  default:
-    return 0;
-  }
+  return f;
 }
 
-const rnj__lstm_kern_t *rnj__lstm_kern_find(rnj_kernel_t kernel) {
-  if (kernel == RNJ_KERNEL_AUTO) {
-    if (cpu_has(RNJ_KERNEL_AVX512))
-      kernel = RNJ_KERNEL_AVX512;
-    else if (cpu_has(RNJ_KERNEL_AVX2))
-      kernel = RNJ_KERNEL_AVX2;
-    else
-      kernel = RNJ_KERNEL_PORTABLE;
+int rnj__kernel_supported_on(rnj_kernel_t kernel, unsigned f) {
+  switch (kernel) {
+  case RNJ_KERNEL_AUTO:
+  case RNJ_KERNEL_PORTABLE:
+    return 1;
+  case RNJ_KERNEL_AVX2:
+    return (f & RNJ__CPU_AVX2_FMA) != 0;
+  case RNJ_KERNEL_AVX512:
+    return (f & RNJ__CPU_AVX512F) != 0;
+  case RNJ_KERNEL_AVX512_F16:
+    return (f & (RNJ__CPU_AVX512F | RNJ__CPU_F16C)) ==
+           (RNJ__CPU_AVX512F | RNJ__CPU_F16C);
   }
-  if (!cpu_has(kernel))
+  return 0;
+}
+
+/* The tutorial's kernels.  AUTO is the widest the CPU has; there is no
+ * half-precision one (its step is the exact reference, and it is fast
+ * enough). */
+const rnj__lstm_kern_t *rnj__lstm_kern_find(rnj_kernel_t kernel) {
+  unsigned f = rnj__cpu_features();
+  if (kernel == RNJ_KERNEL_AUTO)
+    kernel = rnj__kernel_supported_on(RNJ_KERNEL_AVX512, f) ? RNJ_KERNEL_AVX512
+             : rnj__kernel_supported_on(RNJ_KERNEL_AVX2, f)
+                 ? RNJ_KERNEL_AVX2
+                 : RNJ_KERNEL_PORTABLE;
+  if (!rnj__kernel_supported_on(kernel, f))
     return NULL;
   switch (kernel) {
 #ifdef RNJ__HAVE_X86_KERNELS
@@ -152,7 +167,7 @@ const rnj__lstm_kern_t *rnj__lstm_kern_find(rnj_kernel_t kernel) {
 }
 
 int rnj_kernel_supported(rnj_kernel_t kernel) {
-  return rnj__lstm_kern_find(kernel) != NULL;
+  return rnj__kernel_supported_on(kernel, rnj__cpu_features());
 }
 
 const char *rnj_kernel_name(rnj_kernel_t kernel) {
@@ -165,13 +180,16 @@ const char *rnj_kernel_name(rnj_kernel_t kernel) {
     return "avx2";
   case RNJ_KERNEL_AVX512:
     return "avx512";
+  case RNJ_KERNEL_AVX512_F16:
+    return "avx512-f16";
   }
   return "unknown";
 }
 
 int rnj_kernel_parse(const char *name, rnj_kernel_t *kernel) {
   static const rnj_kernel_t all[] = {RNJ_KERNEL_AUTO, RNJ_KERNEL_PORTABLE,
-                                     RNJ_KERNEL_AVX2, RNJ_KERNEL_AVX512};
+                                     RNJ_KERNEL_AVX2, RNJ_KERNEL_AVX512,
+                                     RNJ_KERNEL_AVX512_F16};
   size_t i;
   for (i = 0; name && i < sizeof all / sizeof all[0]; i++)
     if (strcmp(name, rnj_kernel_name(all[i])) == 0) {
@@ -229,7 +247,7 @@ int rnj_lstm_new(rnj_lstm_t **out, const rnj_model_t *model,
 
   *out = NULL;
   if (!model || !model->params || model->kind != RNJ_MODEL_TUTORIAL ||
-      (unsigned)kernel > (unsigned)RNJ_KERNEL_AVX512)
+      (unsigned)kernel > (unsigned)RNJ_KERNEL_AVX512_F16)
     return RNJ_EINVAL;
   kern = rnj__lstm_kern_find(kernel);
   if (!kern)

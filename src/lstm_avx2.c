@@ -304,7 +304,7 @@ TARGET static int draw_v2(const float *logits, int n, float t, double u) {
   return i < n ? i : 0;
 }
 
-const rnj__lstm2_kern_t rnj__lstm2_kern_avx2 = {RNJ_KERNEL_AVX2, cell_v2,
-                                                heads_v2, draw_v2};
+const rnj__lstm2_kern_t rnj__lstm2_kern_avx2 = {
+    RNJ_KERNEL_AVX2, cell_v2, heads_v2, draw_v2, RNJ__V2_FP32};
 
 #endif

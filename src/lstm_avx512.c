@@ -21,6 +21,7 @@
 #ifdef RNJ__HAVE_X86_KERNELS
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #define TARGET __attribute__((target("avx512f")))
@@ -32,20 +33,30 @@
  * few bits and a correction, so n*ln2_hi is exact), exp(r) by its Taylor
  * series to r^7 (truncation < 1e-8 relative), then scaled by 2^n.
  * Clamping to [-87, 88] keeps 2^n and the result normal floats; exp(-87)
- * is 1.6e-38, below anything the LSTM can tell from 0. */
+ * is 1.6e-38, below anything the LSTM can tell from 0.  n is rounded by
+ * adding 1.5 * 2^23 (round to nearest even, as vrndscaleps would), which
+ * also leaves n + 127 in the low bits for 2^n's exponent field: on AMD's
+ * Zen 4 vrndscaleps and vscalefps cost several times an FMA, and this
+ * gives the same bits in cheap operations. */
 TARGET static inline __m512 vexp(__m512 x) {
   const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
   const __m512 ln2_hi = _mm512_set1_ps(0.693359375f);
   const __m512 ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+  const __m512 magic = _mm512_set1_ps(12582912.0f); /* 1.5 * 2^23 */
+  __m512 t;
   __m512 n;
   __m512 r;
   __m512 p;
+  __m512i e;
   /* Constant first: min/max return their second operand when either is
    * NaN, and a NaN input must stay NaN. */
   x = _mm512_min_ps(_mm512_set1_ps(88.0f),
                     _mm512_max_ps(_mm512_set1_ps(-87.0f), x));
-  n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e),
-                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  /* the product rounded on its own, as before vrndscaleps: a plain
+   * multiply could be contracted into an FMA with the add */
+  t = _mm512_add_ps(_mm512_mul_round_ps(x, log2e, _MM_FROUND_CUR_DIRECTION),
+                    magic);
+  n = _mm512_sub_ps(t, magic);
   r = _mm512_fnmadd_ps(n, ln2_hi, x);
   r = _mm512_fnmadd_ps(n, ln2_lo, r);
   p = _mm512_set1_ps(1.0f / 5040);
@@ -56,7 +67,10 @@ TARGET static inline __m512 vexp(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
+  /* t's bits are those of 1.5 * 2^23 + n: the low ones hold n */
+  e = _mm512_slli_epi32(
+      _mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
 }
 
 TARGET static inline __m512 vsigmoid(__m512 z) {
@@ -234,15 +248,33 @@ TARGET static void heads_v2(const rnj__lstm2_pack_t *p, const float *h,
     panel(p->heads + (size_t)b * nrows * W, v, nrows, out + b * W);
 }
 
+/* The running sum of w's lanes (lane i: w0 + ... + wi), in four shifted
+ * adds. */
+TARGET static inline __m512 prefix16(__m512 w) {
+  const __m512i zero = _mm512_setzero_si512();
+#define SHIFT_UP(x, k)                                                   \
+  _mm512_castsi512_ps(                                                   \
+      _mm512_alignr_epi32(_mm512_castps_si512(x), zero, 16 - (k)))
+  w = _mm512_add_ps(w, SHIFT_UP(w, 1));
+  w = _mm512_add_ps(w, SHIFT_UP(w, 2));
+  w = _mm512_add_ps(w, SHIFT_UP(w, 4));
+  w = _mm512_add_ps(w, SHIFT_UP(w, 8));
+#undef SHIFT_UP
+  return w;
+}
+
 /* rnj__sample_draw in 16 lanes (lstm2_kern.h): the weights exp((l - max)
  * / T), 0 below exp(-87) and for -inf and NaN, the bin where u * total
- * falls in their running sum. */
+ * falls in their running sum.  The running sum is a vector prefix sum and
+ * the bin the first lane past u * total, found from the comparison masks
+ * without a branch per block (the scalar walk it replaces was a tenth of
+ * the v2 step).  The float sums stay within 1e-6 of the exact ones, so
+ * only a u that close to a bin's edge can fall on the other side of it
+ * than in rnj__sample_draw; a lane must also have weight, because the
+ * shifted sums are not exactly monotonic where a weight is 0. */
 TARGET static int draw_v2(const float *logits, int n, float t, double u) {
   __m512 x[8];
-  __m512 w[8];
   __m512 m = _mm512_set1_ps(-INFINITY);
-  double total = 0;
-  double target;
   float max;
   int nv;
   int b;
@@ -262,37 +294,42 @@ TARGET static int draw_v2(const float *logits, int n, float t, double u) {
   }
   max = _mm512_reduce_max_ps(m);
   if (t > 0 && max > -INFINITY) {
-    __m512 mx = _mm512_set1_ps(max);
-    __m512 inv = _mm512_set1_ps(1.0f / t);
+    const __m512 mx = _mm512_set1_ps(max);
+    const __m512 inv = _mm512_set1_ps(1.0f / t);
+    const __m512i last = _mm512_set1_epi32(15);
+    __m512 carry = _mm512_setzero_ps();
+    uint64_t past[2] = {0, 0};  /* lanes past the target, with weight */
+    uint64_t heavy[2] = {0, 0}; /* lanes with weight */
+    __mmask16 pk[8];
+    __mmask16 hk[8];
+    __m512 c[8];
+    float total;
     for (b = 0; b < nv; b++) {
       __m512 a = _mm512_mul_ps(_mm512_sub_ps(x[b], mx), inv);
       __mmask16 in = _mm512_cmp_ps_mask(a, _mm512_set1_ps(-87.0f),
                                         _CMP_GE_OQ);
-      w[b] = _mm512_maskz_mov_ps(in, vexp(a));
-      total += _mm512_reduce_add_ps(w[b]);
+      __m512 w = _mm512_maskz_mov_ps(in, vexp(a));
+      hk[b] = _mm512_cmp_ps_mask(w, _mm512_setzero_ps(), _CMP_GT_OQ);
+      c[b] = _mm512_add_ps(prefix16(w), carry);
+      carry = _mm512_permutexvar_ps(last, c[b]);
     }
+    total = _mm_cvtss_f32(_mm512_castps512_ps128(carry));
     /* a finite max has weight 1 */
-    if (total >= 1.0 && total < INFINITY) {
-      target = u * total;
-      for (b = 0; b < nv - 1; b++) {
-        double bsum = _mm512_reduce_add_ps(w[b]);
-        if (target < bsum)
-          break;
-        target -= bsum;
+    if (total >= 1.0f && total < INFINITY) {
+      const __m512 target = _mm512_set1_ps((float)(u * total));
+      for (b = 0; b < nv; b++)
+        pk[b] = _mm512_mask_cmp_ps_mask(hk[b], c[b], target, _CMP_GT_OQ);
+      for (b = 0; b < nv; b++) {
+        past[b / 4] |= (uint64_t)pk[b] << (16 * (b % 4));
+        heavy[b / 4] |= (uint64_t)hk[b] << (16 * (b % 4));
       }
-      {
-        _Alignas(64) float lane[16];
-        _mm512_store_ps(lane, w[b]);
-        for (i = 0; i < 16; i++) {
-          target -= lane[i];
-          if (target < 0)
-            return 16 * b + i;
-        }
-        /* rounding left the draw past the block: its last weighty bin */
-        for (i = 15; i > 0 && lane[i] == 0; i--)
-          ;
-        return 16 * b + i;
-      }
+      if (past[0])
+        return __builtin_ctzll(past[0]);
+      if (past[1])
+        return 64 + __builtin_ctzll(past[1]);
+      /* rounding left the draw past the end: the last bin with weight */
+      return heavy[1] ? 127 - __builtin_clzll(heavy[1])
+                      : 63 - __builtin_clzll(heavy[0]);
     }
   }
   for (i = 0; i < n && !(logits[i] == max); i++)
@@ -300,7 +337,116 @@ TARGET static int draw_v2(const float *logits, int n, float t, double u) {
   return i < n ? i : 0;
 }
 
-const rnj__lstm2_kern_t rnj__lstm2_kern_avx512 = {RNJ_KERNEL_AVX512,
-                                                  cell_v2, heads_v2, draw_v2};
+const rnj__lstm2_kern_t rnj__lstm2_kern_avx512 = {
+    RNJ_KERNEL_AVX512, cell_v2, heads_v2, draw_v2, RNJ__V2_FP32};
+
+/* ------------------------------------------- v2, half-precision weights */
+
+/* out (16 nv) = sum over the rows of one half-precision panel of 16 nv
+ * columns (lstm2_kern.h): each pair of rows of h, the even one converted
+ * from half precision (vcvtph2ps) into one set of sums and the odd one
+ * read as floats into another, so the conversions and the loads from L2
+ * run side by side; then the `tail` float rows.  Always inlined with a
+ * constant nv (3 or 4), so the sums stay in registers (an array of them
+ * and a loop over nv left them in memory). */
+TARGET static inline __attribute__((always_inline)) void
+panel16(const unsigned char *panel, const float *restrict v, int hidden,
+        int tail, int nv, float *restrict out) {
+  const size_t w = 16 * (size_t)nv;
+  const float *full = (const float *)panel;
+  const float *tailrow = full + (size_t)(hidden / 2) * w;
+  const uint16_t *half = (const uint16_t *)(tailrow + (size_t)tail * w);
+  __m512 a0 = _mm512_setzero_ps();
+  __m512 a1 = _mm512_setzero_ps();
+  __m512 a2 = _mm512_setzero_ps();
+  __m512 a3 = _mm512_setzero_ps();
+  __m512 b0 = _mm512_setzero_ps();
+  __m512 b1 = _mm512_setzero_ps();
+  __m512 b2 = _mm512_setzero_ps();
+  __m512 b3 = _mm512_setzero_ps();
+  int q;
+#define CVT16(r) _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(r)))
+  for (q = 0; q < hidden / 2; q++) {
+    const uint16_t *rh = half + (size_t)q * w;
+    const float *rf = full + (size_t)q * w;
+    __m512 s = _mm512_set1_ps(v[2 * q]);
+    __m512 t = _mm512_set1_ps(v[2 * q + 1]);
+    a0 = _mm512_fmadd_ps(s, CVT16(rh), a0);
+    b0 = _mm512_fmadd_ps(t, _mm512_load_ps(rf), b0);
+    a1 = _mm512_fmadd_ps(s, CVT16(rh + 16), a1);
+    b1 = _mm512_fmadd_ps(t, _mm512_load_ps(rf + 16), b1);
+    a2 = _mm512_fmadd_ps(s, CVT16(rh + 32), a2);
+    b2 = _mm512_fmadd_ps(t, _mm512_load_ps(rf + 32), b2);
+    if (nv == 4) {
+      a3 = _mm512_fmadd_ps(s, CVT16(rh + 48), a3);
+      b3 = _mm512_fmadd_ps(t, _mm512_load_ps(rf + 48), b3);
+    }
+  }
+#undef CVT16
+  for (q = 0; q < tail; q++) {
+    const float *r = tailrow + (size_t)q * w;
+    __m512 s = _mm512_set1_ps(v[hidden + q]);
+    a0 = _mm512_fmadd_ps(s, _mm512_load_ps(r), a0);
+    a1 = _mm512_fmadd_ps(s, _mm512_load_ps(r + 16), a1);
+    a2 = _mm512_fmadd_ps(s, _mm512_load_ps(r + 32), a2);
+    if (nv == 4)
+      a3 = _mm512_fmadd_ps(s, _mm512_load_ps(r + 48), a3);
+  }
+  _mm512_storeu_ps(out, _mm512_add_ps(a0, b0));
+  _mm512_storeu_ps(out + 16, _mm512_add_ps(a1, b1));
+  _mm512_storeu_ps(out + 32, _mm512_add_ps(a2, b2));
+  if (nv == 4)
+    _mm512_storeu_ps(out + 48, _mm512_add_ps(a3, b3));
+}
+
+/* cell_v2 over the half-precision gate panels. */
+TARGET static void cell_f16(const rnj__lstm2_pack_t *p, const float *v,
+                            const int *rows, float *c, float *h) {
+  const size_t stride =
+      rnj__v2_f16_panel_bytes(p->hidden, W, RNJ__V2_DENSE);
+  _Alignas(64) float z[W];
+  __m512 g4[4];
+  int b;
+  int q;
+  for (b = 0; b < p->panels; b++) {
+    const float *look = p->lookup + (size_t)b * RNJ__V2_LOOKUP * W;
+    const float *r0 = look + (size_t)rows[0] * W;
+    const float *r1 = look + (size_t)rows[1] * W;
+    const float *r2 = look + (size_t)rows[2] * W;
+    __m512 cn;
+    panel16(p->gates16 + b * stride, v, p->hidden, RNJ__V2_DENSE, 4, z);
+    for (q = 0; q < 4; q++)
+      g4[q] = _mm512_add_ps(
+          _mm512_load_ps(z + 16 * q),
+          _mm512_add_ps(_mm512_add_ps(_mm512_load_ps(r0 + 16 * q),
+                                      _mm512_load_ps(r1 + 16 * q)),
+                        _mm512_load_ps(r2 + 16 * q)));
+    cn = _mm512_fmadd_ps(vsigmoid(g4[1]), _mm512_loadu_ps(c + b * U),
+                         _mm512_mul_ps(vsigmoid(g4[0]), vtanh(g4[2])));
+    _mm512_storeu_ps(c + b * U, cn);
+    _mm512_storeu_ps(h + b * U, _mm512_mul_ps(vsigmoid(g4[3]), vtanh(cn)));
+  }
+}
+
+/* The four heads over the half-precision head panels: five of 64
+ * columns, the last of 48 (its last 8 columns zero), and the 16 logits
+ * past those written as 0, as the float kernels' zero columns give. */
+TARGET static void heads_f16(const rnj__lstm2_pack_t *p, const float *h,
+                             float *out) {
+  const size_t stride = rnj__v2_f16_panel_bytes(p->hidden, W, 1);
+  const int last = RNJ__V2_HEAD_PANELS - 1;
+  _Alignas(64) float v[RNJ_NET_HIDDEN_MAX + 1];
+  int b;
+  memcpy(v, h, (size_t)p->hidden * sizeof(float));
+  v[p->hidden] = 1.0f;
+  for (b = 0; b < last; b++)
+    panel16(p->heads16 + b * stride, v, p->hidden, 1, 4, out + b * W);
+  panel16(p->heads16 + last * stride, v, p->hidden, 1, 3, out + last * W);
+  _mm512_storeu_ps(out + last * W + RNJ__V2_F16_LAST_W,
+                   _mm512_setzero_ps());
+}
+
+const rnj__lstm2_kern_t rnj__lstm2_kern_avx512_f16 = {
+    RNJ_KERNEL_AVX512_F16, cell_f16, heads_f16, draw_v2, RNJ__V2_F16};
 
 #endif

@@ -66,9 +66,19 @@ void rnj__lstm_step_hc(const struct rnj_lstm_s *lstm, float *h, float *c,
 void rnj__lstm_heads_h(const struct rnj_lstm_s *lstm, const float *h,
                        rnj_lstm_out_t *out);
 
-/* The kernel table entry for `kernel`, or NULL when it was not compiled in
- * or the CPU lacks it (RNJ_KERNEL_AUTO picks the best).  Tests use it to
- * reach rnj__lstm_kern_t.math. */
+/* What the CPU has of what the kernels need (RNJ__CPU_* bits; 0 where
+ * the x86 kernels are not compiled in). */
+enum { RNJ__CPU_AVX2_FMA = 1, RNJ__CPU_AVX512F = 2, RNJ__CPU_F16C = 4 };
+unsigned rnj__cpu_features(void);
+
+/* rnj_kernel_supported on a CPU with `features`: the choice of kernels
+ * made testable for CPUs other than the one the tests run on. */
+int rnj__kernel_supported_on(rnj_kernel_t kernel, unsigned features);
+
+/* The kernel table entry for `kernel`, or NULL when it was not compiled in,
+ * the CPU lacks it or the tutorial's model has none such
+ * (RNJ_KERNEL_AVX512_F16); RNJ_KERNEL_AUTO picks the best.  Tests use it
+ * to reach rnj__lstm_kern_t.math. */
 const rnj__lstm_kern_t *rnj__lstm_kern_find(rnj_kernel_t kernel);
 
 #endif

@@ -13,23 +13,34 @@
 #define ALIGN 64
 
 /* The v2 model: one block holding alignment slack, the packed weights
- * and the struct. */
+ * and the struct.  The half-precision kernel cannot hold a weight of
+ * 65520 or more (it would become infinite): asked for, that is
+ * RNJ_ELIMIT; picked by AUTO, the float AVX-512 kernel runs instead. */
 static int new_v2(rnj_net_t **out, const rnj_model_t *model,
                   rnj_kernel_t kernel) {
   const rnj__lstm2_kern_t *kern = rnj__lstm2_kern_find(kernel);
-  size_t floats = rnj__lstm2_pack_floats(model->hidden);
+  size_t bytes;
   uint8_t *mem;
-  float *w;
+  uint8_t *w;
   rnj_net_t *net;
   if (!kern)
     return RNJ_ENOSYS;
-  mem = rnj__malloc(ALIGN + floats * sizeof(float) + sizeof *net);
+  if (kern->format == RNJ__V2_F16 && !rnj__lstm2_f16_fits(model)) {
+    if (kernel != RNJ_KERNEL_AUTO)
+      return RNJ_ELIMIT;
+    kern = rnj__lstm2_kern_find(RNJ_KERNEL_AVX512);
+    if (!kern)
+      return RNJ_ENOSYS;
+  }
+  bytes = rnj__lstm2_pack_bytes(model->hidden, kern->format);
+  mem = rnj__malloc(ALIGN + bytes + sizeof *net);
   if (!mem)
     return RNJ_ENOMEM;
-  w = (float *)(mem + (ALIGN - (uintptr_t)mem % ALIGN) % ALIGN);
-  net = (rnj_net_t *)(w + floats);
+  w = mem + (ALIGN - (uintptr_t)mem % ALIGN) % ALIGN;
+  /* bytes is a multiple of 64: the struct after it is aligned */
+  net = (rnj_net_t *)(w + bytes);
   memset(net, 0, sizeof *net);
-  rnj__lstm2_pack(&net->pack, w, model);
+  rnj__lstm2_pack(&net->pack, w, model, kern->format);
   net->kern = kern;
   net->mem = mem;
   net->unit = RNJ_NET_BEATS;
@@ -43,7 +54,7 @@ int rnj_net_new(rnj_net_t **out, const rnj_model_t *model,
   int rc;
   *out = NULL;
   if (!model || !model->params ||
-      (unsigned)kernel > (unsigned)RNJ_KERNEL_AVX512)
+      (unsigned)kernel > (unsigned)RNJ_KERNEL_AVX512_F16)
     return RNJ_EINVAL;
   if (model->kind == RNJ_MODEL_V2) {
     rc = new_v2(&net, model, kernel);

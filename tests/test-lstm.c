@@ -494,12 +494,22 @@ static void check_api(const rnj_model_t *m) {
   ASSERT(rnj_kernel_supported(RNJ_KERNEL_PORTABLE));
   ASSERT(!rnj_kernel_supported((rnj_kernel_t)42));
 
+  /* the tutorial's model has no half-precision kernel, on any CPU */
+  ASSERT_EQ(rnj_lstm_new(&lstm, m, RNJ_KERNEL_AVX512_F16), RNJ_ENOSYS);
+  ASSERT(lstm == NULL);
+  ASSERT(rnj__lstm_kern_find(RNJ_KERNEL_AVX512_F16) == NULL);
+
   /* names round-trip */
-  for (i = RNJ_KERNEL_AUTO; i <= RNJ_KERNEL_AVX512; i++) {
+  for (i = RNJ_KERNEL_AUTO; i <= RNJ_KERNEL_AVX512_F16; i++) {
     ASSERT_OK(rnj_kernel_parse(rnj_kernel_name((rnj_kernel_t)i), &k));
     ASSERT_EQ(k, i);
   }
   ASSERT_STR_EQ(rnj_kernel_name(RNJ_KERNEL_AVX2), "avx2");
+  ASSERT_STR_EQ(rnj_kernel_name(RNJ_KERNEL_AVX512_F16), "avx512-f16");
+  ASSERT_STR_EQ(rnj_kernel_name((rnj_kernel_t)42), "unknown");
+  ASSERT_EQ(rnj_kernel_parse("avx512_f16", &k), RNJ_EINVAL);
+  ASSERT_OK(rnj_kernel_parse("avx512-f16", &k));
+  ASSERT_EQ(k, RNJ_KERNEL_AVX512_F16);
   k = RNJ_KERNEL_AVX2;
   ASSERT_EQ(rnj_kernel_parse("sse9", &k), RNJ_EINVAL);
   ASSERT_EQ(rnj_kernel_parse(NULL, &k), RNJ_EINVAL);

@@ -29,7 +29,11 @@ typedef enum {
   RNJ_KERNEL_AUTO = 0,    /* best the CPU supports */
   RNJ_KERNEL_PORTABLE = 1,
   RNJ_KERNEL_AVX2 = 2,
-  RNJ_KERNEL_AVX512 = 3
+  RNJ_KERNEL_AVX512 = 3,
+  /* v2 models only: AVX-512 with half the weight rows stored as IEEE
+   * half precision (F16C), fewer bytes to stream per step; sums, state
+   * and nonlinearities in float.  Not exact: see rnj_net_new. */
+  RNJ_KERNEL_AVX512_F16 = 4
 } rnj_kernel_t;
 
 /* What the three heads produce for one step. */
@@ -49,7 +53,8 @@ typedef struct rnj_lstm_s rnj_lstm_t; /* opaque; see rnj_lstm_new */
 
 /* Build the packed weights from `model` (copied; `model` may be freed
  * afterwards).  `kernel` selects the SIMD path (RNJ_KERNEL_AUTO normally);
- * asking for one the CPU lacks gives RNJ_ENOSYS, an unknown one, a NULL
+ * asking for one the CPU lacks, or RNJ_KERNEL_AVX512_F16 (which the
+ * tutorial's model has not), gives RNJ_ENOSYS, an unknown one, a NULL
  * model or one that is not the tutorial's RNJ_EINVAL.  Allocates (one block of about 340 KB); not RT-safe.
  * On success *out owns the result: release with rnj_lstm_delete.  The
  * result never changes, so any number of threads may run it at once, each
@@ -60,13 +65,15 @@ RNJ_EXTERN int rnj_lstm_new(rnj_lstm_t **out, const rnj_model_t *model,
 /* Release what rnj_lstm_new made.  NULL is fine. */
 RNJ_EXTERN void rnj_lstm_delete(rnj_lstm_t *lstm);
 
-/* The kernel in use, and its name ("portable", "avx2", "avx512"; "auto"
- * for RNJ_KERNEL_AUTO).  The name is static. */
+/* The kernel in use, and its name ("portable", "avx2", "avx512",
+ * "avx512-f16"; "auto" for RNJ_KERNEL_AUTO).  The name is static. */
 RNJ_EXTERN rnj_kernel_t rnj_lstm_kernel(const rnj_lstm_t *lstm);
 RNJ_EXTERN const char *rnj_kernel_name(rnj_kernel_t kernel);
 
-/* 1 if rnj_lstm_new can use `kernel` on this CPU (RNJ_KERNEL_AUTO and
- * RNJ_KERNEL_PORTABLE always), else 0.  Thread-safe. */
+/* 1 if this CPU (and build) can run `kernel` (RNJ_KERNEL_AUTO and
+ * RNJ_KERNEL_PORTABLE always; RNJ_KERNEL_AVX512_F16 needs AVX-512F and
+ * F16C), else 0.  Whether a model has that kernel is another matter:
+ * the tutorial's has no RNJ_KERNEL_AVX512_F16.  Thread-safe. */
 RNJ_EXTERN int rnj_kernel_supported(rnj_kernel_t kernel);
 
 /* The kernel named `name` (as rnj_kernel_name spells it, e.g. from a

@@ -112,8 +112,18 @@ typedef struct rnj_net_s rnj_net_t; /* opaque; see rnj_net_new */
 /* Build the inference form of `model` (copied; it may be freed after),
  * with the SIMD `kernel` (RNJ_KERNEL_AUTO normally).  Returns 0, RNJ_EINVAL
  * (NULL or unknown model, unknown kernel), RNJ_ENOSYS (a kernel the CPU
- * lacks) or RNJ_ENOMEM.  Not RT-safe.  *out is released with
- * rnj_net_delete. */
+ * lacks, or RNJ_KERNEL_AVX512_F16 for the tutorial's model), RNJ_ELIMIT
+ * (RNJ_KERNEL_AVX512_F16 and a weight it would keep as a half is 65520 or
+ * more in magnitude) or RNJ_ENOMEM.  Not RT-safe.  *out is released with
+ * rnj_net_delete.
+ *
+ * Exactness: the float kernels compute the model to float rounding.
+ * RNJ_KERNEL_AVX512_F16, which AUTO picks for a v2 model where the CPU
+ * has AVX-512F and F16C (AUTO falls back to RNJ_KERNEL_AVX512 for a model
+ * it cannot hold), keeps the weights of the even rows of h (recurrent
+ * kernel and heads) as IEEE halves: each such weight w moves by at most
+ * 2^-11 |w|, and a gate sum or logit by at most 2^-11 sum |w h| over
+ * those rows; sums, state and nonlinearities stay float. */
 RNJ_EXTERN int rnj_net_new(rnj_net_t **out, const rnj_model_t *model,
                            rnj_kernel_t kernel);
 

@@ -100,7 +100,7 @@ static void help(FILE *f) {
           "  --steps N     timed stream steps (default 200000, at least "
           "100000)\n"
           "  --windows N   timed windows (default 5000)\n"
-          "  --kernel K    auto|portable|avx2|avx512\n"
+          "  --kernel K    auto|portable|avx2|avx512|avx512-f16 (v2 only)\n"
           "  --json        one JSON object for machines\n\n"
           "       rnnjam bench --train DATA... [--threads 1,2] "
           "[--batches N]\n\n"

@@ -105,6 +105,9 @@ static void help(FILE *f) {
           "'rnnjam eval --music --help').\n\n"
           "  --instrument N  take notes from instrument N only\n"
           "  --threads N     worker threads (default: the CPU count)\n"
+          "  --kernel K      auto|portable|avx2|avx512|avx512-f16 (v2\n"
+          "                  only; default auto): compare what a kernel\n"
+          "                  does to the loss\n"
           "  --json          print one JSON object\n");
 }
 
@@ -115,17 +118,19 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 int cmd_eval(int argc, char **argv) {
-  enum { O_INSTR = 256, O_JSON, O_THREADS };
+  enum { O_INSTR = 256, O_JSON, O_THREADS, O_KERNEL };
   static const struct option opts[] = {
       {"instrument", required_argument, 0, O_INSTR},
       {"json", no_argument, 0, O_JSON},
       {"threads", required_argument, 0, O_THREADS},
+      {"kernel", required_argument, 0, O_KERNEL},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   long instrument = RNJ_NOTES_ALL_INSTRUMENTS;
   long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
   const char *ckpt = NULL;
   int json = 0;
+  rnj_kernel_t kernel = RNJ_KERNEL_AUTO;
   char err[RNJ_ERR_LEN];
   rnj_files_t files;
   rnj_net_t *net = NULL;
@@ -150,6 +155,10 @@ int cmd_eval(int argc, char **argv) {
     case O_JSON: json = 1; break;
     case O_THREADS:
       if (parse_int("--threads", optarg, 1, 64, &nthreads) < 0)
+        return EXIT_USAGE;
+      break;
+    case O_KERNEL:
+      if (parse_kernel(optarg, &kernel) < 0)
         return EXIT_USAGE;
       break;
     case 'h': help(stdout); return 0;
@@ -179,7 +188,7 @@ int cmd_eval(int argc, char **argv) {
     rnj_files_free(&files);
     return 1;
   }
-  if (load_net(ckpt, &net, RNJ_KERNEL_AUTO) < 0) {
+  if (load_net(ckpt, &net, kernel) < 0) {
     rnj_files_free(&files);
     return 1;
   }

@@ -71,7 +71,8 @@ static void help(FILE *f) {
       "  --program P         General MIDI program of the output (default 0)\n"
       "  --velocity V        velocity of notes without one (the tutorial's\n"
       "                      model has none; default 100)\n"
-      "  --kernel K          auto|portable|avx2|avx512 (default auto)\n");
+      "  --kernel K          auto|portable|avx2|avx512|avx512-f16 (v2\n"
+      "                      only; default auto)\n");
 }
 
 static const char *default_seed_path(void) {

@@ -90,7 +90,8 @@ int load_net(const char *path, rnj_net_t **net, rnj_kernel_t kernel) {
 int parse_kernel(const char *s, rnj_kernel_t *k) {
   if (rnj_kernel_parse(s, k) == 0)
     return 0;
-  tool_error("--kernel: expected auto, portable, avx2 or avx512, got '%s'",
+  tool_error("--kernel: expected auto, portable, avx2, avx512 or "
+             "avx512-f16, got '%s'",
              s);
   return -1;
 }
