@@ -17,10 +17,10 @@ case ${RNJ_SANITIZED:-} in
 esac
 command -v ardour7-lua >/dev/null 2>&1 ||
   { echo "SKIP: ardour7-lua not installed (Debian: ardour)"; exit 77; }
-[ -f "$B/lv2/rnnjam.lv2/rnnjam.so" ] || { echo "ERROR: no plugin bundle"; exit 99; }
+[ -f "$B/lv2-build/rnnjam.lv2/rnnjam.so" ] || { echo "ERROR: no plugin bundle"; exit 99; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/rnj-ardour.XXXXXX") || exit 99
 trap 'rm -rf "$W"' EXIT
-LV2_PATH="$B/lv2:${LV2_PATH:-$HOME/.lv2:/usr/local/lib/lv2:/usr/lib/lv2}"
+LV2_PATH="$B/lv2-build:${LV2_PATH:-$HOME/.lv2:/usr/local/lib/lv2:/usr/lib/lv2}"
 RNNJAM_MODEL=$S/models/default.safetensors
 # Ardour's own settings, caches and plugin scan stay in the scratch folder
 HOME=$W

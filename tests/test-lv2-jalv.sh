@@ -29,7 +29,7 @@ done
   { echo "SKIP: no lilv to write a state (Debian: liblilv-dev)"; exit 77; }
 CLIENT=$B/tests/lv2-client
 [ -x "$CLIENT" ] || { echo "ERROR: $CLIENT not built"; exit 99; }
-[ -f "$B/lv2/rnnjam.lv2/rnnjam.so" ] || { echo "ERROR: no plugin bundle"; exit 99; }
+[ -f "$B/lv2-build/rnnjam.lv2/rnnjam.so" ] || { echo "ERROR: no plugin bundle"; exit 99; }
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/rnj-lv2.XXXXXX") || exit 99
 SERVER=rnj-lv2-$$
@@ -89,7 +89,7 @@ cat >"$W/presets/rnnjam-test.lv2/manifest.ttl" <<EOF
 		<urn:rnnjam:lv2#model> <file://$MODEL2>
 	] .
 EOF
-LV2_PATH="$B/lv2:$W/presets:${LV2_PATH:-$HOME/.lv2:/usr/local/lib/lv2:/usr/lib/lv2}"
+LV2_PATH="$B/lv2-build:$W/presets:${LV2_PATH:-$HOME/.lv2:/usr/local/lib/lv2:/usr/lib/lv2}"
 RNNJAM_MODEL=$S/models/default.safetensors
 RNJ_LV2_MODEL2=$MODEL2
 export LV2_PATH RNNJAM_MODEL RNJ_LV2_MODEL2

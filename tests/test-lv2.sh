@@ -1,16 +1,16 @@
 #!/bin/sh
-# The LV2 plugin as hosts see it, without JACK: the bundle in the build
-# tree (lv2/rnnjam.lv2) exports only lv2_descriptor; lilv's own tools list
-# it with every port and no warning; sord_validate (lv2_validate) finds
-# its description valid against the LV2 schemas; and lv2-host (lilv,
-# frame-exact) plays it: an answer on the grid, transport stop and jump,
-# a model swap, the real-time counts, state saved and restored, and a v2
-# model hearing the host's beat phase.
+# The LV2 plugin as hosts see it, without JACK: the bundle in the build tree
+# (lv2-build/rnnjam.lv2) exports only lv2_descriptor; lilv's own tools list it
+# with every port and no warning; sord_validate (lv2_validate) finds its
+# description valid against the LV2 schemas; and lv2-host (lilv, frame-exact)
+# plays it: an answer on the grid, transport stop and jump, a model swap, the
+# real-time counts, state saved and restored, and a v2 model hearing the
+# host's beat phase.
 set -u
 B=${RNJ_BUILDDIR:-.}
 S=${RNJ_SRCDIR:-.}
 [ "${RNJ_LV2:-yes}" = yes ] || { echo "SKIP: configured with --disable-lv2"; exit 77; }
-bundle=$B/lv2/rnnjam.lv2
+bundle=$B/lv2-build/rnnjam.lv2
 if [ ! -f "$bundle/rnnjam.so" ]; then
   echo "ERROR: no $bundle/rnnjam.so (make builds it)"
   exit 99
@@ -19,7 +19,7 @@ if [ ! -x "$B/tests/lv2-host" ]; then
   echo "SKIP: no lilv to host the plugin (Debian: liblilv-dev)"
   exit 77
 fi
-LV2_PATH="$B/lv2:${LV2_PATH:-$HOME/.lv2:/usr/local/lib/lv2:/usr/lib/lv2}"
+LV2_PATH="$B/lv2-build:${LV2_PATH:-$HOME/.lv2:/usr/local/lib/lv2:/usr/lib/lv2}"
 RNNJAM_MODEL=$S/models/default.safetensors
 # the second model is of the other kind (v2): a swap crosses kinds
 RNJ_LV2_MODEL2=$S/tests/data/ref-v2-h128.safetensors
