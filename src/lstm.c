@@ -23,6 +23,10 @@
 #include "lstm_portable.h"
 #include "rnnjam/lstm.h"
 
+#ifdef RNJ__HAVE_X86_KERNELS
+#include <cpuid.h>
+#endif
+
 #define H RNJ_MODEL_HIDDEN
 #define G RNJ_MODEL_GATES
 #define P RNJ_MODEL_PITCHES
@@ -118,8 +122,14 @@ unsigned rnj__cpu_features(void) {
     f |= RNJ__CPU_AVX2_FMA;
   if (__builtin_cpu_supports("avx512f"))
     f |= RNJ__CPU_AVX512F;
-  if (__builtin_cpu_supports("f16c"))
-    f |= RNJ__CPU_F16C;
+  /* clang's __builtin_cpu_supports has no "f16c": CPUID leaf 1 says it.
+   * Its registers' OS support is AVX's, which avx512f above implies, and
+   * the f16 kernel needs both. */
+  {
+    unsigned a, b, c, d;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C))
+      f |= RNJ__CPU_F16C;
+  }
 #endif
   return f;
 }
