@@ -149,11 +149,21 @@ kill $SD 2>/dev/null
 wait $SD 2>/dev/null
 
 # --- the system unit, under systemd as PID 1 of a PID namespace
+# It runs as a throw-away user, who cannot reach into a build tree in
+# root's private home, while a packaged rnnjamd lives in /usr, which
+# anyone can read: so the unit gets a copy of the program and the model
+# in a world-readable folder of the VM's throw-away root.
+SYSDIR=/opt/rnnjam-test
+mkdir -p "$SYSDIR" && chmod 755 "$SYSDIR" &&
+  cp "$B/rnnjamd" "$S/models/default.safetensors" "$SYSDIR/" &&
+  chmod 755 "$SYSDIR/rnnjamd" && chmod 644 "$SYSDIR/default.safetensors" ||
+  exit 99
 mkdir -p /etc/systemd/system/rnnjamd.service.d
-sed "s|^ExecStart=.*|ExecStart=$B/rnnjamd|" "$SU" \
+sed "s|^ExecStart=.*|ExecStart=$SYSDIR/rnnjamd|" "$SU" \
   >/etc/systemd/system/rnnjamd.service
-cp /etc/systemd/user/rnnjamd.service.d/model.conf \
-  /etc/systemd/system/rnnjamd.service.d/
+sed "s|^\(Environment=RNNJAM_MODEL=\).*|\1$SYSDIR/default.safetensors|" \
+  /etc/systemd/user/rnnjamd.service.d/model.conf \
+  >/etc/systemd/system/rnnjamd.service.d/model.conf
 # boot into a target of nothing: rnnjamd comes when asked
 printf '[Unit]\nDescription=rnnjam test\nAllowIsolate=yes\n' \
   >/etc/systemd/system/rnnjam-test.target
