@@ -46,6 +46,14 @@
 set -u
 S=${RNJ_SRCDIR:-.}
 B=${RNJ_BUILDDIR:-.}
+# Its figures are timing to the millisecond: not beside an emulated VM
+# (test-daemon, test-pipewire and test-service run seqvm, two busy
+# vCPUs), which in a parallel make check once cost it its grid.  It takes
+# their lock, so it waits for a VM to finish and none starts meanwhile.
+if [ -z "${RNJ_SEQVM_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
+  RNJ_SEQVM_LOCKED=1 exec flock "${TMPDIR:-/tmp}/rnnjam-seqvm.lock" \
+    sh "$0" "$@"
+fi
 D=${RNJ_TEST_DATA:-$S/tests/data}
 TESTS=${RNJ_CLOCK_TESTS:-midi jitter jack stops-midi stops-jack auto out}
 
