@@ -96,7 +96,7 @@ typedef struct rnj_train_config_s {
                        validation loss (Keras' ReduceLROnPlateau without
                        cooldown): a plateau at one rate is often a slope at
                        a smaller one */
-  int lr_patience;  /* 2 epochs (v2); >= 1 when lr_decay is on */
+  int lr_patience;  /* 2 epochs; >= 1 when lr_decay is on */
   uint64_t seed;    /* 42: initial weights, file split and every shuffle */
   int threads;      /* 1 */
   rnj_kernel_t kernel; /* RNJ_KERNEL_AUTO: the best the CPU has; another

@@ -31,6 +31,7 @@ void rnj_train_config_default(rnj_train_config_t *cfg) {
   cfg->epsilon = 1e-7;
   cfg->val_split = 0.1;
   cfg->patience = 5;
+  cfg->lr_patience = 2; /* used only once lr_decay is on */
   cfg->seed = 42; /* the tutorial's tf.random.set_seed(42) */
   cfg->threads = 1;
 }
@@ -42,7 +43,6 @@ void rnj_train_config_v2(rnj_train_config_t *cfg) {
   cfg->lr = RNJ_TRAIN_V2_LR;
   cfg->clip_norm = 1.0;
   cfg->lr_decay = 0.5;
-  cfg->lr_patience = 2;
   cfg->transpose_lo = -6;
   cfg->transpose_hi = 5;
 }

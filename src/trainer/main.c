@@ -656,7 +656,6 @@ int main(int argc, char **argv) {
     cfg.lr = v2.lr;
     cfg.clip_norm = v2.clip_norm;
     cfg.lr_decay = v2.lr_decay;
-    cfg.lr_patience = v2.lr_patience;
     cfg.transpose_lo = v2.transpose_lo;
     cfg.transpose_hi = v2.transpose_hi;
   } else if (has_transpose && (tlo || thi)) {
@@ -676,8 +675,6 @@ int main(int argc, char **argv) {
     cfg.lr_decay = lr_decay;
   if (lr_patience)
     cfg.lr_patience = lr_patience;
-  else if (cfg.lr_decay > 0 && cfg.lr_patience < 1)
-    cfg.lr_patience = 2;
   if (has_transpose) {
     cfg.transpose_lo = tlo;
     cfg.transpose_hi = thi;
